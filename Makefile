@@ -1,0 +1,160 @@
+# agent toolkit: plain GNU make.  `make help` lists the targets.
+
+PREFIX  ?= /usr/local
+BINDIR  ?= $(PREFIX)/bin
+DATADIR ?= $(PREFIX)/share/agent
+MANDIR  ?= $(PREFIX)/share/man
+BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
+SYSTEMDDIR  ?= $(PREFIX)/lib/systemd/system
+DESTDIR ?=
+
+VERSION := 0.1.0
+CC      ?= cc
+CFLAGS  ?= -O2 -g
+PKG_CONFIG ?= pkg-config
+
+# Sanitizer builds live in their own tree so they never mix with normal objects.
+SANITIZE ?=
+ifneq ($(SANITIZE),)
+O ?= build/san
+SAN_FLAGS := -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all
+else
+O ?= build
+SAN_FLAGS :=
+endif
+
+WARN := -Wall -Wextra -Wshadow -Wformat=2 -Wstrict-prototypes \
+        -Wmissing-prototypes -Wpointer-arith -Wvla -Wno-unused-parameter \
+        -Wno-missing-field-initializers -Wno-format-truncation
+ifeq ($(CI),true)
+WARN += -Werror
+endif
+
+pc = $(shell $(PKG_CONFIG) $(1) $(2) 2>/dev/null)
+# libjq 1.6 ships no .pc file.
+JQ_LIBS      := -ljq
+SQLITE_LIBS  := $(call pc,--libs,sqlite3)
+PQ_CFLAGS    := $(call pc,--cflags,libpq)
+PQ_LIBS      := $(call pc,--libs,libpq)
+CURL_LIBS    := $(call pc,--libs,libcurl)
+MHD_LIBS     := $(call pc,--libs,libmicrohttpd)
+YAML_LIBS    := $(call pc,--libs,yaml-0.1)
+CMOCKA_LIBS  := $(call pc,--libs,cmocka)
+STORE_LIBS   := $(SQLITE_LIBS) $(PQ_LIBS) $(JQ_LIBS)
+
+ALL_CFLAGS = -std=c11 -D_GNU_SOURCE $(WARN) $(CFLAGS) $(SAN_FLAGS) $(PQ_CFLAGS) \
+             -Ilib -Icmd -I$(O)/gen -MMD -MP \
+             -DAGENT_VERSION='"$(VERSION)"' -DAGENT_DATADIR='"$(DATADIR)"'
+ALL_LDFLAGS = $(LDFLAGS) $(SAN_FLAGS)
+
+# Commands written in C, and what each links beyond libagent.a.
+C_CMDS := agent-db agent-gate agent-budget
+LIBS_agent-db     := $(STORE_LIBS)
+LIBS_agent-gate   := $(STORE_LIBS)
+LIBS_agent-budget := $(STORE_LIBS)
+LIBS_agent-sim    := $(MHD_LIBS) $(JQ_LIBS) -lm
+
+SH_CMDS :=
+
+LIB_SRC := $(wildcard lib/*.c)
+LIB_OBJ := $(LIB_SRC:lib/%.c=$(O)/lib/%.o) $(O)/gen/sql_gen.o
+CMD_BIN := $(C_CMDS:%=$(O)/bin/%)
+SH_BIN  := $(SH_CMDS:%=$(O)/bin/%)
+UNIT_SRC := $(wildcard t/unit/test_*.c)
+UNIT_BIN := $(UNIT_SRC:t/unit/%.c=$(O)/t/%)
+SQL_SRC := $(sort $(wildcard share/sql/*.sql share/sql/sqlite/*.sql share/sql/postgres/*.sql))
+
+.PHONY: all check unit deps demo bench lint install uninstall clean help
+.DEFAULT_GOAL := all
+
+all: $(CMD_BIN) $(SH_BIN)
+
+$(O)/lib/%.o: lib/%.c
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(O)/gen/sql_gen.c: $(SQL_SRC) build-aux/embed-sql Makefile
+	@mkdir -p $(@D)
+	sh build-aux/embed-sql $(SQL_SRC) > $@.tmp && mv $@.tmp $@
+
+$(O)/gen/sql_gen.o: $(O)/gen/sql_gen.c
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(O)/libagent.a: $(LIB_OBJ)
+	@rm -f $@
+	$(AR) rcs $@ $^
+
+$(O)/cmd/%.o: cmd/%.c
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+.SECONDEXPANSION:
+$(CMD_BIN): $(O)/bin/%: $(O)/cmd/%.o $(O)/cmd/cli.o $(O)/libagent.a
+	@mkdir -p $(@D)
+	$(CC) $(ALL_LDFLAGS) -o $@ $< $(O)/cmd/cli.o $(O)/libagent.a $(LIBS_$*)
+
+$(SH_BIN): $(O)/bin/%: cmd/%
+	@mkdir -p $(@D)
+	cp $< $@ && chmod +x $@
+
+$(O)/t/%: t/unit/%.c $(O)/libagent.a
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(O)/libagent.a \
+	  $(STORE_LIBS) $(CURL_LIBS) $(YAML_LIBS) $(CMOCKA_LIBS) -lm
+
+# The dependency step: installs what is missing (as root) or says what to run.
+deps:
+	@sh build-aux/deps
+
+unit: $(UNIT_BIN)
+
+# `make check` is the README's test command: dependencies, build, then the
+# whole suite on SQLite and on a throw-away PostgreSQL server.
+check:
+	@sh build-aux/deps
+	@$(MAKE) --no-print-directory all unit
+	@O=$(O) sh t/run
+
+demo:
+	@sh build-aux/deps
+	@$(MAKE) --no-print-directory all
+	@O=$(O) sh build-aux/demo
+
+bench: all
+	@O=$(O) sh bench/run
+
+lint:
+	cppcheck --quiet --error-exitcode=1 --enable=warning,portability \
+	  --suppress=missingIncludeSystem -Ilib lib cmd
+	shellcheck -x build-aux/deps build-aux/embed-sql t/run $(wildcard cmd/agent-cycle cmd/agent bench/*.sh)
+	@if ls man/*.[0-9] >/dev/null 2>&1; then mandoc -Tlint -Wwarning man/*.[0-9]; fi
+
+install: all
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(DATADIR)
+	install -m 755 $(CMD_BIN) $(SH_BIN) $(DESTDIR)$(BINDIR)/
+	cd share && find . -type f ! -name '*.sql' | while read -r f; do \
+	  install -D -m 644 "$$f" "$(DESTDIR)$(DATADIR)/$$f"; done
+	@for m in man/*.[0-9]; do [ -f "$$m" ] || continue; \
+	  s=$${m##*.}; install -D -m 644 "$$m" "$(DESTDIR)$(MANDIR)/man$$s/$${m#man/}"; done
+	@if [ -f completions/agent.bash ]; then \
+	  install -D -m 644 completions/agent.bash $(DESTDIR)$(BASHCOMPDIR)/agent; fi
+	@for u in share/systemd/*.service share/systemd/*.timer; do [ -f "$$u" ] || continue; \
+	  install -D -m 644 "$$u" "$(DESTDIR)$(SYSTEMDDIR)/$${u#share/systemd/}"; done
+
+uninstall:
+	rm -f $(C_CMDS:%=$(DESTDIR)$(BINDIR)/%) $(SH_CMDS:%=$(DESTDIR)$(BINDIR)/%)
+	rm -rf $(DESTDIR)$(DATADIR)
+	rm -f $(DESTDIR)$(BASHCOMPDIR)/agent
+	rm -f $(patsubst man/%,$(DESTDIR)$(MANDIR)/man1/%,$(wildcard man/*.1))
+	rm -f $(patsubst man/%,$(DESTDIR)$(MANDIR)/man5/%,$(wildcard man/*.5))
+	rm -f $(patsubst man/%,$(DESTDIR)$(MANDIR)/man7/%,$(wildcard man/*.7))
+	rm -f $(patsubst share/systemd/%,$(DESTDIR)$(SYSTEMDDIR)/%,$(wildcard share/systemd/*.service share/systemd/*.timer))
+
+clean:
+	rm -rf build
+
+help:
+	@echo 'targets: all check demo bench lint install uninstall clean deps'
+	@echo '         check SANITIZE=address,undefined  (sanitizer build in build/san)'
+
+-include $(shell find $(O) -name '*.d' 2>/dev/null)

@@ -1,0 +1,102 @@
+/* cli: shared glue of the commands (the library itself never prints). */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "json.h"
+
+const char *cli_prog = "agent";
+int cli_quiet;
+
+const char *argp_program_version = "agent toolkit " AGENT_VERSION;
+const char *argp_program_bug_address = NULL;
+
+void cli_init(const char *prog)
+{
+	cli_prog = prog;
+	argp_err_exit_status = EX_USAGE;
+}
+
+void cli_warn(const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "%s: ", cli_prog);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+int cli_fail(const struct err *e)
+{
+	cli_warn("%s", e->msg[0] ? e->msg : "failed");
+	return e->code ? e->code : EX_PERM;
+}
+
+int cli_finish(int rc)
+{
+	if (fflush(stdout) != 0 || ferror(stdout)) {
+		cli_warn("write error: %s", strerror(errno ? errno : EIO));
+		return rc ? rc : EX_TEMP;
+	}
+	return rc;
+}
+
+int cli_tty(void)
+{
+	return isatty(STDOUT_FILENO);
+}
+
+int cli_color(void)
+{
+	const char *nc = getenv("NO_COLOR");
+
+	return cli_tty() && !(nc && *nc);
+}
+
+int cli_emit(jv v)
+{
+	if (json_write(stdout, v) < 0) {
+		cli_warn("write error: %s", strerror(errno));
+		return EX_TEMP;
+	}
+	return 0;
+}
+
+int cli_each_doc(int (*fn)(jv doc, void *arg), void *arg)
+{
+	struct json_reader r;
+	struct err e = ERR_INIT;
+	jv doc;
+	int rc = 0, got;
+
+	if (json_reader_init(&r, STDIN_FILENO, "stdin", json_limit_from_env(), &e))
+		return cli_fail(&e);
+	while (rc == 0 && (got = json_reader_next(&r, &doc, &e)) != 0) {
+		if (got < 0) {
+			rc = cli_fail(&e);
+			break;
+		}
+		rc = fn(doc, arg);
+	}
+	json_reader_release(&r);
+	return rc;
+}
+
+long long cli_number(struct argp_state *st, const char *opt, const char *arg,
+		     long long min, long long max)
+{
+	char *end;
+	long long v;
+
+	errno = 0;
+	v = strtoll(arg, &end, 10);
+	if (errno || *end || !*arg || v < min || v > max)
+		argp_error(st, "%s: not a whole number from %lld to %lld: '%s'", opt, min, max, arg);
+	return v;
+}

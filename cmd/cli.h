@@ -1,0 +1,44 @@
+/* cli: what every command does the same way: argp setup, diagnostics, exit. */
+#ifndef CLI_H
+#define CLI_H
+
+#include <argp.h>
+#include <jv.h>
+
+#include "err.h"
+
+extern const char *cli_prog;
+
+/* Program name for diagnostics, argp exit status 2, version string. */
+void cli_init(const char *prog);
+
+/* "prog: message" on stderr, one line. */
+void cli_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Prints e (unless quiet) and returns its code. */
+int cli_fail(const struct err *e);
+
+/* Flushes stdout and checks for a write error: returns rc, or EX_TEMP when
+ * what was written did not all reach its destination. */
+int cli_finish(int rc);
+
+/* 1 when stdout is a terminal; cli_color also honours NO_COLOR. */
+int cli_tty(void);
+int cli_color(void);
+
+/* Set by -q: diagnostics other than errors are not printed. */
+extern int cli_quiet;
+
+/* Writes one JSON line to stdout (consumes v). */
+int cli_emit(jv v);
+
+/* Reads JSON Lines from stdin and calls fn for each document (consumed).
+ * Stops at the first non-zero return.  Returns that, or the reader's error
+ * code (after printing it). */
+int cli_each_doc(int (*fn)(jv doc, void *arg), void *arg);
+
+/* Parses a non-negative integer option; EX_USAGE via argp_error. */
+long long cli_number(struct argp_state *st, const char *opt, const char *arg,
+		     long long min, long long max);
+
+#endif

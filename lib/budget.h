@@ -1,0 +1,57 @@
+/* budget: the hard daily cap; holds and settlements in single statements. */
+#ifndef BUDGET_H
+#define BUDGET_H
+
+#include <stdint.h>
+#include <jv.h>
+
+#include "err.h"
+#include "store.h"
+
+struct budget_cfg {
+	char agent[128];
+	int64_t limit;        /* micro-dollars, AGENT_DAILY_BUDGET_USD (5.00) */
+	int64_t buffer;       /* micro-dollars never spent, AGENT_BUDGET_BUFFER_USD (0.10) */
+	int64_t token_limit;  /* AGENT_DAILY_TOKEN_BUDGET, 0 for none */
+	int64_t now;          /* Unix seconds (clock_now, AGENT_NOW) */
+	char day[11];         /* the UTC day of now */
+};
+
+/* Reads the environment and the clock.  EX_PERM for a malformed setting. */
+int budget_config(struct budget_cfg *c, const char *agent, struct err *e);
+
+/*
+ * Every call below is one transaction (or joins the caller's).  Amounts are
+ * micro-dollars.  A hold past its expiry counts as spent at its full amount
+ * and cannot be settled; "spent + held <= limit - buffer" always holds.
+ */
+
+/* Today's figures as a JSON object (see agent-budget(1)). */
+int budget_status(struct store *s, const struct budget_cfg *c, jv *out, struct err *e);
+
+/* Reserves `amount` for `ttl` seconds.  EX_NO (with *out describing the
+ * refusal) when it would break the cap. */
+int budget_hold(struct store *s, const struct budget_cfg *c, int64_t amount,
+		int64_t tokens, int64_t ttl, const char *note, jv *out, struct err *e);
+
+/* Settles hold `id` at the actual cost.  EX_NO when the hold is no longer
+ * open (settled before, or expired); EX_DATA when there is no such hold. */
+int budget_settle(struct store *s, const struct budget_cfg *c, int64_t id, int64_t cost,
+		  int64_t tokens, jv *out, struct err *e);
+
+/* Sets today's limit for the agent (kept over the environment's). */
+int budget_set_limit(struct store *s, const struct budget_cfg *c, int64_t limit,
+		     jv *out, struct err *e);
+
+/* The last `days` UTC days, newest first. */
+int budget_history(struct store *s, const struct budget_cfg *c, int days, jv *out,
+		   struct err *e);
+
+/* Counts a cycle started (completed = 0) or completed (1) today. */
+int budget_count_cycle(struct store *s, const struct budget_cfg *c, int completed,
+		       struct err *e);
+
+/* Cost estimate of one cycle: AGENT_CYCLE_ESTIMATE_USD, else $0.15. */
+int64_t budget_cycle_estimate(void);
+
+#endif

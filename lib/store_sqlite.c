@@ -1,0 +1,273 @@
+/* store_sqlite: the embedded driver; WAL, bounded busy timeout. */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sqlite3.h>
+
+#include "json.h"
+#include "store_int.h"
+
+#define CACHE_SIZE 64
+
+struct stmt_cache {
+	const char *name[CACHE_SIZE];   /* points into the static SQL table */
+	sqlite3_stmt *stmt[CACHE_SIZE];
+	int n;
+};
+
+static int map_error(sqlite3 *db, int rc, const char *what, struct err *e)
+{
+	int code;
+	const char *msg = db ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
+
+	switch (rc & 0xff) {
+	case SQLITE_BUSY:
+	case SQLITE_LOCKED:
+		return err_set(e, EX_TEMP, "sqlite: database is busy (%s)", what);
+	case SQLITE_CONSTRAINT:
+	case SQLITE_MISMATCH:
+	case SQLITE_TOOBIG:
+	case SQLITE_RANGE:
+		code = EX_DATA;
+		break;
+	case SQLITE_IOERR:
+	case SQLITE_FULL:
+	case SQLITE_NOMEM:
+	case SQLITE_INTERRUPT:
+	case SQLITE_PROTOCOL:
+		code = EX_TEMP;
+		break;
+	default:
+		code = EX_PERM;
+	}
+	return err_set(e, code, "sqlite: %s: %s", what, msg);
+}
+
+static int bind_one(sqlite3_stmt *st, int idx, jv v)
+{
+	int rc;
+
+	switch (jv_get_kind(v)) {
+	case JV_KIND_NULL:
+		rc = sqlite3_bind_null(st, idx);
+		break;
+	case JV_KIND_TRUE:
+		rc = sqlite3_bind_int(st, idx, 1);
+		break;
+	case JV_KIND_FALSE:
+		rc = sqlite3_bind_int(st, idx, 0);
+		break;
+	case JV_KIND_NUMBER: {
+		double d = jv_number_value(v);
+
+		if (isfinite(d) && d == floor(d) && fabs(d) < 9.0e18)
+			rc = sqlite3_bind_int64(st, idx, (sqlite3_int64)d);
+		else
+			rc = sqlite3_bind_double(st, idx, d);
+		break;
+	}
+	case JV_KIND_STRING:
+		rc = sqlite3_bind_text(st, idx, jv_string_value(v),
+				       jv_string_length_bytes(jv_copy(v)), SQLITE_TRANSIENT);
+		break;
+	default: {
+		char *s = json_dump(jv_copy(v));
+
+		rc = s ? sqlite3_bind_text(st, idx, s, -1, free) : SQLITE_NOMEM;
+	}
+	}
+	jv_free(v);
+	return rc;
+}
+
+static jv column_value(sqlite3_stmt *st, int i)
+{
+	const char *decl = sqlite3_column_decltype(st, i);
+
+	switch (sqlite3_column_type(st, i)) {
+	case SQLITE_NULL:
+		return jv_null();
+	case SQLITE_INTEGER:
+		if (decl && strcasecmp(decl, "BOOLEAN") == 0)
+			return sqlite3_column_int(st, i) ? jv_true() : jv_false();
+		return jv_number((double)sqlite3_column_int64(st, i));
+	case SQLITE_FLOAT:
+		return jv_number(sqlite3_column_double(st, i));
+	default: {
+		const char *t = (const char *)sqlite3_column_text(st, i);
+		int n = sqlite3_column_bytes(st, i);
+
+		if (decl && (strcasecmp(decl, "JSON") == 0 || strcasecmp(decl, "JSONB") == 0)) {
+			struct err ignore = ERR_INIT;
+			jv v;
+
+			if (json_parse(t, (size_t)n, &v, &ignore) == 0)
+				return v;
+		}
+		return jv_string_sized(t ? t : "", n);
+	}
+	}
+}
+
+static sqlite3_stmt *prepare(struct store *s, const char *name, const char *sql,
+			     int *rc)
+{
+	struct stmt_cache *c = s->cache;
+	sqlite3_stmt *st;
+
+	for (int i = 0; i < c->n; i++)
+		if (c->name[i] == name || strcmp(c->name[i], name) == 0)
+			return c->stmt[i];
+	*rc = sqlite3_prepare_v2(s->handle, sql, -1, &st, NULL);
+	if (*rc != SQLITE_OK)
+		return NULL;
+	if (c->n < CACHE_SIZE) {
+		c->name[c->n] = name;
+		c->stmt[c->n] = st;
+		c->n++;
+	}
+	return st;
+}
+
+static int cached(struct store *s, sqlite3_stmt *st)
+{
+	struct stmt_cache *c = s->cache;
+
+	for (int i = 0; i < c->n; i++)
+		if (c->stmt[i] == st)
+			return 1;
+	return 0;
+}
+
+static int sq_exec(struct store *s, const char *name, const char *sql, jv params,
+		   jv *rows, struct err *e)
+{
+	sqlite3 *db = s->handle;
+	sqlite3_stmt *st;
+	jv out = jv_array();
+	int rc = SQLITE_OK, n, ret = 0;
+	char pname[16];
+
+	st = prepare(s, name, sql, &rc);
+	if (!st) {
+		jv_free(params);
+		jv_free(out);
+		return map_error(db, rc, name, e);
+	}
+	n = jv_array_length(jv_copy(params));
+	for (int i = 0; i < n; i++) {
+		int idx;
+
+		snprintf(pname, sizeof pname, "$%d", i + 1);
+		idx = sqlite3_bind_parameter_index(st, pname);
+		if (idx == 0)
+			continue;  /* the statement does not use this parameter */
+		rc = bind_one(st, idx, jv_array_get(jv_copy(params), i));
+		if (rc != SQLITE_OK) {
+			ret = map_error(db, rc, name, e);
+			goto out;
+		}
+	}
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (rows) {
+			jv row = jv_object();
+			int cols = sqlite3_column_count(st);
+
+			for (int i = 0; i < cols; i++)
+				row = jv_object_set(row, jv_string(sqlite3_column_name(st, i)),
+						    column_value(st, i));
+			out = jv_array_append(out, row);
+		}
+	}
+	if (rc != SQLITE_DONE) {
+		ret = map_error(db, rc, name, e);
+		goto out;
+	}
+	s->changes = sqlite3_changes(db);
+out:
+	jv_free(params);
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	if (!cached(s, st))
+		sqlite3_finalize(st);
+	if (ret == 0 && rows)
+		*rows = out;
+	else
+		jv_free(out);
+	return ret;
+}
+
+static int sq_script(struct store *s, const char *sql, struct err *e)
+{
+	char *msg = NULL;
+	int rc = sqlite3_exec(s->handle, sql, NULL, NULL, &msg);
+
+	if (rc != SQLITE_OK) {
+		int code = (rc & 0xff) == SQLITE_BUSY ? EX_TEMP : EX_PERM;
+
+		err_set(e, code, "sqlite: %s", msg ? msg : sqlite3_errstr(rc));
+		sqlite3_free(msg);
+		return code;
+	}
+	return 0;
+}
+
+static void sq_close(struct store *s)
+{
+	struct stmt_cache *c = s->cache;
+
+	if (c)
+		for (int i = 0; i < c->n; i++)
+			sqlite3_finalize(c->stmt[i]);
+	free(c);
+	sqlite3_close(s->handle);
+}
+
+static const struct store_ops sqlite_ops = { sq_exec, sq_script, sq_close };
+
+static int busy_timeout_ms(void)
+{
+	const char *t = getenv("AGENT_DB_BUSY_TIMEOUT_MS");
+	long v = t && *t ? strtol(t, NULL, 10) : 5000;
+
+	return v > 0 && v <= 600000 ? (int)v : 5000;
+}
+
+int store_sqlite_open(struct store *s, const char *path, struct err *e)
+{
+	sqlite3 *db = NULL;
+	int rc;
+
+	rc = sqlite3_open_v2(path, &db,
+			     SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
+				     SQLITE_OPEN_NOMUTEX,
+			     NULL);
+	if (rc != SQLITE_OK) {
+		err_set(e, EX_PERM, "sqlite: cannot open '%s': %s", path,
+			db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
+		sqlite3_close(db);
+		return EX_PERM;
+	}
+	sqlite3_busy_timeout(db, busy_timeout_ms());
+	sqlite3_extended_result_codes(db, 0);
+	s->handle = db;
+	s->driver = STORE_SQLITE;
+	s->ops = &sqlite_ops;
+	s->cache = calloc(1, sizeof(struct stmt_cache));
+	if (!s->cache) {
+		sqlite3_close(db);
+		return err_set(e, EX_TEMP, "out of memory");
+	}
+	/* WAL lets readers (operator views) run beside the tick's writer. */
+	rc = sq_script(s, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
+			  " PRAGMA foreign_keys=ON;", e);
+	if (rc) {
+		sq_close(s);
+		err_wrap(e, "cannot open '%s'", path);
+		return rc;
+	}
+	return 0;
+}
