@@ -40,7 +40,7 @@ CURL_LIBS    := $(call pc,--libs,libcurl)
 MHD_LIBS     := $(call pc,--libs,libmicrohttpd)
 YAML_LIBS    := $(call pc,--libs,yaml-0.1)
 CMOCKA_LIBS  := $(call pc,--libs,cmocka)
-STORE_LIBS   := $(SQLITE_LIBS) $(PQ_LIBS) $(JQ_LIBS)
+STORE_LIBS   := $(SQLITE_LIBS) $(PQ_LIBS) $(JQ_LIBS) -lm
 
 ALL_CFLAGS = -std=c11 -D_GNU_SOURCE $(WARN) $(CFLAGS) $(SAN_FLAGS) $(PQ_CFLAGS) \
              -Ilib -Icmd -I$(O)/gen -MMD -MP \

@@ -6,7 +6,7 @@
 #include "json.h"
 #include "store.h"
 
-static const char doc[] =
+static const char summary[] =
 	"Apply the store's migrations (migrate) or report its schema version (status)."
 	"\vThe store is AGENT_DB or --db: a postgresql:// URI or a SQLite path.";
 
@@ -47,7 +47,7 @@ static error_t parse(int key, char *arg, struct argp_state *st)
 	return 0;
 }
 
-static struct argp argp = { options, parse, "migrate|status", doc, 0, 0, 0 };
+static struct argp argp = { options, parse, "migrate|status", summary, 0, 0, 0 };
 
 int main(int argc, char **argv)
 {

@@ -329,3 +329,8 @@ int pricing_parse_usd(const char *s, int64_t *micros)
 	*micros = whole * 1000000 + frac;
 	return 0;
 }
+
+int64_t pricing_micros(double usd)
+{
+	return llround(usd * 1e6);
+}

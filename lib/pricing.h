@@ -64,6 +64,9 @@ int64_t pricing_worst_case(const struct pricing_model *m, int64_t input_upper,
 /* Micro-dollars to a JSON number of dollars (exact to 6 places). */
 jv pricing_usd(int64_t micros);
 
+/* A dollar figure read back from JSON, to micro-dollars (rounded). */
+int64_t pricing_micros(double usd);
+
 /* Parses a dollar amount ("5", "0.137500"): at most 6 decimals, >= 0,
  * < 1e9.  Returns 0 or -1. */
 int pricing_parse_usd(const char *s, int64_t *micros);

@@ -1,0 +1,333 @@
+/* agent-budget: the hard daily dollar cap: status, holds, settlements, prices. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "budget.h"
+#include "cli.h"
+#include "json.h"
+#include "pricing.h"
+#include "stage.h"
+#include "store.h"
+#include "tick.h"
+
+static const char summary[] =
+	"Report, hold, settle and price the agent's daily model spend under a hard cap."
+	"\vCommands: status | check [--estimate USD] | hold --usd X [--ttl S] | "
+	"settle HOLD (--usd X | --usage JSON --model M) | price --model M (usage JSON "
+	"on stdin) | history [--days N] | set USD.  Without a command it is the pipeline "
+	"stage: a tick with action \"invoke\" is admitted (\"budget\" added) or refused "
+	"(action \"skip\", reason \"budget_exhausted\"); other documents pass through.  "
+	"Limits: AGENT_DAILY_BUDGET_USD (5.00), AGENT_BUDGET_BUFFER_USD (0.10), "
+	"AGENT_DAILY_TOKEN_BUDGET; the day is the UTC day.";
+
+enum { OPT_USAGE = 256, OPT_BATCH, OPT_NOTE, OPT_TOKENS };
+
+static struct argp_option options[] = {
+	{ "db", 'd', "URI", 0, "store to use (default: AGENT_DB)", 0 },
+	{ "agent", 'a', "NAME", 0, "agent (default: AGENT_NAME, else \"default\")", 0 },
+	{ "usd", 'u', "USD", 0, "amount in dollars (hold, settle)", 0 },
+	{ "ttl", 't', "SECONDS", 0, "hold lifetime (default 900)", 0 },
+	{ "tokens", OPT_TOKENS, "N", 0, "tokens the hold reserves against AGENT_DAILY_TOKEN_BUDGET", 0 },
+	{ "note", OPT_NOTE, "TEXT", 0, "a note kept with the hold", 0 },
+	{ "usage", OPT_USAGE, "JSON", 0, "API usage object to price (settle)", 0 },
+	{ "model", 'm', "MODEL", 0, "model whose prices apply (price, settle)", 0 },
+	{ "batch", OPT_BATCH, 0, 0, "apply the batch discount (price, settle)", 0 },
+	{ "estimate", 'e', "USD", 0, "what the caller means to spend (check; default: one cycle)", 0 },
+	{ "days", 'n', "N", 0, "days of history (default 7)", 0 },
+	{ "json", 'j', 0, 0, "print JSON even on a terminal", 0 },
+	{ "quiet", 'q', 0, 0, "print nothing; the exit status says it", 0 },
+	{ 0 }
+};
+
+struct args {
+	const char *db, *agent, *verb, *arg, *usage, *model, *note;
+	int64_t usd, estimate, tokens;
+	int has_usd, has_estimate, batch, json;
+	long long ttl, days;
+};
+
+static const char *const verbs[] = { "status", "check", "hold", "settle", "price",
+				     "history", "set", NULL };
+
+static int64_t usd_arg(struct argp_state *st, const char *opt, const char *arg)
+{
+	int64_t v;
+
+	if (pricing_parse_usd(arg, &v) < 0)
+		argp_error(st, "%s: not a dollar amount from 0 to 999999999 with at most 6 decimals: '%s'",
+			   opt, arg);
+	return v;
+}
+
+static error_t parse(int key, char *arg, struct argp_state *st)
+{
+	struct args *a = st->input;
+
+	switch (key) {
+	case 'd': a->db = arg; break;
+	case 'a': a->agent = arg; break;
+	case 'u': a->usd = usd_arg(st, "--usd", arg); a->has_usd = 1; break;
+	case 't': a->ttl = cli_number(st, "--ttl", arg, 1, 7 * 86400); break;
+	case OPT_TOKENS: a->tokens = cli_number(st, "--tokens", arg, 0, 1000000000000LL); break;
+	case OPT_NOTE: a->note = arg; break;
+	case OPT_USAGE: a->usage = arg; break;
+	case 'm': a->model = arg; break;
+	case OPT_BATCH: a->batch = 1; break;
+	case 'e': a->estimate = usd_arg(st, "--estimate", arg); a->has_estimate = 1; break;
+	case 'n': a->days = cli_number(st, "--days", arg, 1, 3660); break;
+	case 'j': a->json = 1; break;
+	case 'q': cli_quiet = 1; break;
+	case ARGP_KEY_ARG:
+		if (!a->verb) {
+			int ok = 0;
+
+			for (const char *const *v = verbs; *v; v++)
+				ok |= strcmp(*v, arg) == 0;
+			if (!ok)
+				argp_error(st, "unknown command '%s'", arg);
+			a->verb = arg;
+		} else if (!a->arg && (!strcmp(a->verb, "settle") || !strcmp(a->verb, "set"))) {
+			a->arg = arg;
+		} else {
+			argp_error(st, "unexpected argument '%s'", arg);
+		}
+		break;
+	case ARGP_KEY_END:
+		if (!a->verb)
+			break;
+		if (!strcmp(a->verb, "hold") && !a->has_usd)
+			argp_error(st, "hold needs --usd");
+		if (!strcmp(a->verb, "settle") &&
+		    (!a->arg || a->has_usd == !!a->usage || (a->usage && !a->model)))
+			argp_error(st, "settle needs HOLD and either --usd or --usage with --model");
+		if (!strcmp(a->verb, "price") && !a->model)
+			argp_error(st, "price needs --model");
+		if (!strcmp(a->verb, "set") && !a->arg)
+			argp_error(st, "set needs an amount in dollars");
+		break;
+	default:
+		return ARGP_ERR_UNKNOWN;
+	}
+	return 0;
+}
+
+static struct argp argp = { options, parse, "[COMMAND [ARG]]", summary, 0, 0, 0 };
+
+static void usd_line(const char *label, jv v, const char *key)
+{
+	double d = 0;
+
+	json_number(v, key, &d);
+	printf("  %-18s $%.4f\n", label, d);
+}
+
+static void print_status(jv v)
+{
+	double limit = 0, spent = 0, held = 0, avail = 0, cycles = 0;
+	char *day = json_string(v, "day"), *agent = json_string(v, "agent");
+	int color = cli_color();
+	const char *hue = "";
+
+	json_number(v, "limit_usd", &limit);
+	json_number(v, "spent_usd", &spent);
+	json_number(v, "held_usd", &held);
+	json_number(v, "available_usd", &avail);
+	json_number(v, "cycles_affordable", &cycles);
+	if (color)
+		hue = avail < 0.5 ? "\033[31m" : avail < 1.5 ? "\033[33m" : "\033[32m";
+	printf("Budget for %s on %s (UTC)\n", agent ? agent : "?", day ? day : "?");
+	printf("  %-18s $%.2f of $%.2f (%.0f%%)\n", "used", spent + held, limit,
+	       limit > 0 ? 100 * (spent + held) / limit : 100.0);
+	usd_line("spent", v, "spent_usd");
+	usd_line("held", v, "held_usd");
+	printf("  %-18s %s$%.4f%s\n", "available", hue, avail, color ? "\033[0m" : "");
+	printf("  %-18s ~%.0f\n", "cycles affordable", cycles);
+	free(day);
+	free(agent);
+}
+
+static int emit(struct args *a, jv v, void (*human)(jv))
+{
+	if (cli_quiet) {
+		jv_free(v);
+		return 0;
+	}
+	if (human && cli_tty() && !a->json) {
+		human(v);
+		jv_free(v);
+		return 0;
+	}
+	return cli_emit(v);
+}
+
+struct price_run {
+	struct pricing_model m;
+	int batch;
+};
+
+static int price_one(jv doc, void *arg)
+{
+	struct price_run *p = arg;
+	struct err e = ERR_INIT;
+	struct usage u;
+	struct cost c;
+	int batch = 0;
+	jv usage = json_get(jv_copy(doc), "usage");
+
+	/* a whole API response is fine too: its usage is priced */
+	if (jv_get_kind(usage) != JV_KIND_OBJECT) {
+		jv_free(usage);
+		usage = jv_copy(doc);
+	}
+	jv_free(doc);
+	if (pricing_usage(usage, &u, &batch, &e)) {
+		jv_free(usage);
+		return cli_fail(&e);
+	}
+	jv_free(usage);
+	pricing_cost(&p->m, &u, p->batch || batch, &c);
+	return cli_emit(pricing_cost_json(&p->m, &u, &c));
+}
+
+static int cmd_price(struct args *a)
+{
+	struct err e = ERR_INIT;
+	struct price_run p = { .batch = a->batch };
+	jv table;
+	int rc;
+
+	if ((rc = pricing_load(&table, &e)))
+		return cli_fail(&e);
+	rc = pricing_find(table, a->model, &p.m, &e);
+	jv_free(table);
+	if (rc)
+		return cli_fail(&e);
+	return cli_each_doc(price_one, &p);
+}
+
+/* settle --usage JSON --model M: the cost of that usage */
+static int usage_cost(struct args *a, int64_t *cost, int64_t *tokens, struct err *e)
+{
+	struct pricing_model m;
+	struct usage u;
+	struct cost c;
+	int batch = 0, rc;
+	jv table, usage;
+
+	if ((rc = json_parse(a->usage, strlen(a->usage), &usage, e)))
+		return err_wrap(e, "--usage");
+	if ((rc = pricing_usage(usage, &u, &batch, e)) || (rc = pricing_load(&table, e))) {
+		jv_free(usage);
+		return rc;
+	}
+	jv_free(usage);
+	rc = pricing_find(table, a->model, &m, e);
+	jv_free(table);
+	if (rc)
+		return rc;
+	pricing_cost(&m, &u, a->batch || batch, &c);
+	*cost = c.micros;
+	*tokens = u.input + u.output + u.cache_5m + u.cache_1h + u.cache_read;
+	return 0;
+}
+
+struct pipe_run {
+	struct stage_ctx stage;
+};
+
+static int pipe_one(jv doc, void *arg)
+{
+	struct pipe_run *p = arg;
+	struct err e = ERR_INIT;
+	jv out;
+
+	if (!tick_is(doc)) {
+		jv_free(doc);
+		cli_warn("stdin: not a tick document (give a command for other uses)");
+		return EX_DATA;
+	}
+	if (stage_budget(&p->stage, doc, &out, &e))
+		return cli_fail(&e);
+	return cli_emit(out);
+}
+
+int main(int argc, char **argv)
+{
+	struct args a = { .ttl = 900, .days = 7 };
+	struct err e = ERR_INIT;
+	struct budget_cfg cfg;
+	struct store *s = NULL;
+	jv out = jv_null();
+	int rc;
+
+	cli_init("agent-budget");
+	argp_parse(&argp, argc, argv, 0, 0, &a);
+	if (!a.verb) {
+		struct pipe_run p;
+
+		stage_init(&p.stage, a.db);
+		rc = cli_each_doc(pipe_one, &p);
+		stage_release(&p.stage);
+		return cli_finish(rc);
+	}
+	if (!strcmp(a.verb, "price"))
+		return cli_finish(cmd_price(&a));
+	if ((rc = budget_config(&cfg, a.agent, &e)))
+		return cli_fail(&e);
+	if ((rc = store_open(&s, a.db, &e)))
+		return cli_fail(&e);
+
+	if (!strcmp(a.verb, "status")) {
+		if ((rc = budget_status(s, &cfg, &out, &e)) == 0)
+			rc = emit(&a, out, print_status);
+	} else if (!strcmp(a.verb, "check")) {
+		if ((rc = budget_status(s, &cfg, &out, &e)) == 0) {
+			double avail = 0;
+			int64_t want = a.has_estimate ? a.estimate : budget_cycle_estimate();
+
+			json_number(out, "available_usd", &avail);
+			out = json_set(out, "estimate_usd", pricing_usd(want));
+			out = json_set(out, "allowed", jv_bool(pricing_micros(avail) >= want));
+			rc = pricing_micros(avail) >= want ? 0 : EX_NO;
+			if (emit(&a, out, NULL))
+				rc = EX_TEMP;
+		}
+	} else if (!strcmp(a.verb, "hold")) {
+		rc = budget_hold(s, &cfg, a.usd, a.tokens, a.ttl, a.note, &out, &e);
+		if (rc == 0 || rc == EX_NO) {
+			int w = emit(&a, out, NULL);
+
+			if (rc == EX_NO && !cli_quiet)
+				cli_warn("%s", e.msg);
+			rc = rc ? rc : w;
+			rc = rc == EX_NO ? -EX_NO : rc;
+		}
+	} else if (!strcmp(a.verb, "settle")) {
+		char *end;
+		long long id = strtoll(a.arg, &end, 10);
+		int64_t cost = a.usd, tokens = 0;
+
+		if (*end || id <= 0)
+			rc = err_set(&e, EX_USAGE, "settle: not a hold id: '%.40s'", a.arg);
+		else if (a.usage)
+			rc = usage_cost(&a, &cost, &tokens, &e);
+		if (rc == 0 && (rc = budget_settle(s, &cfg, id, cost, tokens, &out, &e)) == 0)
+			rc = emit(&a, out, NULL);
+	} else if (!strcmp(a.verb, "history")) {
+		if ((rc = budget_history(s, &cfg, (int)a.days, &out, &e)) == 0)
+			rc = emit(&a, out, NULL);
+	} else if (!strcmp(a.verb, "set")) {
+		int64_t limit;
+
+		if (pricing_parse_usd(a.arg, &limit) < 0)
+			rc = err_set(&e, EX_USAGE, "set: not a dollar amount: '%.40s'", a.arg);
+		else if ((rc = budget_set_limit(s, &cfg, limit, &out, &e)) == 0)
+			rc = emit(&a, out, print_status);
+	}
+	store_close(s);
+	if (rc == -EX_NO)
+		return cli_finish(EX_NO);
+	if (rc > 0 && e.code)
+		return cli_finish(cli_fail(&e));
+	return cli_finish(rc);
+}
