@@ -141,6 +141,7 @@ UPDATE agent_sessions
        assessing_at = CASE WHEN $3 = 'assessing' AND $2 <> 'assessing' THEN $6 ELSE assessing_at END,
        completed_at = CASE WHEN $3 = 'idle' THEN $6 ELSE completed_at END,
        retry_count = CASE WHEN $3 <> $2 THEN 0 ELSE retry_count END,
+       invoke_attempts = CASE WHEN $3 <> $2 THEN 0 ELSE invoke_attempts END,
        conn_failures = CASE WHEN $3 <> $2 THEN 0 ELSE conn_failures END,
        updated_at = $6
  WHERE id = $1 AND phase = $2
@@ -156,3 +157,29 @@ UPDATE agent_triggers
        budget_spent_micros = COALESCE($6, budget_spent_micros),
        budget_remaining_micros = COALESCE($7, budget_remaining_micros)
  WHERE tick_id = $1
+
+-- ---------------------------------------------------------------- lease
+
+-- name: lease_take
+-- One tick at a time per agent: the row lock decides between concurrent
+-- takers; an expired lease (a crashed tick) is simply taken over.
+-- $1 agent, $2 holder (tick id), $3 now, $4 expires at
+INSERT INTO agent_state (agent, lease_holder, lease_expires_at, last_tick_at, updated_at)
+VALUES ($1, $2, $4, $3, $3)
+ON CONFLICT (agent) DO UPDATE
+   SET lease_holder = excluded.lease_holder, lease_expires_at = excluded.lease_expires_at,
+       last_tick_at = excluded.last_tick_at, updated_at = excluded.updated_at
+ WHERE agent_state.lease_holder IS NULL OR agent_state.lease_expires_at <= $3
+RETURNING agent, lease_holder, lease_expires_at, paused
+
+-- name: lease_renew
+UPDATE agent_state SET lease_expires_at = $4, updated_at = $3
+ WHERE agent = $1 AND lease_holder = $2
+
+-- name: lease_release
+UPDATE agent_state SET lease_holder = NULL, lease_expires_at = NULL, updated_at = $3
+ WHERE agent = $1 AND lease_holder = $2
+
+-- name: state_get
+SELECT agent, paused, lease_holder, lease_expires_at, last_tick_at, updated_at
+  FROM agent_state WHERE agent = $1
