@@ -183,3 +183,118 @@ UPDATE agent_state SET lease_holder = NULL, lease_expires_at = NULL, updated_at 
 -- name: state_get
 SELECT agent, paused, lease_holder, lease_expires_at, last_tick_at, updated_at
   FROM agent_state WHERE agent = $1
+
+-- ---------------------------------------------------------------- invocations
+
+-- name: invocation_insert
+-- One row per model call (each attempt); settled in the same transaction.
+INSERT INTO agent_invocations (agent, session_id, tick_id, kind, model, request_id, stop_reason,
+       input_tokens, output_tokens, cache_write_tokens, cache_read_tokens, cost_micros,
+       hold_id, attempts, duration_ms, status, error, created_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)
+RETURNING id
+
+-- name: action_insert
+INSERT INTO agent_actions (agent, session_id, invocation_id, tick_id, tool_use_id, tool_name,
+       arguments, result, success, error, duration_ms, created_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+
+-- name: session_invoke_started
+UPDATE agent_sessions SET invoke_attempts = invoke_attempts + 1, updated_at = $2 WHERE id = $1
+
+-- name: session_set_strategy
+UPDATE agent_sessions
+   SET strategy_name = $2, strategy_config = $3, strategy_path = $4, updated_at = $5
+ WHERE id = $1 AND phase = 'designing'
+
+-- name: session_set_backtest_op
+UPDATE agent_sessions SET backtest_operation_id = $2, updated_at = $3
+ WHERE id = $1 AND phase = 'backtesting' AND backtest_operation_id IS NULL
+
+-- name: recent_strategies
+SELECT id, strategy_name, outcome, phase, backtest_results, created_at
+  FROM agent_sessions
+ WHERE agent = $1 AND strategy_name IS NOT NULL
+ ORDER BY id DESC LIMIT $2
+
+-- ---------------------------------------------------------------- trigger (agent-trigger)
+
+-- name: trigger_insert
+-- One row per tick, in the transaction of the tick's session change.
+-- $1 agent, $2 tick id, $3 at, $4 event, $5 action, $6 reason, $7 session id,
+-- $8 skip reason, $9 budget spent, $10 budget remaining (micro-dollars)
+INSERT INTO agent_triggers (agent, tick_id, at, event, action, reason, session_id, invoked,
+       skip_reason, budget_spent_micros, budget_remaining_micros)
+VALUES ($1, $2, $3, $4, $5, $6, $7, false, $8, $9, $10)
+
+-- name: trigger_get
+SELECT agent, tick_id, at, event, action, reason, session_id, invoked, skip_reason,
+       budget_spent_micros, budget_remaining_micros, duration_ms, exit_status, failed_stage
+  FROM agent_triggers WHERE tick_id = $1
+
+-- name: trigger_session_progress
+-- A poll that reached the backend: its progress, and the failure count reset.
+-- $1 id, $2 phase the tick saw, $3 progress, $4 now
+UPDATE agent_sessions SET progress = $3, conn_failures = 0, updated_at = $4
+ WHERE id = $1 AND phase = $2
+
+-- name: trigger_session_unreachable
+-- $1 id, $2 phase the tick saw, $3 now
+UPDATE agent_sessions SET conn_failures = conn_failures + 1, updated_at = $3
+ WHERE id = $1 AND phase = $2
+
+-- name: trigger_session_resumed
+-- A failed operation resumed from its checkpoint (the backend may name a new
+-- operation).  $1 id, $2 phase, $3 training op id or NULL, $4 backtest op id
+-- or NULL, $5 now
+UPDATE agent_sessions
+   SET retry_count = retry_count + 1, conn_failures = 0,
+       training_operation_id = COALESCE($3, training_operation_id),
+       backtest_operation_id = COALESCE($4, backtest_operation_id), updated_at = $5
+ WHERE id = $1 AND phase = $2
+
+-- name: trigger_finish
+-- The tick is over: how long it took and how it ended.
+-- $1 tick id, $2 duration ms, $3 exit status, $4 failed stage (NULL: none)
+UPDATE agent_triggers SET duration_ms = $2, exit_status = $3, failed_stage = $4
+ WHERE tick_id = $1
+
+-- ---------------------------------------------------------------- metrics (agent-metrics-agg)
+
+-- name: metrics_session_usage
+-- What the session's model calls cost.
+SELECT COUNT(*) AS invocations, COALESCE(SUM(input_tokens), 0) AS input_tokens,
+       COALESCE(SUM(output_tokens), 0) AS output_tokens,
+       COALESCE(SUM(cache_write_tokens), 0) AS cache_write_tokens,
+       COALESCE(SUM(cache_read_tokens), 0) AS cache_read_tokens,
+       COALESCE(SUM(cost_micros), 0) AS cost_micros
+  FROM agent_invocations WHERE session_id = $1
+
+-- name: metrics_insert
+-- One row per ended session; a second aggregation of the same session
+-- changes nothing.
+INSERT INTO agent_metrics (session_id, agent, outcome, failed_gate, strategy_name,
+       cycle_started_at, cycle_completed_at, cycle_seconds, designing_seconds,
+       training_seconds, backtesting_seconds, assessing_seconds, training_accuracy,
+       training_loss, training_epochs, backtest_sharpe, backtest_win_rate,
+       backtest_max_drawdown, backtest_trades, backtest_profit_factor, invocations,
+       input_tokens, output_tokens, cache_write_tokens, cache_read_tokens, cost_micros)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18,
+        $19, $20, $21, $22, $23, $24, $25, $26)
+ON CONFLICT (session_id) DO NOTHING
+
+-- ---------------------------------------------------------------- control (agent-control)
+
+-- name: control_state
+SELECT agent, paused, pause_reason, paused_at, lease_holder, lease_expires_at, last_tick_at,
+       updated_at
+  FROM agent_state WHERE agent = $1
+
+-- name: control_set_paused
+-- $1 agent, $2 paused, $3 reason (NULL when resuming), $4 paused at (NULL
+-- when resuming), $5 now
+INSERT INTO agent_state (agent, paused, pause_reason, paused_at, updated_at)
+VALUES ($1, $2, $3, $4, $5)
+ON CONFLICT (agent) DO UPDATE
+   SET paused = excluded.paused, pause_reason = excluded.pause_reason,
+       paused_at = excluded.paused_at, updated_at = excluded.updated_at

@@ -1,0 +1,123 @@
+/* agent-invoke: the model call and its tool loop, every call, tool and token recorded. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "invoke.h"
+#include "json.h"
+#include "store.h"
+#include "tick.h"
+
+static const char summary_doc[] =
+	"Run the agent (Anthropic Messages API) with its context and tools, recording every "
+	"call, tool and token."
+	"\vAlone: --kind design|post_training|assessment [--session ID] runs one invocation "
+	"and prints its summary.  In the pipeline, a tick with action \"invoke\" runs the "
+	"invocation its session calls for and gets \"invocation\"; other documents pass "
+	"through.  Every API call holds its worst-case cost first and settles it after: "
+	"a refused hold makes no call.  Key: ANTHROPIC_API_KEY, ANTHROPIC_API_KEY_FILE or "
+	"$CREDENTIALS_DIRECTORY/anthropic_api_key.";
+
+static struct argp_option options[] = {
+	{ "kind", 'k', "KIND", 0, "design, post_training or assessment (alone; default: from the session's phase)", 0 },
+	{ "session", 's', "ID", 0, "the research session the invocation works on", 0 },
+	{ "agent", 'a', "NAME", 0, "agent (default: AGENT_NAME, else \"default\")", 0 },
+	{ "reason", 'r', "TEXT", 0, "the trigger reason shown to the model", 0 },
+	{ "db", 'd', "URI", 0, "store to use (default: AGENT_DB)", 0 },
+	{ "json", 'j', 0, 0, "print JSON even on a terminal", 0 },
+	{ "quiet", 'q', 0, 0, "print nothing but errors", 0 },
+	{ 0 }
+};
+
+struct args {
+	const char *kind, *agent, *db, *reason;
+	long long session;
+	int json;
+};
+
+static error_t parse(int key, char *arg, struct argp_state *st)
+{
+	struct args *a = st->input;
+
+	switch (key) {
+	case 'k':
+		if (strcmp(arg, "design") && strcmp(arg, "post_training") && strcmp(arg, "assessment"))
+			argp_error(st, "--kind: design, post_training or assessment, not '%s'", arg);
+		a->kind = arg;
+		break;
+	case 's': a->session = cli_number(st, "--session", arg, 1, 1LL << 53); break;
+	case 'a': a->agent = arg; break;
+	case 'r': a->reason = arg; break;
+	case 'd': a->db = arg; break;
+	case 'j': a->json = 1; break;
+	case 'q': cli_quiet = 1; break;
+	case ARGP_KEY_ARG: argp_error(st, "unexpected argument '%s'", arg); break;
+	default: return ARGP_ERR_UNKNOWN;
+	}
+	return 0;
+}
+
+static struct argp argp = { options, parse, NULL, summary_doc, 0, 0, 0 };
+
+struct pipe_run {
+	struct store *store;
+	const char *db;
+};
+
+static int pipe_one(jv doc, void *arg)
+{
+	struct pipe_run *p = arg;
+	struct err e = ERR_INIT;
+	jv out;
+
+	if (!tick_is(doc)) {
+		jv_free(doc);
+		cli_warn("stdin: not a tick document (use --kind to run an invocation alone)");
+		return EX_DATA;
+	}
+	if (!tick_action_is(doc, "invoke"))
+		return cli_emit(doc);
+	if (!p->store && store_open(&p->store, p->db, &e)) {
+		jv_free(doc);
+		return cli_fail(&e);
+	}
+	if (invoke_stage(p->store, doc, &out, &e))
+		return cli_fail(&e);
+	return cli_emit(out);
+}
+
+int main(int argc, char **argv)
+{
+	struct args a = { 0 };
+	struct err e = ERR_INIT;
+	struct store *s = NULL;
+	jv out;
+	int rc;
+
+	cli_init("agent-invoke");
+	argp_parse(&argp, argc, argv, 0, 0, &a);
+	if (!a.kind && !a.session) {
+		struct pipe_run p = { NULL, a.db };
+
+		rc = cli_each_doc(pipe_one, &p);
+		store_close(p.store);
+		return cli_finish(rc);
+	}
+	{
+		struct invoke_opts o = { a.agent, a.kind, (int64_t)a.session, NULL, a.reason };
+
+		if ((rc = store_open(&s, a.db, &e)))
+			return cli_fail(&e);
+		rc = invoke_run(s, &o, &out, &e);
+		store_close(s);
+		if (rc && rc != EX_NO)
+			return cli_fail(&e);
+		if (rc == EX_NO)
+			cli_warn("budget_exhausted: the first call's hold was refused; nothing was spent");
+		if (cli_quiet)
+			jv_free(out);
+		else if (cli_emit(out))
+			rc = EX_TEMP;
+	}
+	return cli_finish(rc);
+}

@@ -1,0 +1,685 @@
+/* invoke: hold, call, settle and record each attempt; run the tools the model asks for. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "anthropic.h"
+#include "backend.h"
+#include "budget.h"
+#include "clock.h"
+#include "invoke.h"
+#include "json.h"
+#include "lease.h"
+#include "pricing.h"
+#include "prompt.h"
+#include "session.h"
+#include "tick.h"
+#include "tools.h"
+
+struct cfg {
+	char model[128];
+	long max_tokens, max_iterations, max_attempts;
+	int64_t max_input_tokens;
+};
+
+static long env_long(const char *name, long def, long min, long max, struct err *e, int *bad)
+{
+	const char *s = getenv(name);
+	char *end;
+	long v;
+
+	if (!s || !*s)
+		return def;
+	v = strtol(s, &end, 10);
+	if (*end || v < min || v > max) {
+		err_set(e, EX_PERM, "%s: not a whole number from %ld to %ld: '%.20s'", name, min, max, s);
+		*bad = 1;
+		return def;
+	}
+	return v;
+}
+
+static int read_cfg(struct cfg *c, struct err *e)
+{
+	const char *m = getenv("AGENT_MODEL");
+	int bad = 0;
+
+	snprintf(c->model, sizeof c->model, "%s", m && *m ? m : "claude-opus-4-5-20251101");
+	c->max_tokens = env_long("AGENT_MAX_TOKENS", 4096, 1, 128000, e, &bad);
+	c->max_iterations = env_long("AGENT_MAX_ITERATIONS", 10, 1, 100, e, &bad);
+	c->max_input_tokens = env_long("AGENT_MAX_INPUT_TOKENS", 50000, 1, 100000000, e, &bad);
+	c->max_attempts = env_long("AGENT_MAX_ATTEMPTS", 3, 1, 10, e, &bad);
+	return bad ? EX_PERM : 0;
+}
+
+static const char *kind_for_phase(const char *phase)
+{
+	if (!phase)
+		return NULL;
+	if (!strcmp(phase, "designing"))
+		return "design";
+	if (!strcmp(phase, "backtesting"))
+		return "post_training";
+	if (!strcmp(phase, "assessing"))
+		return "assessment";
+	return NULL;
+}
+
+/* Context for the prompts: what the trigger saw and what the backend has. */
+static jv context(struct store *s, struct backend *b, const char *agent, const char *kind,
+		  jv session, const char *reason)
+{
+	jv ctx = jv_object(), lists[2] = { jv_array(), jv_array() }, rows;
+	static const char *const paths[2] = { "/indicators/", "/symbols" };
+	struct err e = ERR_INIT;
+
+	if (!strcmp(kind, "design")) {
+		for (int i = 0; i < 2; i++) {
+			long status = 0;
+			jv resp = jv_null(), data;
+
+			if (backend_call(b, "GET", paths[i], jv_null(), &status, &resp, &e) == 0 &&
+			    status == 200) {
+				data = json_get(jv_copy(resp), "data");
+				if (jv_get_kind(data) == JV_KIND_ARRAY) {
+					jv_free(lists[i]);
+					lists[i] = data;
+				} else {
+					jv_free(data);
+				}
+			}
+			jv_free(resp);
+		}
+	}
+	ctx = json_set(ctx, "indicators", lists[0]);
+	ctx = json_set(ctx, "symbols", lists[1]);
+	if (store_query(s, "recent_strategies",
+			jv_array_append(jv_array_append(jv_array(), jv_string(agent)), jv_number(5)),
+			&rows, &e) == 0) {
+		int n = jv_array_length(jv_copy(rows));
+		jv recent = jv_array();
+
+		for (int i = 0; i < n; i++) {
+			jv r = jv_array_get(jv_copy(rows), i);
+			double sh;
+
+			recent = jv_array_append(recent, json_set(json_set(json_set(jv_object(),
+				"name", json_get(jv_copy(r), "strategy_name")),
+				"outcome", json_get(jv_copy(r), "outcome")),
+				"sharpe_ratio", json_number(r, "backtest_results.metrics.sharpe_ratio", &sh)
+						? jv_number(sh) : jv_null()));
+			jv_free(r);
+		}
+		jv_free(rows);
+		ctx = json_set(ctx, "recent", recent);
+	} else {
+		ctx = json_set(ctx, "recent", jv_array());
+	}
+	ctx = json_set(ctx, "kind", jv_string(kind));
+	ctx = json_set(ctx, "session", session);
+	ctx = json_set(ctx, "trigger", json_set(jv_object(), "reason", json_str_or_null(reason)));
+	return ctx;
+}
+
+static jv cache_control(void)
+{
+	return json_set(jv_object(), "type", jv_string("ephemeral"));
+}
+
+/* Totals over the invocation */
+struct totals {
+	int64_t input, output, cache_write, cache_read, cost, calls, tool_calls, tool_errors;
+};
+
+static void sleep_s(double s)
+{
+	struct timespec ts;
+
+	if (s <= 0)
+		return;
+	ts.tv_sec = (time_t)s;
+	ts.tv_nsec = (long)((s - (double)ts.tv_sec) * 1e9);
+	while (nanosleep(&ts, &ts) < 0)
+		;
+}
+
+struct run {
+	struct store *s;
+	const struct invoke_opts *o;
+	struct cfg cfg;
+	struct anthropic api;
+	struct pricing_model price;
+	char agent[128];
+	const char *kind;
+	int64_t session_id;
+	int attempts_counted;
+	struct totals t;
+	unsigned seed;
+};
+
+/* Records one attempt and settles its hold, in one transaction. */
+static int record_call(struct run *r, int64_t hold_id, int64_t held, struct anthropic_call *call,
+		       int rc, const char *errmsg, int64_t ms, int64_t *cost_out, int64_t *inv_id,
+		       struct err *e)
+{
+	struct budget_cfg bc;
+	struct usage u = { 0 };
+	struct cost cost = { 0 };
+	int batch = 0, urc = 0;
+	char *stop = NULL;
+	const char *status;
+	jv p, row = jv_null(), settled = jv_null(), usage = jv_null();
+
+	if (rc == 0) {
+		usage = json_get(jv_copy(call->message), "usage");
+		urc = pricing_usage(usage, &u, &batch, e);
+		if (urc) {
+			/* the API's own usage is malformed: charge the worst case */
+			memset(&u, 0, sizeof u);
+			cost.micros = held;
+		} else {
+			pricing_cost(&r->price, &u, batch, &cost);
+		}
+		stop = json_string(call->message, "stop_reason");
+		status = "ok";
+	} else if (call->maybe_charged) {
+		cost.micros = held;  /* it may have been billed: the ledger overstates, never understates */
+		status = "unknown_charge";
+	} else {
+		cost.micros = 0;
+		status = "error";
+	}
+	jv_free(usage);
+	if (budget_config(&bc, r->agent, e))
+		return e->code;
+	if (store_begin(r->s, e))
+		return e->code;
+	if (budget_settle(r->s, &bc, hold_id, cost.micros,
+			  u.input + u.output + u.cache_5m + u.cache_1h + u.cache_read, &settled, e)) {
+		/* an expired hold already counts in full; the call is still recorded */
+		if (e->code != EX_NO) {
+			store_rollback(r->s);
+			free(stop);
+			return e->code;
+		}
+		cost.micros = held;
+		err_clear(e);
+	}
+	jv_free(settled);
+	p = jv_array();
+	p = jv_array_append(p, jv_string(r->agent));
+	p = jv_array_append(p, r->session_id ? jv_number((double)r->session_id) : jv_null());
+	p = jv_array_append(p, json_str_or_null(r->o->tick_id));
+	p = jv_array_append(p, jv_string(r->kind));
+	p = jv_array_append(p, jv_string(r->cfg.model));
+	p = jv_array_append(p, call->request_id[0] ? jv_string(call->request_id) : jv_null());
+	p = jv_array_append(p, json_str_or_null(stop));
+	p = jv_array_append(p, jv_number((double)u.input));
+	p = jv_array_append(p, jv_number((double)u.output));
+	p = jv_array_append(p, jv_number((double)(u.cache_5m + u.cache_1h)));
+	p = jv_array_append(p, jv_number((double)u.cache_read));
+	p = jv_array_append(p, jv_number((double)cost.micros));
+	p = jv_array_append(p, jv_number((double)hold_id));
+	p = jv_array_append(p, jv_number(1));
+	p = jv_array_append(p, jv_number((double)ms));
+	p = jv_array_append(p, jv_string(status));
+	p = jv_array_append(p, json_str_or_null(errmsg));
+	p = jv_array_append(p, jv_number((double)bc.now));
+	if (store_query1(r->s, "invocation_insert", p, &row, e) || store_commit(r->s, e)) {
+		store_rollback(r->s);
+		free(stop);
+		jv_free(row);
+		return e->code;
+	}
+	json_int(row, "id", inv_id);
+	jv_free(row);
+	free(stop);
+	r->t.input += u.input;
+	r->t.output += u.output;
+	r->t.cache_write += u.cache_5m + u.cache_1h;
+	r->t.cache_read += u.cache_read;
+	r->t.cost += cost.micros;
+	r->t.calls++;
+	*cost_out = cost.micros;
+	return 0;
+}
+
+/* One API call with its retries; each attempt held and settled on its own. */
+static int call_api(struct run *r, jv body, jv *message, int64_t *inv_id, struct err *e)
+{
+	char *text = json_dump(jv_copy(body));
+	int64_t upper = text ? (int64_t)strlen(text) : 0;  /* a token is at least a byte */
+	int rc = EX_TEMP;
+
+	free(text);
+	for (long attempt = 1; attempt <= r->cfg.max_attempts; attempt++) {
+		struct budget_cfg bc;
+		struct anthropic_call call;
+		int64_t worst = pricing_worst_case(&r->price, upper, r->cfg.max_tokens, 0);
+		int64_t hold_id = 0, t0, cost = 0, now;
+		char errmsg[512] = "";
+		jv hold;
+		double delay;
+		int retry;
+
+		if (budget_config(&bc, r->agent, e))
+			return e->code;
+		if (r->o->tick_id && (clock_now_s(&now, e) ||
+				      lease_renew(r->s, r->agent, r->o->tick_id, now, lease_seconds(), e)))
+			return e->code == EX_NO ? (err_wrap(e, "stopping"), EX_TEMP) : e->code;
+		rc = budget_hold(r->s, &bc, worst, upper + r->cfg.max_tokens,
+				 (int64_t)(r->api.timeout_ms / 1000) + 120, r->kind, &hold, e);
+		if (rc) {
+			if (rc == EX_NO)
+				jv_free(hold);
+			return rc;
+		}
+		json_int(hold, "id", &hold_id);
+		jv_free(hold);
+		if (r->session_id && !r->attempts_counted) {
+			/* from here a crash leaves a trace the next tick's recovery can count */
+			if (store_query(r->s, "session_invoke_started",
+					jv_array_append(jv_array_append(jv_array(),
+						jv_number((double)r->session_id)), jv_number((double)bc.now)),
+					NULL, e))
+				return e->code;
+			r->attempts_counted = 1;
+		}
+		t0 = clock_mono_us();
+		rc = anthropic_send(&r->api, body, (int)r->cfg.max_tokens, &call, e);
+		if (rc)
+			snprintf(errmsg, sizeof errmsg, "%s", e->msg);
+		{
+			struct err re = ERR_INIT;
+			int wrc = record_call(r, hold_id, worst, &call, rc, rc ? errmsg : NULL,
+					      (clock_mono_us() - t0) / 1000, &cost, inv_id, &re);
+
+			if (wrc) {
+				anthropic_call_release(&call);
+				*e = re;
+				return wrc;
+			}
+		}
+		if (rc == 0) {
+			*message = jv_copy(call.message);
+			anthropic_call_release(&call);
+			return 0;
+		}
+		retry = call.should_retry == 1 || (call.should_retry != 0 && call.retryable);
+		if (!retry || attempt == r->cfg.max_attempts) {
+			anthropic_call_release(&call);
+			if (retry)
+				err_wrap(e, "gave up after %ld attempts", attempt);
+			return rc;
+		}
+		if (call.retry_after > 0)
+			delay = call.retry_after > 60 ? 60 : call.retry_after;
+		else
+			delay = fmin(0.5 * pow(2, (double)(attempt - 1)), 8.0) *
+				(1.0 - 0.25 * ((double)rand_r(&r->seed) / RAND_MAX));
+		anthropic_call_release(&call);
+		sleep_s(delay);
+	}
+	return rc;
+}
+
+/* Runs the tool_use blocks of one assistant turn; returns the user turn. */
+static int run_tools(struct run *r, jv content, int64_t inv_id, struct backend *b, jv *turn,
+		     struct err *e)
+{
+	int n = jv_array_length(jv_copy(content)), rc = 0;
+	jv results = jv_array();
+	struct tools_ctx tc = { r->s, b, r->agent, r->o->tick_id, r->session_id, inv_id, 0 };
+
+	for (int i = 0; i < n && rc == 0; i++) {
+		jv block = jv_array_get(jv_copy(content), i);
+		char *type = json_string(block, "type"), *id = NULL, *name = NULL;
+		int is_error = 0;
+		jv result;
+
+		if (type && !strcmp(type, "tool_use")) {
+			id = json_string(block, "id");
+			name = json_string(block, "name");
+			if (clock_now_s(&tc.now, e)) {
+				rc = e->code;
+			} else {
+				rc = tools_run(&tc, id, name ? name : "", json_get(jv_copy(block), "input"),
+					       &result, &is_error, e);
+			}
+			if (rc == 0) {
+				char *text = json_dump(result);
+				jv tr = jv_object();
+
+				tr = json_set(tr, "type", jv_string("tool_result"));
+				tr = json_set(tr, "tool_use_id", jv_string(id ? id : ""));
+				tr = json_set(tr, "content", jv_string(text ? text : "{}"));
+				if (is_error)
+					tr = json_set(tr, "is_error", jv_true());
+				results = jv_array_append(results, tr);
+				free(text);
+				r->t.tool_calls++;
+				r->t.tool_errors += is_error;
+			}
+		}
+		free(type);
+		free(id);
+		free(name);
+		jv_free(block);
+	}
+	if (rc) {
+		jv_free(results);
+		return rc;
+	}
+	/* every tool_result first, in one user turn (the API's rule) */
+	*turn = json_set(json_set(jv_object(), "role", jv_string("user")), "content", results);
+	return 0;
+}
+
+static const char *end_outcome(const char *kind)
+{
+	return !strcmp(kind, "design") ? "failed_design"
+	       : !strcmp(kind, "post_training") ? "failed_backtest" : "failed_assessment";
+}
+
+/* After the loop: did the invocation do what its kind is for?  If not, the
+ * session ends with the kind's failure outcome. */
+static int conclude(struct run *r, const char *status, jv *reason, struct err *e)
+{
+	jv sess;
+	char *phase, *bop;
+	const char *why = NULL, *from = NULL;
+	int64_t now;
+	int rc;
+
+	if (!r->session_id) {
+		*reason = jv_string(status);
+		return 0;
+	}
+	if ((rc = session_get(r->s, r->session_id, &sess, e)))
+		return rc;
+	phase = json_string(sess, "phase");
+	bop = json_string(sess, "backtest_operation_id");
+	if (!strcmp(r->kind, "design")) {
+		if (phase && !strcmp(phase, "training"))
+			*reason = jv_string("training_started");
+		else
+			why = "no strategy was saved and trained", from = "designing";
+	} else if (!strcmp(r->kind, "post_training")) {
+		if (bop)
+			*reason = jv_string("backtest_started");
+		else
+			why = "no backtest was started", from = "backtesting";
+	} else {
+		if (phase && !strcmp(phase, "idle"))
+			*reason = jv_string("assessment_saved");
+		else
+			why = "no assessment was saved", from = "assessing";
+	}
+	if (why && phase && !strcmp(phase, from)) {
+		char detail[300];
+
+		snprintf(detail, sizeof detail, "%s (%s)", why, status);
+		rc = clock_now_s(&now, e);
+		if (rc == 0)
+			rc = session_move(r->s, r->session_id, from, "idle",
+					  json_set(json_set(jv_object(), "outcome", jv_string(end_outcome(r->kind))),
+						   "failure_reason", jv_string(detail)),
+					  now, e);
+		*reason = jv_string(end_outcome(r->kind));
+	} else if (why) {
+		*reason = jv_string("session_moved");
+	}
+	free(phase);
+	free(bop);
+	jv_free(sess);
+	return rc;
+}
+
+int invoke_run(struct store *s, const struct invoke_opts *o, jv *summary, struct err *e)
+{
+	struct run r = { 0 };
+	struct backend b;
+	jv table, sess = jv_null(), tools = jv_null(), messages, body, msg = jv_null(), reason = jv_null();
+	char *sys = NULL, *user = NULL, *stop = NULL;
+	const char *status = "ok";
+	int64_t t0 = clock_mono_us(), inv_id = 0;
+	int rc;
+
+	r.s = s;
+	r.o = o;
+	r.session_id = o->session_id;
+	r.seed = (unsigned)(time(NULL) ^ getpid());
+	snprintf(r.agent, sizeof r.agent, "%s",
+		 o->agent && *o->agent ? o->agent : getenv("AGENT_NAME") && *getenv("AGENT_NAME")
+				 ? getenv("AGENT_NAME") : "default");
+	if ((rc = read_cfg(&r.cfg, e)) || (rc = pricing_load(&table, e)))
+		return rc;
+	rc = pricing_find(table, r.cfg.model, &r.price, e);
+	jv_free(table);
+	if (rc || (rc = backend_init(&b, e)) || (rc = anthropic_init(&r.api, e)))
+		return rc;
+	r.kind = o->kind;
+	if (r.session_id) {
+		char *phase;
+		const char *want;
+
+		if ((rc = session_get(s, r.session_id, &sess, e)))
+			goto out;
+		if (jv_get_kind(sess) != JV_KIND_OBJECT) {
+			rc = err_set(e, EX_DATA, "no session %lld", (long long)r.session_id);
+			goto out;
+		}
+		phase = json_string(sess, "phase");
+		want = kind_for_phase(phase);
+		if (!r.kind)
+			r.kind = want;
+		if (!want || strcmp(want, r.kind)) {
+			rc = err_set(e, EX_DATA, "session %lld is %s: no %s invocation now",
+				     (long long)r.session_id, phase ? phase : "?", r.kind ? r.kind : "");
+			free(phase);
+			goto out;
+		}
+		free(phase);
+		if (!strcmp(r.kind, "post_training")) {
+			char *bop = json_string(sess, "backtest_operation_id");
+
+			if (bop) {
+				free(bop);
+				rc = err_set(e, EX_DATA, "session %lld: the backtest is already started",
+					     (long long)r.session_id);
+				goto out;
+			}
+		}
+	}
+	if (!r.kind || (strcmp(r.kind, "design") && strcmp(r.kind, "post_training") &&
+			strcmp(r.kind, "assessment"))) {
+		rc = err_set(e, EX_USAGE, "kind must be design, post_training or assessment");
+		goto out;
+	}
+	if ((rc = tools_load(r.kind, &tools, e)))
+		goto out;
+	if ((rc = prompt_render("system", jv_object(), &sys, e)) ||
+	    (rc = prompt_render(r.kind, context(s, &b, r.agent, r.kind, jv_copy(sess), o->reason),
+				&user, e)))
+		goto out;
+	/* the system prompt and the tools are the cacheable prefix */
+	{
+		int n = jv_array_length(jv_copy(tools));
+
+		if (n > 0) {
+			jv last = jv_array_get(jv_copy(tools), n - 1);
+
+			tools = jv_array_set(tools, n - 1, json_set(last, "cache_control", cache_control()));
+		}
+	}
+	messages = jv_array_append(jv_array(), json_set(json_set(jv_object(), "role", jv_string("user")),
+		"content", jv_array_append(jv_array(), json_set(json_set(jv_object(),
+			"type", jv_string("text")), "text", jv_string(user)))));
+	body = jv_object();
+	body = json_set(body, "model", jv_string(r.cfg.model));
+	body = json_set(body, "max_tokens", jv_number((double)r.cfg.max_tokens));
+	body = json_set(body, "system", jv_array_append(jv_array(), json_set(json_set(json_set(jv_object(),
+		"type", jv_string("text")), "text", jv_string(sys)), "cache_control", cache_control())));
+	body = json_set(body, "tools", jv_copy(tools));
+
+	for (long iter = 1;; iter++) {
+		jv content;
+
+		if (r.t.input + r.t.cache_write + r.t.cache_read >= r.cfg.max_input_tokens) {
+			status = "input_token_limit";
+			break;
+		}
+		if (iter > r.cfg.max_iterations) {
+			status = "iteration_limit";
+			break;
+		}
+		rc = call_api(&r, json_set(jv_copy(body), "messages", jv_copy(messages)), &msg, &inv_id, e);
+		if (rc)
+			break;
+		free(stop);
+		stop = json_string(msg, "stop_reason");
+		content = json_get(jv_copy(msg), "content");
+		if (jv_get_kind(content) != JV_KIND_ARRAY) {
+			jv_free(content);
+			content = jv_array();
+		}
+		/* the assistant turn goes back unchanged */
+		messages = jv_array_append(messages, json_set(json_set(jv_object(),
+			"role", jv_string("assistant")), "content", jv_copy(content)));
+		jv_free(msg);
+		msg = jv_null();
+		if (stop && !strcmp(stop, "tool_use")) {
+			jv turn;
+
+			rc = run_tools(&r, content, inv_id, &b, &turn, e);
+			jv_free(content);
+			if (rc)
+				break;
+			messages = jv_array_append(messages, turn);
+			continue;
+		}
+		jv_free(content);
+		if (stop && !strcmp(stop, "pause_turn"))
+			continue;  /* resend: the model continues its turn */
+		if (!stop || !strcmp(stop, "end_turn") || !strcmp(stop, "stop_sequence"))
+			status = "ok";
+		else if (!strcmp(stop, "max_tokens") || !strcmp(stop, "model_context_window_exceeded") ||
+			 !strcmp(stop, "refusal"))
+			status = stop;
+		else
+			status = "unknown_stop_reason";
+		break;
+	}
+	jv_free(messages);
+	jv_free(body);
+	if (rc == EX_NO && r.t.calls == 0)
+		goto out;  /* refused before any call: nothing spent, the session waits */
+	if (rc && rc != EX_NO)
+		goto out;  /* the session stays: the next tick's recovery tries once more */
+	if (rc == EX_NO) {
+		status = "budget_exhausted";
+		rc = 0;
+	}
+	rc = conclude(&r, status, &reason, e);
+out:
+	if (rc == 0 || (rc == EX_NO && r.t.calls == 0)) {
+		jv sum = jv_object(), usage = jv_object();
+
+		usage = json_set(usage, "input_tokens", jv_number((double)r.t.input));
+		usage = json_set(usage, "output_tokens", jv_number((double)r.t.output));
+		usage = json_set(usage, "cache_creation_input_tokens", jv_number((double)r.t.cache_write));
+		usage = json_set(usage, "cache_read_input_tokens", jv_number((double)r.t.cache_read));
+		sum = json_set(sum, "kind", jv_string(r.kind ? r.kind : ""));
+		sum = json_set(sum, "model", jv_string(r.cfg.model));
+		sum = json_set(sum, "session_id", r.session_id ? jv_number((double)r.session_id) : jv_null());
+		sum = json_set(sum, "calls", jv_number((double)r.t.calls));
+		sum = json_set(sum, "tool_calls", jv_number((double)r.t.tool_calls));
+		sum = json_set(sum, "tool_errors", jv_number((double)r.t.tool_errors));
+		sum = json_set(sum, "usage", usage);
+		sum = json_set(sum, "cost_usd", pricing_usd(r.t.cost));
+		sum = json_set(sum, "stop_reason", json_str_or_null(stop));
+		sum = json_set(sum, "status", jv_string(rc == EX_NO ? "budget_exhausted" : status));
+		sum = json_set(sum, "reason", jv_is_valid(reason) && jv_get_kind(reason) == JV_KIND_STRING
+						       ? jv_copy(reason) : jv_string(rc == EX_NO ? "budget_exhausted" : status));
+		sum = json_set(sum, "duration_ms", jv_number((double)((clock_mono_us() - t0) / 1000)));
+		*summary = sum;
+	}
+	jv_free(reason);
+	jv_free(msg);
+	jv_free(sess);
+	jv_free(tools);
+	free(sys);
+	free(user);
+	free(stop);
+	anthropic_release(&r.api);
+	return rc;
+}
+
+int invoke_stage(struct store *s, jv doc, jv *out, struct err *e)
+{
+	struct invoke_opts o = { 0 };
+	char *agent = NULL, *tick = NULL, *reason = NULL;
+	jv sum = jv_null(), row = jv_null();
+	int rc;
+
+	if ((rc = tick_check(doc, e)))
+		goto fail;
+	if (!tick_action_is(doc, "invoke")) {
+		*out = doc;
+		return 0;
+	}
+	agent = tick_agent(doc);
+	tick = tick_id(doc);
+	reason = json_string(doc, "reason");
+	o.agent = agent;
+	o.tick_id = tick;
+	o.session_id = tick_session_id(doc);
+	o.reason = reason;
+	if (!o.session_id) {
+		rc = err_set(e, EX_DATA, "tick: action invoke needs a session");
+		goto fail;
+	}
+	rc = invoke_run(s, &o, &sum, e);
+	if (rc == EX_NO) {
+		doc = json_set(doc, "action", jv_string("skip"));
+		doc = json_set(doc, "reason", jv_string("budget_exhausted"));
+		doc = json_set(doc, "invocation", sum);
+		rc = tick_record(s, doc, "budget_exhausted", 0, -1, -1, e);
+		if (rc)
+			goto fail;
+		*out = doc;
+		goto done;
+	}
+	if (rc)
+		goto fail;
+	if ((rc = session_get(s, o.session_id, &row, e))) {
+		jv_free(sum);
+		goto fail;
+	}
+	{
+		char *phase = json_string(row, "phase");
+
+		doc = json_set(doc, "action", jv_string(phase && !strcmp(phase, "idle") ? "end" : "wait"));
+		free(phase);
+	}
+	doc = json_set(doc, "reason", json_get(jv_copy(sum), "reason"));
+	doc = json_set(doc, "invocation", sum);
+	doc = json_set(doc, "session", row);
+	if ((rc = tick_record(s, doc, NULL, 1, -1, -1, e)))
+		goto fail;
+	*out = doc;
+done:
+	free(agent);
+	free(tick);
+	free(reason);
+	return 0;
+fail:
+	free(agent);
+	free(tick);
+	free(reason);
+	jv_free(doc);
+	return rc;
+}

@@ -1,0 +1,900 @@
+/* tools: built-in tools in C, operator tools as executables; every call recorded. */
+#include <dirent.h>
+#include <stdarg.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "clock.h"
+#include "data.h"
+#include "json.h"
+#include "session.h"
+#include "strategy.h"
+#include "tools.h"
+
+#define MAX_TOOL_OUTPUT (1u << 20)
+#define MAX_RECORDED (64u << 10)
+
+size_t tools_max_input(void)
+{
+	const char *s = getenv("AGENT_MAX_TOOL_INPUT_BYTES");
+	long v = s && *s ? strtol(s, NULL, 10) : 0;
+
+	return v > 0 ? (size_t)v : 1u << 20;
+}
+
+/* --- definitions */
+
+static int has_kind(jv def, const char *kind)
+{
+	jv kinds = json_get(jv_copy(def), "kinds");
+	int n, hit = 0;
+
+	if (jv_get_kind(kinds) != JV_KIND_ARRAY) {
+		jv_free(kinds);
+		return 1;  /* a tool without "kinds" is offered to every kind */
+	}
+	n = jv_array_length(jv_copy(kinds));
+	for (int i = 0; i < n && !hit; i++) {
+		jv k = jv_array_get(jv_copy(kinds), i);
+
+		hit = jv_get_kind(k) == JV_KIND_STRING && strcmp(jv_string_value(k), kind) == 0;
+		jv_free(k);
+	}
+	jv_free(kinds);
+	return hit;
+}
+
+static int tool_name_ok(const char *n)
+{
+	size_t len = strlen(n);
+
+	if (len == 0 || len > 64)
+		return 0;
+	for (const char *p = n; *p; p++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+		      *p == '_' || *p == '-'))
+			return 0;
+	return 1;
+}
+
+/* API shape only: name, description, input_schema */
+static jv api_shape(jv def)
+{
+	jv out = jv_object();
+
+	out = json_set(out, "name", json_get(jv_copy(def), "name"));
+	out = json_set(out, "description", json_get(jv_copy(def), "description"));
+	out = json_set(out, "input_schema", json_get(jv_copy(def), "input_schema"));
+	jv_free(def);
+	return out;
+}
+
+static int names_sorted(const struct dirent **a, const struct dirent **b)
+{
+	return strcmp((*a)->d_name, (*b)->d_name);
+}
+
+static int load_dir(const char *dir, const char *kind, int external, jv *defs, struct err *e)
+{
+	struct dirent **ents;
+	int n = scandir(dir, &ents, NULL, names_sorted), rc = 0;
+
+	if (n < 0)
+		return external ? err_set(e, EX_PERM, "AGENT_TOOLS_DIR '%s': %s", dir, strerror(errno))
+				: err_set(e, EX_PERM, "cannot read tool definitions in '%s': %s", dir,
+					  strerror(errno));
+	for (int i = 0; i < n; i++) {
+		const char *name = ents[i]->d_name;
+		size_t len = strlen(name);
+		char path[4400], exe[4400];
+		jv def;
+		char *tname;
+
+		if (rc || len < 6 || strcmp(name + len - 5, ".json") != 0 || name[0] == '.') {
+			free(ents[i]);
+			continue;
+		}
+		snprintf(path, sizeof path, "%s/%s", dir, name);
+		if (json_read_file(path, 256u << 10, &def, e)) {
+			rc = err_set(e, EX_PERM, "tool definition: %s", e->msg);
+			free(ents[i]);
+			continue;
+		}
+		tname = json_string(def, "name");
+		if (!tname || !tool_name_ok(tname) || strncmp(name, tname, len - 5) || strlen(tname) != len - 5) {
+			rc = err_set(e, EX_PERM, "tool definition '%s': \"name\" must be the file's base name", path);
+		} else if (external) {
+			snprintf(exe, sizeof exe, "%s/%s", dir, tname);
+			if (access(exe, X_OK) != 0)
+				rc = err_set(e, EX_PERM, "tool '%s': no executable '%s'", tname, exe);
+		}
+		if (rc == 0 && has_kind(def, kind))
+			*defs = jv_array_append(*defs, api_shape(jv_copy(def)));
+		jv_free(def);
+		free(tname);
+		free(ents[i]);
+	}
+	free(ents);
+	return rc;
+}
+
+int tools_load(const char *kind, jv *defs, struct err *e)
+{
+	const char *ext = getenv("AGENT_TOOLS_DIR");
+	char dir[4200];
+	int rc;
+
+	*defs = jv_array();
+	rc = load_dir(data_path("tools", dir, sizeof dir), kind, 0, defs, e);
+	if (rc == 0 && ext && *ext) {
+		/* an operator's tool may not take a built-in's name */
+		jv more = jv_array();
+		int n;
+
+		rc = load_dir(ext, kind, 1, &more, e);
+		n = jv_array_length(jv_copy(more));
+		for (int i = 0; rc == 0 && i < n; i++) {
+			jv t = jv_array_get(jv_copy(more), i);
+			char *tn = json_string(t, "name");
+			int m = jv_array_length(jv_copy(*defs));
+
+			for (int k = 0; k < m && rc == 0; k++) {
+				jv d = jv_array_get(jv_copy(*defs), k);
+				char *dn = json_string(d, "name");
+
+				if (dn && tn && !strcmp(dn, tn))
+					rc = err_set(e, EX_PERM, "AGENT_TOOLS_DIR: tool '%s' shadows a built-in", tn);
+				free(dn);
+				jv_free(d);
+			}
+			*defs = jv_array_append(*defs, t);
+			free(tn);
+		}
+		jv_free(more);
+	}
+	if (rc)
+		jv_free(*defs);
+	return rc;
+}
+
+/* --- results */
+
+static jv fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static jv fail(const char *fmt, ...)
+{
+	char buf[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof buf, fmt, ap);
+	va_end(ap);
+	return json_set(json_set(jv_object(), "success", jv_false()), "error", jv_string(buf));
+}
+
+/* A string argument: absent/NULL when missing; *bad set when present but not
+ * a string or too long. */
+static char *arg_str(jv in, const char *key, size_t max, int *bad)
+{
+	jv v = json_get(jv_copy(in), key);
+	char *s = NULL;
+
+	if (jv_get_kind(v) == JV_KIND_STRING) {
+		if ((size_t)jv_string_length_bytes(jv_copy(v)) > max || strlen(jv_string_value(v)) !=
+		    (size_t)jv_string_length_bytes(jv_copy(v)))
+			*bad = 1;
+		else
+			s = strdup(jv_string_value(v));
+	} else if (jv_is_valid(v) && jv_get_kind(v) != JV_KIND_NULL) {
+		*bad = 1;
+	}
+	jv_free(v);
+	return s;
+}
+
+static int date_ok(const char *s)
+{
+	int64_t t;
+
+	return s && strlen(s) == 10 && clock_parse_day(s, &t) == 0;
+}
+
+/* short tokens: symbols, timeframes */
+static int token_ok(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n > 32)
+		return 0;
+	for (const char *p = s; *p; p++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+		      strchr("._-/=^", *p)))
+			return 0;
+	return 1;
+}
+
+/* an array of 1..20 tokens, else NULL */
+static jv token_list(jv in, const char *key)
+{
+	jv v = json_get(jv_copy(in), key);
+	int n;
+
+	if (jv_get_kind(v) != JV_KIND_ARRAY || (n = jv_array_length(jv_copy(v))) < 1 || n > 20) {
+		jv_free(v);
+		return jv_invalid();
+	}
+	for (int i = 0; i < n; i++) {
+		jv x = jv_array_get(jv_copy(v), i);
+		int ok = jv_get_kind(x) == JV_KIND_STRING && token_ok(jv_string_value(x));
+
+		jv_free(x);
+		if (!ok) {
+			jv_free(v);
+			return jv_invalid();
+		}
+	}
+	return v;
+}
+
+/* The backend's answer as a tool result: data, or a failure with its words. */
+static jv backend_result(int rc, long status, jv resp, struct err *e)
+{
+	if (rc)
+		return fail("backend unreachable: %s", e->msg);
+	if (status < 200 || status >= 300) {
+		jv detail = json_get(jv_copy(resp), "detail");
+		char *text = jv_is_valid(detail) ? json_dump(detail) : json_dump(jv_copy(resp));
+		jv r = fail("backend refused (HTTP %ld): %.300s", status, text ? text : "");
+
+		free(text);
+		jv_free(resp);
+		return r;
+	}
+	return resp;
+}
+
+static jv indicators_names(struct tools_ctx *c)
+{
+	long status = 0;
+	jv resp = jv_null(), names = jv_array();
+	struct err e = ERR_INIT;
+
+	if (backend_call(c->backend, "GET", "/indicators/", jv_null(), &status, &resp, &e) == 0 &&
+	    status == 200) {
+		jv data = json_get(jv_copy(resp), "data");
+		int n = jv_get_kind(data) == JV_KIND_ARRAY ? jv_array_length(jv_copy(data)) : 0;
+
+		for (int i = 0; i < n && i < 1000; i++) {
+			jv d = jv_array_get(jv_copy(data), i);
+			char *name = json_string(d, "name"), *id = json_string(d, "id");
+
+			if (name)
+				names = jv_array_append(names, jv_string(name));
+			if (id)
+				names = jv_array_append(names, jv_string(id));
+			free(name);
+			free(id);
+			jv_free(d);
+		}
+		jv_free(data);
+	}
+	jv_free(resp);
+	return names;
+}
+
+/* --- the built-in tools; each returns the result and sets *err for failures.
+ * `ch` collects the session change to apply with the action row. */
+
+struct change {
+	const char *stmt;   /* a statement name, or "move" */
+	jv params;          /* for stmt */
+	const char *from, *to;
+	jv fields;          /* for move */
+};
+
+static jv t_validate(struct tools_ctx *c, jv in, int *err, struct err *e)
+{
+	jv config = json_get(jv_copy(in), "config"), report;
+
+	if (jv_get_kind(config) != JV_KIND_OBJECT) {
+		jv_free(config);
+		*err = 1;
+		return fail("config must be an object");
+	}
+	if (strategy_validate(config, indicators_names(c), &report, e)) {
+		jv_free(config);
+		*err = 1;
+		return fail("%s", e->msg);
+	}
+	jv_free(config);
+	return report;
+}
+
+static jv t_save_strategy(struct tools_ctx *c, jv in, int *err, struct change *ch, struct err *e)
+{
+	int bad = 0;
+	char *name = arg_str(in, "name", 200, &bad), *desc = arg_str(in, "description", 4000, &bad);
+	jv config = json_get(jv_copy(in), "config"), report = jv_null(), r;
+	char *path = NULL;
+	size_t len;
+
+	*err = 1;
+	if (bad || !name || !desc || jv_get_kind(config) != JV_KIND_OBJECT) {
+		r = fail("save_strategy_config needs name (string), description (string) and config (object)");
+		goto out;
+	}
+	len = strlen(name);
+	if (len > 5 && strcmp(name + len - 5, ".yaml") == 0)
+		name[len - 5] = 0;
+	if (!strategy_name_ok(name)) {
+		r = fail("'%.80s' is not a plain strategy name: use a letter, then letters, digits, _ or - (at most 64)", name);
+		goto out;
+	}
+	if (strategy_validate(config, indicators_names(c), &report, e)) {
+		r = fail("%s", e->msg);
+		goto out;
+	}
+	{
+		int valid = 0;
+
+		json_bool(report, "valid", &valid);
+		if (!valid) {
+			r = json_set(json_set(fail("the config is not valid"), "errors",
+					      json_get(jv_copy(report), "errors")),
+				     "warnings", json_get(jv_copy(report), "warnings"));
+			goto out;
+		}
+	}
+	config = json_set(json_set(config, "name", jv_string(name)), "description", jv_string(desc));
+	if (strategy_write(name, config, &path, e)) {
+		r = e->code == EX_NO ? fail("a strategy named '%s' already exists: choose another name", name)
+				     : fail("cannot save: %s", e->msg);
+		goto out;
+	}
+	if (c->session_id) {
+		ch->stmt = "session_set_strategy";
+		ch->params = jv_array();
+		ch->params = jv_array_append(ch->params, jv_number((double)c->session_id));
+		ch->params = jv_array_append(ch->params, jv_string(name));
+		ch->params = jv_array_append(ch->params, jv_copy(config));
+		ch->params = jv_array_append(ch->params, jv_string(path));
+		ch->params = jv_array_append(ch->params, jv_number((double)c->now));
+	}
+	*err = 0;
+	r = json_set(json_set(json_set(json_set(jv_object(), "success", jv_true()),
+		"path", jv_string(path)), "name", jv_string(name)),
+		"warnings", json_get(jv_copy(report), "warnings"));
+out:
+	free(name);
+	free(desc);
+	free(path);
+	jv_free(config);
+	jv_free(report);
+	return r;
+}
+
+static jv t_recent(struct tools_ctx *c, jv in, int *err, struct err *e)
+{
+	int64_t n = 5;
+	jv rows, out = jv_array();
+	int cnt;
+
+	json_int(in, "n", &n);
+	if (n < 1)
+		n = 1;
+	if (n > 20)
+		n = 20;
+	if (store_query(c->store, "recent_strategies",
+			jv_array_append(jv_array_append(jv_array(), jv_string(c->agent)),
+					jv_number((double)n)), &rows, e)) {
+		*err = 1;
+		return fail("cannot read recent strategies");
+	}
+	cnt = jv_array_length(jv_copy(rows));
+	for (int i = 0; i < cnt; i++) {
+		jv row = jv_array_get(jv_copy(rows), i), o = jv_object();
+		double sharpe;
+
+		o = json_set(o, "name", json_get(jv_copy(row), "strategy_name"));
+		o = json_set(o, "outcome", json_get(jv_copy(row), "outcome"));
+		if (jv_get_kind(json_get(jv_copy(o), "outcome")) == JV_KIND_NULL)
+			o = json_set(o, "outcome", json_get(jv_copy(row), "phase"));
+		o = json_set(o, "sharpe_ratio", json_number(row, "backtest_results.metrics.sharpe_ratio", &sharpe)
+						    ? jv_number(sharpe) : jv_null());
+		out = jv_array_append(out, o);
+		jv_free(row);
+	}
+	jv_free(rows);
+	return out;
+}
+
+static jv t_listing(struct tools_ctx *c, const char *path, int *err, struct err *e)
+{
+	long status = 0;
+	jv resp = jv_null();
+	int rc = backend_call(c->backend, "GET", path, jv_null(), &status, &resp, e);
+
+	resp = backend_result(rc, status, resp, e);
+	if (json_is(resp, JV_KIND_OBJECT) && jv_get_kind(json_get(jv_copy(resp), "data")) == JV_KIND_ARRAY) {
+		jv data = json_get(resp, "data");
+
+		return data;
+	}
+	*err = 1;
+	return resp;
+}
+
+/* The session must be in `phase` (and have saved `name`, when given). */
+static jv session_check(struct tools_ctx *c, const char *phase, const char *name, const char *what,
+			struct err *e)
+{
+	jv sess, r = jv_invalid();
+	char *p, *sname;
+
+	if (!c->session_id)
+		return r;
+	if (session_get(c->store, c->session_id, &sess, e))
+		return fail("cannot read the session");
+	p = json_string(sess, "phase");
+	sname = json_string(sess, "strategy_name");
+	if (!p || strcmp(p, phase))
+		r = fail("%s is not possible now: the research cycle is %s", what, p ? p : "gone");
+	else if (name && (!sname || strcmp(sname, name)))
+		r = fail("strategy '%s' is not the one saved in this research cycle (%s)", name,
+			 sname ? sname : "none saved yet: use save_strategy_config first");
+	free(p);
+	free(sname);
+	jv_free(sess);
+	return r;
+}
+
+static jv t_start_training(struct tools_ctx *c, jv in, int *err, struct change *ch, struct err *e)
+{
+	int bad = 0, rc;
+	char *name = arg_str(in, "strategy_name", 64, &bad), *from = arg_str(in, "start_date", 10, &bad);
+	char *to = arg_str(in, "end_date", 10, &bad), *op = NULL;
+	jv syms = token_list(in, "symbols"), tfs = token_list(in, "timeframes"), body, resp = jv_null(), r;
+	long status = 0;
+
+	*err = 1;
+	if (bad || !name || !strategy_name_ok(name) || !jv_is_valid(syms) || !jv_is_valid(tfs) ||
+	    (from && !date_ok(from)) || (to && !date_ok(to))) {
+		r = fail("start_training needs strategy_name (a saved strategy), symbols and timeframes "
+			 "(1 to 20 short names each), and dates as YYYY-MM-DD");
+		goto out;
+	}
+	r = session_check(c, "designing", name, "starting training", e);
+	if (jv_is_valid(r))
+		goto out;
+	body = jv_object();
+	body = json_set(body, "symbols", jv_copy(syms));
+	body = json_set(body, "timeframes", jv_copy(tfs));
+	body = json_set(body, "strategy_name", jv_string(name));
+	if (from)
+		body = json_set(body, "start_date", jv_string(from));
+	if (to)
+		body = json_set(body, "end_date", jv_string(to));
+	rc = backend_call(c->backend, "POST", "/trainings/start", body, &status, &resp, e);
+	resp = backend_result(rc, status, resp, e);
+	op = json_string(resp, "task_id");
+	if (!op)
+		op = json_string(resp, "operation_id");
+	if (!op || !backend_id_ok(op)) {
+		int failed = 0;
+
+		r = json_bool(resp, "success", &failed) && !failed ? jv_copy(resp)
+			: fail("the backend did not return an operation id");
+		goto out;
+	}
+	if (c->session_id) {
+		ch->stmt = "move";
+		ch->from = "designing";
+		ch->to = "training";
+		ch->fields = json_set(jv_object(), "training_operation_id", jv_string(op));
+	}
+	*err = 0;
+	r = json_set(json_set(json_set(json_set(jv_object(), "success", jv_true()),
+		"operation_id", jv_string(op)), "status", json_get(jv_copy(resp), "status")),
+		"strategy_name", jv_string(name));
+out:
+	jv_free(resp);
+	jv_free(syms);
+	jv_free(tfs);
+	free(name);
+	free(from);
+	free(to);
+	free(op);
+	return r;
+}
+
+static jv t_start_backtest(struct tools_ctx *c, jv in, int *err, struct change *ch, struct err *e)
+{
+	int bad = 0, rc;
+	char *name = arg_str(in, "strategy_name", 64, &bad), *sym = arg_str(in, "symbol", 32, &bad);
+	char *tf = arg_str(in, "timeframe", 32, &bad), *from = arg_str(in, "start_date", 10, &bad);
+	char *to = arg_str(in, "end_date", 10, &bad), *op = NULL;
+	jv cap = json_get(jv_copy(in), "initial_capital"), body, resp = jv_null(), r;
+	long status = 0;
+
+	*err = 1;
+	if (bad || !name || !strategy_name_ok(name) || !sym || !token_ok(sym) || !tf || !token_ok(tf) ||
+	    !date_ok(from) || !date_ok(to) || strcmp(from, to) >= 0 ||
+	    (jv_is_valid(cap) && jv_get_kind(cap) != JV_KIND_NULL &&
+	     (jv_get_kind(cap) != JV_KIND_NUMBER || !(jv_number_value(cap) > 0) ||
+	      jv_number_value(cap) > 1e12))) {
+		r = fail("start_backtest needs strategy_name, symbol, timeframe, start_date < end_date "
+			 "(YYYY-MM-DD) and, optionally, a positive initial_capital");
+		goto out;
+	}
+	r = session_check(c, "backtesting", name, "starting a backtest", e);
+	if (jv_is_valid(r))
+		goto out;
+	body = jv_object();
+	body = json_set(body, "strategy_name", jv_string(name));
+	body = json_set(body, "symbol", jv_string(sym));
+	body = json_set(body, "timeframe", jv_string(tf));
+	body = json_set(body, "start_date", jv_string(from));
+	body = json_set(body, "end_date", jv_string(to));
+	if (jv_get_kind(cap) == JV_KIND_NUMBER)
+		body = json_set(body, "initial_capital", jv_copy(cap));
+	rc = backend_call(c->backend, "POST", "/backtests/start", body, &status, &resp, e);
+	resp = backend_result(rc, status, resp, e);
+	op = json_string(resp, "operation_id");
+	if (!op || !backend_id_ok(op)) {
+		int failed = 0;
+
+		r = json_bool(resp, "success", &failed) && !failed ? jv_copy(resp)
+			: fail("the backend did not return an operation id");
+		goto out;
+	}
+	if (c->session_id) {
+		ch->stmt = "session_set_backtest_op";
+		ch->params = jv_array();
+		ch->params = jv_array_append(ch->params, jv_number((double)c->session_id));
+		ch->params = jv_array_append(ch->params, jv_string(op));
+		ch->params = jv_array_append(ch->params, jv_number((double)c->now));
+	}
+	*err = 0;
+	r = json_set(json_set(json_set(jv_object(), "success", jv_true()),
+		"operation_id", jv_string(op)), "strategy_name", jv_string(name));
+out:
+	jv_free(resp);
+	jv_free(cap);
+	free(name);
+	free(sym);
+	free(tf);
+	free(from);
+	free(to);
+	free(op);
+	return r;
+}
+
+static jv t_operation(struct tools_ctx *c, jv in, int *err, struct err *e)
+{
+	int bad = 0;
+	char *id = arg_str(in, "operation_id", 128, &bad);
+	jv op, r;
+
+	*err = 1;
+	if (bad || !id || !backend_id_ok(id)) {
+		free(id);
+		return fail("operation_id must be an operation id such as op_training_...");
+	}
+	if (backend_operation(c->backend, id, &op, e)) {
+		r = fail("%s", e->msg);
+	} else {
+		*err = 0;
+		r = jv_object();
+		r = json_set(r, "operation_id", json_get(jv_copy(op), "operation_id"));
+		r = json_set(r, "operation_type", json_get(jv_copy(op), "operation_type"));
+		r = json_set(r, "status", json_get(jv_copy(op), "status"));
+		r = json_set(r, "progress", json_get(jv_copy(op), "progress"));
+		r = json_set(r, "error_message", json_get(jv_copy(op), "error_message"));
+		r = json_set(r, "result_summary", json_get(jv_copy(op), "result_summary"));
+		jv_free(op);
+	}
+	free(id);
+	return r;
+}
+
+static int string_list_ok(jv in, const char *key)
+{
+	jv v = json_get(jv_copy(in), key);
+	int n = jv_get_kind(v) == JV_KIND_ARRAY ? jv_array_length(jv_copy(v)) : 0, ok = n >= 1 && n <= 6;
+
+	for (int i = 0; ok && i < n; i++) {
+		jv x = jv_array_get(jv_copy(v), i);
+
+		ok = jv_get_kind(x) == JV_KIND_STRING && jv_string_length_bytes(jv_copy(x)) <= 2000;
+		jv_free(x);
+	}
+	jv_free(v);
+	return ok;
+}
+
+static jv t_assessment(struct tools_ctx *c, jv in, int *err, struct change *ch, struct err *e)
+{
+	int bad = 0;
+	char *verdict = arg_str(in, "verdict", 32, &bad);
+	jv r, a;
+
+	*err = 1;
+	if (bad || !verdict || (strcmp(verdict, "promising") && strcmp(verdict, "mediocre") &&
+				strcmp(verdict, "poor")) ||
+	    !string_list_ok(in, "strengths") || !string_list_ok(in, "weaknesses") ||
+	    !string_list_ok(in, "suggestions")) {
+		free(verdict);
+		return fail("save_assessment needs verdict (promising, mediocre or poor) and strengths, "
+			    "weaknesses and suggestions as lists of 1 to 6 strings");
+	}
+	r = session_check(c, "assessing", NULL, "saving an assessment", e);
+	if (jv_is_valid(r)) {
+		free(verdict);
+		return r;
+	}
+	a = jv_object();
+	a = json_set(a, "verdict", jv_string(verdict));
+	a = json_set(a, "strengths", json_get(jv_copy(in), "strengths"));
+	a = json_set(a, "weaknesses", json_get(jv_copy(in), "weaknesses"));
+	a = json_set(a, "suggestions", json_get(jv_copy(in), "suggestions"));
+	a = json_set(a, "assessed_at", jv_number((double)c->now));
+	if (c->session_id) {
+		ch->stmt = "move";
+		ch->from = "assessing";
+		ch->to = "idle";
+		ch->fields = json_set(json_set(jv_object(), "outcome", jv_string("success")), "assessment", jv_copy(a));
+	}
+	jv_free(a);
+	*err = 0;
+	free(verdict);
+	return json_set(json_set(jv_object(), "success", jv_true()), "message",
+			jv_string("assessment saved; the research cycle is complete"));
+}
+
+/* --- operator tools: an executable gets the arguments on stdin */
+
+static jv run_external(const char *name, jv in, int *err)
+{
+	const char *dir = getenv("AGENT_TOOLS_DIR"), *ts = getenv("AGENT_TOOL_TIMEOUT_SECONDS");
+	long timeout_ms = (ts && *ts ? strtol(ts, NULL, 10) : 30) * 1000;
+	char exe[4400], *input = json_dump(jv_copy(in)), *out = NULL;
+	int inpipe[2], outpipe[2], status = 0;
+	size_t len = 0, cap = 0, off = 0, inlen = input ? strlen(input) : 0;
+	int64_t deadline;
+	pid_t pid;
+	jv r;
+
+	*err = 1;
+	if (timeout_ms <= 0 || timeout_ms > 3600000)
+		timeout_ms = 30000;
+	snprintf(exe, sizeof exe, "%s/%s", dir ? dir : ".", name);
+	if (!input || pipe2(inpipe, O_CLOEXEC) < 0) {
+		free(input);
+		return fail("cannot run tool '%s'", name);
+	}
+	if (pipe2(outpipe, O_CLOEXEC) < 0) {
+		close(inpipe[0]);
+		close(inpipe[1]);
+		free(input);
+		return fail("cannot run tool '%s'", name);
+	}
+	pid = fork();
+	if (pid == 0) {
+		int devnull = open("/dev/null", O_WRONLY);
+
+		dup2(inpipe[0], 0);
+		dup2(outpipe[1], 1);
+		if (devnull >= 0)
+			dup2(devnull, 2);
+		setpgid(0, 0);
+		/* the API key is not the tool's business */
+		unsetenv("ANTHROPIC_API_KEY");
+		unsetenv("ANTHROPIC_AUTH_TOKEN");
+		execl(exe, name, (char *)NULL);
+		_exit(127);
+	}
+	close(inpipe[0]);
+	close(outpipe[1]);
+	if (pid < 0) {
+		close(inpipe[1]);
+		close(outpipe[0]);
+		free(input);
+		return fail("cannot run tool '%s'", name);
+	}
+	fcntl(inpipe[1], F_SETFL, O_NONBLOCK);
+	signal(SIGPIPE, SIG_IGN);
+	deadline = clock_mono_us() + (int64_t)timeout_ms * 1000;
+	for (;;) {
+		struct pollfd p[2] = { { outpipe[0], POLLIN, 0 }, { inpipe[1], POLLOUT, 0 } };
+		int nfds = off < inlen ? 2 : 1, left = (int)((deadline - clock_mono_us()) / 1000);
+
+		if (off >= inlen && inpipe[1] >= 0) {
+			close(inpipe[1]);
+			inpipe[1] = -1;
+		}
+		if (left <= 0 || poll(p, (nfds_t)nfds, left) <= 0) {
+			kill(-pid, SIGKILL);
+			waitpid(pid, NULL, 0);
+			r = fail("tool '%s' timed out after %ld s", name, timeout_ms / 1000);
+			goto done;
+		}
+		if (nfds == 2 && (p[1].revents & (POLLOUT | POLLERR | POLLHUP))) {
+			ssize_t w = write(inpipe[1], input + off, inlen - off);
+
+			if (w > 0)
+				off += (size_t)w;
+			else
+				off = inlen;  /* the tool stopped reading */
+		}
+		if (p[0].revents & (POLLIN | POLLHUP)) {
+			char buf[8192];
+			ssize_t n = read(outpipe[0], buf, sizeof buf);
+
+			if (n <= 0)
+				break;
+			if (len + (size_t)n > MAX_TOOL_OUTPUT) {
+				kill(-pid, SIGKILL);
+				waitpid(pid, NULL, 0);
+				r = fail("tool '%s' wrote more than %u bytes", name, MAX_TOOL_OUTPUT);
+				goto done;
+			}
+			if (len + (size_t)n + 1 > cap) {
+				cap = (len + (size_t)n + 1) * 2;
+				out = realloc(out, cap);
+			}
+			memcpy(out + len, buf, (size_t)n);
+			len += (size_t)n;
+			out[len] = 0;
+		}
+	}
+	waitpid(pid, &status, 0);
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+		r = fail("tool '%s' failed (exit %d)", name, WIFEXITED(status) ? WEXITSTATUS(status) : 128);
+	} else {
+		struct err pe = ERR_INIT;
+
+		if (json_parse(out ? out : "", len, &r, &pe))
+			r = fail("tool '%s' did not print JSON", name);
+		else
+			*err = 0;
+	}
+done:
+	if (inpipe[1] >= 0)
+		close(inpipe[1]);
+	close(outpipe[0]);
+	free(out);
+	free(input);
+	return r;
+}
+
+static int external_exists(const char *name)
+{
+	const char *dir = getenv("AGENT_TOOLS_DIR");
+	char p[4400];
+
+	if (!dir || !*dir || !tool_name_ok(name))
+		return 0;
+	snprintf(p, sizeof p, "%s/%s.json", dir, name);
+	if (access(p, R_OK))
+		return 0;
+	snprintf(p, sizeof p, "%s/%s", dir, name);
+	return access(p, X_OK) == 0;
+}
+
+/* At most MAX_RECORDED bytes of a value go into a row. */
+static jv recorded(jv v)
+{
+	char *s = json_dump(jv_copy(v));
+	size_t n = s ? strlen(s) : 0;
+
+	free(s);
+	if (n <= MAX_RECORDED)
+		return v;
+	jv_free(v);
+	return json_set(json_set(jv_object(), "truncated", jv_true()), "bytes", jv_number((double)n));
+}
+
+int tools_run(struct tools_ctx *c, const char *use_id, const char *name, jv input,
+	      jv *result, int *is_error, struct err *e)
+{
+	struct change ch = { NULL, jv_null(), NULL, NULL, jv_null() };
+	int64_t t0 = clock_mono_us();
+	char *dump = json_dump(jv_copy(input));
+	size_t size = dump ? strlen(dump) : 0;
+	int err = 0, rc;
+	jv r, p;
+
+	free(dump);
+	if (size > tools_max_input()) {
+		err = 1;
+		r = fail("the arguments are %zu bytes: more than the %zu allowed", size, tools_max_input());
+	} else if (jv_get_kind(input) != JV_KIND_OBJECT) {
+		err = 1;
+		r = fail("the arguments must be a JSON object");
+	} else if (!strcmp(name, "save_strategy_config")) {
+		r = t_save_strategy(c, input, &err, &ch, e);
+	} else if (!strcmp(name, "validate_strategy_config")) {
+		r = t_validate(c, input, &err, e);
+	} else if (!strcmp(name, "get_recent_strategies")) {
+		r = t_recent(c, input, &err, e);
+	} else if (!strcmp(name, "get_available_indicators")) {
+		r = t_listing(c, "/indicators/", &err, e);
+	} else if (!strcmp(name, "get_available_symbols")) {
+		r = t_listing(c, "/symbols", &err, e);
+	} else if (!strcmp(name, "start_training")) {
+		r = t_start_training(c, input, &err, &ch, e);
+	} else if (!strcmp(name, "start_backtest")) {
+		r = t_start_backtest(c, input, &err, &ch, e);
+	} else if (!strcmp(name, "get_operation_status")) {
+		r = t_operation(c, input, &err, e);
+	} else if (!strcmp(name, "save_assessment")) {
+		r = t_assessment(c, input, &err, &ch, e);
+	} else if (external_exists(name)) {
+		r = run_external(name, input, &err);
+	} else {
+		err = 1;
+		r = fail("unknown tool '%.64s'", name);
+	}
+	err_clear(e);
+	/* the session change and the action row: one transaction */
+	rc = store_begin(c->store, e);
+	if (rc == 0 && ch.stmt) {
+		int moved;
+
+		if (!strcmp(ch.stmt, "move"))
+			moved = session_move(c->store, c->session_id, ch.from, ch.to, jv_copy(ch.fields),
+					     c->now, e) == 0;
+		else
+			moved = store_query(c->store, ch.stmt, jv_copy(ch.params), NULL, e) == 0 &&
+				store_changes(c->store) == 1;
+		if (!moved) {
+			/* the cycle moved under us (cancelled?): the action is still recorded */
+			store_rollback(c->store);
+			err = 1;
+			jv_free(r);
+			r = fail("the research cycle changed while the tool ran");
+			rc = store_begin(c->store, e);
+		}
+	}
+	if (rc == 0) {
+		char *msg = err ? json_string(r, "error") : NULL;
+
+		p = jv_array();
+		p = jv_array_append(p, jv_string(c->agent));
+		p = jv_array_append(p, c->session_id ? jv_number((double)c->session_id) : jv_null());
+		p = jv_array_append(p, c->invocation_id ? jv_number((double)c->invocation_id) : jv_null());
+		p = jv_array_append(p, json_str_or_null(c->tick_id));
+		p = jv_array_append(p, json_str_or_null(use_id));
+		p = jv_array_append(p, jv_string(name));
+		p = jv_array_append(p, recorded(jv_copy(input)));
+		p = jv_array_append(p, recorded(jv_copy(r)));
+		p = jv_array_append(p, jv_bool(!err));
+		p = jv_array_append(p, json_str_or_null(msg));
+		p = jv_array_append(p, jv_number((double)((clock_mono_us() - t0) / 1000)));
+		p = jv_array_append(p, jv_number((double)c->now));
+		rc = store_query(c->store, "action_insert", p, NULL, e);
+		free(msg);
+	}
+	if (rc == 0)
+		rc = store_commit(c->store, e);
+	else
+		store_rollback(c->store);
+	jv_free(ch.params);
+	jv_free(ch.fields);
+	jv_free(input);
+	if (rc) {
+		jv_free(r);
+		return rc;
+	}
+	*result = r;
+	*is_error = err;
+	return 0;
+}
