@@ -53,5 +53,8 @@ int lease_renew(struct store *s, const char *agent, const char *holder, int64_t 
 int lease_release(struct store *s, const char *agent, const char *holder, int64_t now,
 		  struct err *e)
 {
-	return store_query(s, "lease_release", args(agent, holder, now, 0), NULL, e);
+	jv a = jv_array_append(jv_array_append(jv_array_append(jv_array(), jv_string(agent)),
+					       jv_string(holder)), jv_number((double)now));
+
+	return store_query(s, "lease_release", a, NULL, e);
 }
