@@ -195,41 +195,70 @@ int budget_status(struct store *s, const struct budget_cfg *c, jv *out, struct e
 	return 0;
 }
 
+/* PostgreSQL outside a caller's transaction: one statement does it all. */
+static int fast_path(struct store *s)
+{
+	return store_driver(s) == STORE_POSTGRES && !store_in_tx(s);
+}
+
+static int reserve(struct store *s, const struct budget_cfg *c, int64_t amount, int64_t tokens,
+		   int64_t ttl, const char *note, jv *hold, struct err *e)
+{
+	jv res = jv_null();
+	int rc;
+
+	if (fast_path(s))
+		return store_query1(s, "budget_hold_atomic",
+				    P(jv_string(c->agent), jv_string(c->day), num(amount), num(c->buffer),
+				      num(c->token_limit), num(tokens), num(c->now), num(c->now + ttl),
+				      json_str_or_null(note)),
+				    hold, e);
+	rc = store_query1(s, "budget_reserve",
+			  P(jv_string(c->agent), jv_string(c->day), num(amount), num(c->buffer),
+			    num(c->token_limit), num(tokens), num(c->now)),
+			  &res, e);
+	if (rc == 0 && jv_get_kind(res) == JV_KIND_OBJECT)
+		rc = store_query1(s, "budget_hold_insert",
+				  P(jv_string(c->agent), jv_string(c->day), num(amount), num(tokens),
+				    json_str_or_null(note), num(c->now), num(c->now + ttl)),
+				  hold, e);
+	else if (rc == 0)
+		*hold = jv_null();
+	jv_free(res);
+	return rc;
+}
+
 int budget_hold(struct store *s, const struct budget_cfg *c, int64_t amount,
 		int64_t tokens, int64_t ttl, const char *note, jv *out, struct err *e)
 {
-	int own, rc;
-	jv res = jv_null(), hold = jv_null();
+	int own = 0, rc = 0;
+	jv hold = jv_null();
 
 	if (amount < 0 || tokens < 0)
 		return err_set(e, EX_DATA, "a hold must not be negative");
 	if (ttl <= 0 || ttl > 7 * 86400)
 		return err_set(e, EX_DATA, "hold ttl must be from 1 s to 7 days");
-	rc = tx_begin(s, &own, e);
+	if (!fast_path(s))
+		rc = tx_begin(s, &own, e);
+	/* The common case needs no other statement; a refusal is checked again
+	 * after the day's row is made and its limit refreshed. */
 	if (rc == 0)
+		rc = reserve(s, c, amount, tokens, ttl, note, &hold, e);
+	if (rc == 0 && jv_get_kind(hold) != JV_KIND_OBJECT) {
+		jv_free(hold);
 		rc = ensure_day(s, c, e);
-	if (rc == 0)
-		rc = expire_holds(s, c, e);
-	if (rc == 0)
-		rc = store_query1(s, "budget_reserve",
-				  P(jv_string(c->agent), jv_string(c->day), num(amount),
-				    num(c->buffer), num(c->token_limit), num(tokens), num(c->now)),
-				  &res, e);
-	if (rc == 0 && jv_get_kind(res) == JV_KIND_OBJECT)
-		rc = store_query1(s, "budget_hold_insert",
-				  P(jv_string(c->agent), jv_string(c->day), num(amount), num(tokens),
-				    json_str_or_null(note), num(c->now), num(c->now + ttl)),
-				  &hold, e);
-	rc = tx_end(s, own, rc, e);
+		if (rc == 0)
+			rc = reserve(s, c, amount, tokens, ttl, note, &hold, e);
+	}
+	if (own)
+		rc = tx_end(s, own, rc, e);
 	if (rc) {
-		jv_free(res);
 		jv_free(hold);
 		return rc;
 	}
-	if (jv_get_kind(res) != JV_KIND_OBJECT) {
+	if (jv_get_kind(hold) != JV_KIND_OBJECT) {
 		jv st = jv_null();
 
-		jv_free(res);
 		jv_free(hold);
 		/* report what is left, from a fresh read */
 		if (budget_status(s, c, &st, e))
@@ -241,7 +270,6 @@ int budget_hold(struct store *s, const struct budget_cfg *c, int64_t amount,
 		return err_set(e, EX_NO, "budget_exhausted: a hold of $%lld.%06lld would break the cap",
 			       (long long)(amount / 1000000), (long long)(amount % 1000000));
 	}
-	jv_free(res);
 	{
 		char exp[32];
 
@@ -265,11 +293,17 @@ int budget_settle(struct store *s, const struct budget_cfg *c, int64_t id, int64
 
 	if (cost < 0 || tokens < 0)
 		return err_set(e, EX_DATA, "a settlement must not be negative");
-	rc = tx_begin(s, &own, e);
-	if (rc == 0)
-		rc = store_query1(s, "budget_hold_close",
+	if (fast_path(s)) {
+		own = 0;
+		rc = store_query1(s, "budget_settle_atomic",
 				  P(num(id), num(cost), num(tokens), num(c->now)), &h, e);
-	if (rc == 0 && jv_get_kind(h) == JV_KIND_OBJECT) {
+	} else {
+		rc = tx_begin(s, &own, e);
+		if (rc == 0)
+			rc = store_query1(s, "budget_hold_close",
+					  P(num(id), num(cost), num(tokens), num(c->now)), &h, e);
+	}
+	if (rc == 0 && jv_get_kind(h) == JV_KIND_OBJECT && !fast_path(s)) {
 		char *agent = json_string(h, "agent"), *day = json_string(h, "day");
 
 		rc = store_query(s, "budget_settle_day",

@@ -26,3 +26,34 @@ CREATE TABLE IF NOT EXISTS schema_migrations (
 -- name: schema_record
 INSERT INTO schema_migrations (version, name, applied_at)
 VALUES ($1, $2, extract(epoch FROM now())::bigint)
+
+-- name: budget_hold_atomic
+-- The reservation and the hold row in one statement: one round trip, atomic
+-- without a transaction; the budget row's lock is held for this statement
+-- only.  $1 agent, $2 day, $3 amount, $4 buffer, $5 token limit (0: none),
+-- $6 tokens, $7 now, $8 expires at, $9 note
+WITH r AS (
+    UPDATE agent_budget
+       SET held_micros = held_micros + $3, tokens_held = tokens_held + $6, updated_at = $7
+     WHERE agent = $1 AND day = $2
+       AND spent_micros + held_micros + $3 <= limit_micros - $4
+       AND ($5 = 0 OR tokens_used + tokens_held + $6 <= $5)
+    RETURNING agent, day)
+INSERT INTO agent_budget_holds (agent, day, amount_micros, tokens, note, created_at, expires_at)
+SELECT agent, day, $3, $6, $9, $7, $8 FROM r
+RETURNING id, agent, day, amount_micros, tokens, status, note, created_at, expires_at
+
+-- name: budget_settle_atomic
+-- $1 id, $2 actual cost, $3 actual tokens, $4 now (see budget_hold_close)
+WITH h AS (
+    UPDATE agent_budget_holds
+       SET status = 'settled', settled_micros = $2, settled_tokens = $3, settled_at = $4
+     WHERE id = $1 AND status = 'open' AND expires_at > $4
+    RETURNING id, agent, day, amount_micros, tokens)
+UPDATE agent_budget b
+   SET held_micros = b.held_micros - h.amount_micros, spent_micros = b.spent_micros + $2,
+       tokens_held = b.tokens_held - h.tokens, tokens_used = b.tokens_used + $3,
+       invocations = b.invocations + 1, updated_at = $4
+  FROM h
+ WHERE b.agent = h.agent AND b.day = h.day
+RETURNING h.id, h.agent, h.day, h.amount_micros, h.tokens
