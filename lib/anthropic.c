@@ -402,7 +402,7 @@ int anthropic_send(struct anthropic *a, jv body, int max_tokens,
 	call->retry_after = -1;
 	call->should_retry = -1;
 	body = json_set(jv_copy(body), "stream", jv_bool(stream));
-	text = json_dump(body);
+	text = json_dump(jv_copy(body));
 	if (!text)
 		return err_set(e, EX_TEMP, "out of memory");
 	snprintf(url, sizeof url, "%s/v1/messages", a->base);

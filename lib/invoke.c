@@ -536,7 +536,12 @@ int invoke_run(struct store *s, const struct invoke_opts *o, jv *summary, struct
 			status = "iteration_limit";
 			break;
 		}
-		rc = call_api(&r, json_set(jv_copy(body), "messages", jv_copy(messages)), &msg, &inv_id, e);
+		{
+			jv req = json_set(jv_copy(body), "messages", jv_copy(messages));
+
+			rc = call_api(&r, req, &msg, &inv_id, e);
+			jv_free(req);
+		}
 		if (rc)
 			break;
 		free(stop);

@@ -78,7 +78,12 @@ int json_reader_next(struct json_reader *r, jv *out, struct err *e)
 			jv v = jv_parser_next(r->parser);
 
 			if (jv_is_valid(v)) {
-				r->doc_bytes = (size_t)jv_parser_remaining(r->parser);
+				size_t rest = (size_t)jv_parser_remaining(r->parser);
+
+				/* a line's newline belongs to no document */
+				if (rest > 0 && r->off > 0 && r->buf[r->off - 1] == '\n')
+					rest--;
+				r->doc_bytes = rest;
 				*out = v;
 				return 1;
 			}
@@ -128,7 +133,7 @@ int json_reader_next(struct json_reader *r, jv *out, struct err *e)
 					r->name, r->line);
 				return -1;
 			}
-			r->doc_bytes += n;
+			r->doc_bytes += nl ? n - 1 : n;
 			if (r->doc_bytes > r->limit) {
 				r->done = 1;
 				err_set(e, EX_DATA, "%s: line %ld: document larger than %zu bytes",
@@ -324,4 +329,20 @@ jv json_set(jv obj, const char *key, jv value)
 jv json_str_or_null(const char *s)
 {
 	return s ? jv_string(s) : jv_null();
+}
+
+jv_kind json_kind_at(jv v, const char *path)
+{
+	jv x = json_get(jv_copy(v), path);
+	jv_kind k = jv_get_kind(x);
+
+	jv_free(x);
+	return k;
+}
+
+int json_is_set(jv v, const char *path)
+{
+	jv_kind k = json_kind_at(v, path);
+
+	return k != JV_KIND_INVALID && k != JV_KIND_NULL;
 }

@@ -70,6 +70,11 @@ int json_int(jv v, const char *path, int64_t *out);
 char *json_string(jv v, const char *path);  /* NULL when absent */
 int json_bool(jv v, const char *path, int *out);
 
+/* The kind of v[path] (JV_KIND_INVALID when absent); borrows v. */
+jv_kind json_kind_at(jv v, const char *path);
+/* 1 when v[path] is present and not null; borrows v. */
+int json_is_set(jv v, const char *path);
+
 /* Object/array kind checks that never assert. */
 int json_is(jv v, jv_kind kind);
 

@@ -1,6 +1,7 @@
 /* pricing: the price table of share/pricing.json, in integer arithmetic. */
 #include <ctype.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +12,15 @@
 
 #define MAX_TOKENS_PER_CLASS 1000000000000LL  /* 1e12: past this, input is absurd */
 
+static int json_is_array_at(jv v, const char *path)
+{
+	jv x = json_get(jv_copy(v), path);
+	int ok = jv_get_kind(x) == JV_KIND_ARRAY;
+
+	jv_free(x);
+	return ok;
+}
+
 int pricing_load(jv *table, struct err *e)
 {
 	const char *file = getenv("AGENT_PRICING_FILE");
@@ -20,9 +30,13 @@ int pricing_load(jv *table, struct err *e)
 	if (!file || !*file)
 		file = data_path("pricing.json", path, sizeof path);
 	rc = json_read_file(file, 4u << 20, table, e);
-	if (rc)
-		return err_set(e, EX_PERM, "price table: %s", e->msg);
-	if (jv_get_kind(json_get(jv_copy(*table), "models")) != JV_KIND_ARRAY) {
+	if (rc) {
+		/* err_wrap, not err_set: e->msg cannot be both source and target */
+		err_wrap(e, "price table");
+		e->code = EX_PERM;
+		return EX_PERM;
+	}
+	if (!json_is_array_at(*table, "models")) {
 		jv_free(*table);
 		return err_set(e, EX_PERM, "price table '%s' has no models array", file);
 	}
@@ -221,26 +235,29 @@ void pricing_cost(const struct pricing_model *m, const struct usage *u, int batc
 {
 	int64_t prompt = u->input + u->cache_5m + u->cache_1h + u->cache_read;
 	const struct price *p = &m->base;
-	__int128 sum = 0;
+	__int128 sum = 0, part[5];
 
 	memset(c, 0, sizeof *c);
 	if (m->has_band && prompt > m->band_above) {
 		p = &m->band;
 		c->band = 1;
 	}
-	c->pico[0] = u->input * p->input;
-	c->pico[1] = u->output * p->output;
-	c->pico[2] = u->cache_5m * p->cache_5m;
-	c->pico[3] = u->cache_1h * p->cache_1h;
-	c->pico[4] = u->cache_read * p->cache_read;
+	/* 1e12 tokens at $75/MTok is past int64 pico-dollars: 128 bits until
+	 * the total, which fits in micro-dollars */
+	part[0] = (__int128)u->input * p->input;
+	part[1] = (__int128)u->output * p->output;
+	part[2] = (__int128)u->cache_5m * p->cache_5m;
+	part[3] = (__int128)u->cache_1h * p->cache_1h;
+	part[4] = (__int128)u->cache_read * p->cache_read;
 	if (batch && m->batch_ppm) {
 		c->batch = 1;
 		for (int i = 0; i < 5; i++)
-			c->pico[i] = (int64_t)(((__int128)c->pico[i] * (1000000 - m->batch_ppm) +
-						999999) / 1000000);
+			part[i] = (part[i] * (1000000 - m->batch_ppm) + 999999) / 1000000;
 	}
-	for (int i = 0; i < 5; i++)
-		sum += c->pico[i];
+	for (int i = 0; i < 5; i++) {
+		sum += part[i];
+		c->pico[i] = part[i] > INT64_MAX ? INT64_MAX : (int64_t)part[i];
+	}
 	/* rounded up: the ledger may overstate spend, never understate it */
 	c->micros = (int64_t)((sum + 999999) / 1000000);
 }

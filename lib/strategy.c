@@ -96,9 +96,11 @@ int strategy_validate(jv config, jv indicators, jv *report, struct err *e)
 {
 	jv r;
 
-	if (!rules && load_rules(indicators, e))
+	/* compiled per call: the indicator names are bound at compile time */
+	if (load_rules(indicators, e))
 		return e->code;
 	if (jv_get_kind(config) != JV_KIND_OBJECT) {
+		jq_teardown(&rules);
 		*report = json_set(json_set(json_set(jv_object(), "valid", jv_false()),
 			"errors", jv_array_append(jv_array(), jv_string("config must be a JSON object"))),
 			"warnings", jv_array());
@@ -115,8 +117,10 @@ int strategy_validate(jv config, jv indicators, jv *report, struct err *e)
 			jv_get_kind(msg) == JV_KIND_STRING ? jv_string_value(msg) : "no report object");
 		jv_free(msg);
 		jv_free(r);
+		jq_teardown(&rules);
 		return EX_PERM;
 	}
+	jq_teardown(&rules);
 	*report = r;
 	return 0;
 }
@@ -143,7 +147,7 @@ static int emit_scalar(yaml_emitter_t *em, const char *s, int plain)
 {
 	yaml_event_t ev;
 
-	yaml_scalar_event_initialize(&ev, NULL, NULL, (yaml_char_t *)s, (int)strlen(s), plain, plain,
+	yaml_scalar_event_initialize(&ev, NULL, NULL, (yaml_char_t *)s, (int)strlen(s), plain, 1,
 				     plain ? YAML_PLAIN_SCALAR_STYLE : YAML_DOUBLE_QUOTED_SCALAR_STYLE);
 	return yaml_emitter_emit(em, &ev);
 }

@@ -309,12 +309,15 @@ static jv t_validate(struct tools_ctx *c, jv in, int *err, struct err *e)
 		*err = 1;
 		return fail("config must be an object");
 	}
-	if (strategy_validate(config, indicators_names(c), &report, e)) {
-		jv_free(config);
+	jv names = indicators_names(c);
+	int rc = strategy_validate(config, names, &report, e);
+
+	jv_free(names);
+	jv_free(config);
+	if (rc) {
 		*err = 1;
 		return fail("%s", e->msg);
 	}
-	jv_free(config);
 	return report;
 }
 
@@ -338,9 +341,15 @@ static jv t_save_strategy(struct tools_ctx *c, jv in, int *err, struct change *c
 		r = fail("'%.80s' is not a plain strategy name: use a letter, then letters, digits, _ or - (at most 64)", name);
 		goto out;
 	}
-	if (strategy_validate(config, indicators_names(c), &report, e)) {
-		r = fail("%s", e->msg);
-		goto out;
+	{
+		jv names = indicators_names(c);
+		int vrc = strategy_validate(config, names, &report, e);
+
+		jv_free(names);
+		if (vrc) {
+			r = fail("%s", e->msg);
+			goto out;
+		}
 	}
 	{
 		int valid = 0;
@@ -405,7 +414,7 @@ static jv t_recent(struct tools_ctx *c, jv in, int *err, struct err *e)
 
 		o = json_set(o, "name", json_get(jv_copy(row), "strategy_name"));
 		o = json_set(o, "outcome", json_get(jv_copy(row), "outcome"));
-		if (jv_get_kind(json_get(jv_copy(o), "outcome")) == JV_KIND_NULL)
+		if (!json_is_set(o, "outcome"))
 			o = json_set(o, "outcome", json_get(jv_copy(row), "phase"));
 		o = json_set(o, "sharpe_ratio", json_number(row, "backtest_results.metrics.sharpe_ratio", &sharpe)
 						    ? jv_number(sharpe) : jv_null());
@@ -423,7 +432,7 @@ static jv t_listing(struct tools_ctx *c, const char *path, int *err, struct err 
 	int rc = backend_call(c->backend, "GET", path, jv_null(), &status, &resp, e);
 
 	resp = backend_result(rc, status, resp, e);
-	if (json_is(resp, JV_KIND_OBJECT) && jv_get_kind(json_get(jv_copy(resp), "data")) == JV_KIND_ARRAY) {
+	if (json_kind_at(resp, "data") == JV_KIND_ARRAY) {
 		jv data = json_get(resp, "data");
 
 		return data;
