@@ -48,12 +48,15 @@ ALL_CFLAGS = -std=c11 -D_GNU_SOURCE $(WARN) $(CFLAGS) $(SAN_FLAGS) $(PQ_CFLAGS) 
 ALL_LDFLAGS = $(LDFLAGS) $(SAN_FLAGS)
 
 # Commands written in C, and what each links beyond libagent.a.
-C_CMDS := agent-db agent-gate agent-budget agent-invoke
+C_CMDS := agent-db agent-gate agent-budget agent-invoke agent-trigger agent-metrics-agg agent-control
 LIBS_agent-db     := $(STORE_LIBS)
 LIBS_agent-gate   := $(STORE_LIBS)
 LIBS_agent-budget := $(STORE_LIBS)
 LIBS_agent-invoke := $(STORE_LIBS) $(CURL_LIBS) $(YAML_LIBS)
 LIBS_agent-sim    := $(MHD_LIBS) $(JQ_LIBS) -lm
+LIBS_agent-trigger     := $(STORE_LIBS) $(CURL_LIBS)
+LIBS_agent-metrics-agg := $(STORE_LIBS)
+LIBS_agent-control     := $(STORE_LIBS) $(CURL_LIBS)
 
 SH_CMDS :=
 

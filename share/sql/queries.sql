@@ -270,6 +270,16 @@ SELECT COUNT(*) AS invocations, COALESCE(SUM(input_tokens), 0) AS input_tokens,
        COALESCE(SUM(cost_micros), 0) AS cost_micros
   FROM agent_invocations WHERE session_id = $1
 
+-- name: metrics_unrecorded
+-- Ended sessions among the agent's latest ten without an agent_metrics row
+-- (ended outside a tick, e.g. by agent-control cancel, or by a tick that died
+-- before its last stage).  Bounded: independent of history size.
+SELECT s.id FROM (SELECT id, phase, outcome FROM agent_sessions
+                   WHERE agent = $1 ORDER BY id DESC LIMIT 10) s
+ WHERE s.phase = 'idle' AND s.outcome IS NOT NULL
+   AND NOT EXISTS (SELECT 1 FROM agent_metrics m WHERE m.session_id = s.id)
+ ORDER BY s.id
+
 -- name: metrics_insert
 -- One row per ended session; a second aggregation of the same session
 -- changes nothing.

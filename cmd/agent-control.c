@@ -1,0 +1,149 @@
+/* agent-control: the operator's pause, resume and cancel. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "clock.h"
+#include "cli.h"
+#include "control.h"
+#include "json.h"
+#include "store.h"
+#include "trigger.h"
+
+static const char summary[] =
+	"Pause or resume the agent's ticks, or cancel its active research session."
+	"\vpause: every tick is logged as skipped until resume (a running backend "
+	"operation goes on; it is looked at again after resume).  cancel: the backend "
+	"operation of the session is cancelled (DELETE /operations/{id}; a failure there is "
+	"reported but does not stop the cancel) and the session ends with outcome "
+	"\"cancelled\"; exit 1 when there is nothing to cancel.  The result is one JSON "
+	"object on stdout (a line of text on a terminal, unless --json).";
+
+static struct argp_option options[] = {
+	{ "agent", 'a', "NAME", 0, "agent (default: AGENT_NAME, else \"default\")", 0 },
+	{ "db", 'd', "URI", 0, "store to use (default: AGENT_DB)", 0 },
+	{ "reason", 'r', "TEXT", 0, "why (kept with the pause, or as the session's failure reason)", 0 },
+	{ "json", 'j', 0, 0, "print JSON even on a terminal", 0 },
+	{ "quiet", 'q', 0, 0, "print nothing; the exit status says it", 0 },
+	{ 0 }
+};
+
+struct args {
+	const char *agent, *db, *reason, *verb;
+	int json;
+};
+
+static error_t parse(int key, char *arg, struct argp_state *st)
+{
+	struct args *a = st->input;
+
+	switch (key) {
+	case 'a':
+		if (!trigger_name_ok(arg, 100))
+			argp_error(st, "--agent: not 1 to 100 characters of [A-Za-z0-9_.-]: '%s'", arg);
+		a->agent = arg;
+		break;
+	case 'd': a->db = arg; break;
+	case 'r':
+		if (strlen(arg) > 500 || strpbrk(arg, "\n\r"))
+			argp_error(st, "--reason: at most 500 characters on one line");
+		a->reason = arg;
+		break;
+	case 'j': a->json = 1; break;
+	case 'q': cli_quiet = 1; break;
+	case ARGP_KEY_ARG:
+		if (a->verb)
+			argp_error(st, "unexpected argument '%s'", arg);
+		if (strcmp(arg, "pause") && strcmp(arg, "resume") && strcmp(arg, "cancel"))
+			argp_error(st, "unknown command '%s' (pause, resume or cancel)", arg);
+		a->verb = arg;
+		break;
+	case ARGP_KEY_END:
+		if (!a->verb)
+			argp_error(st, "a command is needed: pause, resume or cancel");
+		break;
+	default: return ARGP_ERR_UNKNOWN;
+	}
+	return 0;
+}
+
+static struct argp argp = { options, parse, "pause|resume|cancel", summary, 0, 0, 0 };
+
+static void print_human(jv o)
+{
+	char *agent = json_string(o, "agent"), *cmd = json_string(o, "command");
+	char *reason = json_string(o, "reason"), *op = json_string(o, "operation.id");
+	int64_t sid = 0;
+	int changed = 1, cancelled = 0, op_done = 0;
+
+	json_bool(o, "changed", &changed);
+	json_bool(o, "cancelled", &cancelled);
+	json_bool(o, "operation.cancelled", &op_done);
+	json_int(o, "session.id", &sid);
+	if (!strcmp(cmd, "cancel") && !cancelled)
+		printf("agent %s: nothing to cancel\n", agent);
+	else if (!strcmp(cmd, "cancel"))
+		printf("agent %s: session %lld cancelled%s%s%s\n", agent, (long long)sid,
+		       op ? "; operation " : "", op ? op : "",
+		       op ? (op_done ? " cancelled" : " NOT cancelled") : "");
+	else
+		printf("agent %s: %s%s%s%s\n", agent, !strcmp(cmd, "pause") ? "paused" : "resumed",
+		       changed ? "" : " (already)", reason ? ": " : "", reason ? reason : "");
+	free(agent);
+	free(cmd);
+	free(reason);
+	free(op);
+}
+
+static int show(struct args *a, jv o)
+{
+	if (cli_quiet) {
+		jv_free(o);
+		return 0;
+	}
+	if (cli_tty() && !a->json) {
+		print_human(o);
+		jv_free(o);
+		return 0;
+	}
+	return cli_emit(o);
+}
+
+int main(int argc, char **argv)
+{
+	struct args a = { 0 };
+	struct err e = ERR_INIT, warn = ERR_INIT;
+	struct store *s = NULL;
+	const char *agent;
+	int64_t now;
+	jv out = jv_invalid();
+	int rc;
+
+	cli_init("agent-control");
+	argp_parse(&argp, argc, argv, 0, 0, &a);
+	agent = a.agent ? a.agent : getenv("AGENT_NAME");
+	if (!agent || !*agent)
+		agent = "default";
+	if (!trigger_name_ok(agent, 100)) {
+		cli_warn("AGENT_NAME: not 1 to 100 characters of [A-Za-z0-9_.-]: '%.60s'", agent);
+		return EX_PERM;
+	}
+	if (clock_now_s(&now, &e)) {
+		e.code = EX_PERM;
+		return cli_fail(&e);
+	}
+	if ((rc = store_open(&s, a.db, &e)))
+		return cli_fail(&e);
+	if (!strcmp(a.verb, "cancel"))
+		rc = control_cancel(s, agent, a.reason, now, &out, &warn, &e);
+	else
+		rc = control_pause(s, agent, !strcmp(a.verb, "pause"), a.reason, now, &out, &e);
+	store_close(s);
+	if (warn.code)
+		cli_warn("%s", warn.msg);
+	if (rc && rc != EX_NO)
+		return cli_fail(&e);
+	if (rc == EX_NO && !cli_quiet)
+		cli_fail(&e);
+	return cli_finish(show(&a, out) ? EX_TEMP : rc);
+}

@@ -1,0 +1,80 @@
+/* agent-trigger: the first stage of the five-minute cycle; one deterministic tick. */
+#include <stdlib.h>
+
+#include "cli.h"
+#include "store.h"
+#include "trigger.h"
+
+static const char summary[] =
+	"Run one deterministic tick: take the agent's lease, read the store and the "
+	"backend, decide, log the trigger row and print the tick document."
+	"\vEvents: start_new_cycle, training_running, training_completed, training_failed, "
+	"backtest_running, backtest_completed, backtest_failed, recovered, paused, busy, "
+	"idle.  Actions: invoke, gate, wait, skip, end.  Every decided tick exits 0 (busy, "
+	"paused and idle included); the lease stays held for the later stages of the "
+	"pipeline (agent-metrics-agg releases it).  Environment: AGENT_DB, AGENT_NAME, "
+	"AGENT_AUTO_START (1), AGENT_MAX_RESUMES (2), AGENT_MAX_CONN_FAILURES (5), "
+	"AGENT_LEASE_SECONDS (600), AGENT_BACKEND_URL, AGENT_CYCLE_ESTIMATE_USD, "
+	"TRACEPARENT, AGENT_NOW.";
+
+enum { OPT_TICK = 256 };
+
+static struct argp_option options[] = {
+	{ "agent", 'a', "NAME", 0, "agent (default: AGENT_NAME, else \"default\")", 0 },
+	{ "force", 'f', 0, 0, "start a new cycle even when automatic starts are off", 0 },
+	{ "dry-run", 'n', 0, 0, "decide and print; write nothing (no lease, no rows, no backend writes)", 0 },
+	{ "db", 'd', "URI", 0, "store to use (default: AGENT_DB)", 0 },
+	{ "tick", OPT_TICK, "ID", 0, "tick id to use (default: 32 random hex digits)", 0 },
+	{ "quiet", 'q', 0, 0, "print no warnings (errors still go to stderr)", 0 },
+	{ 0 }
+};
+
+struct args {
+	const char *agent, *db, *tick;
+	int force, dry_run;
+};
+
+static error_t parse(int key, char *arg, struct argp_state *st)
+{
+	struct args *a = st->input;
+
+	switch (key) {
+	case 'a': a->agent = arg; break;
+	case 'f': a->force = 1; break;
+	case 'n': a->dry_run = 1; break;
+	case 'd': a->db = arg; break;
+	case OPT_TICK: a->tick = arg; break;
+	case 'q': cli_quiet = 1; break;
+	case ARGP_KEY_ARG: argp_error(st, "unexpected argument '%s'", arg); break;
+	default: return ARGP_ERR_UNKNOWN;
+	}
+	return 0;
+}
+
+static struct argp argp = { options, parse, NULL, summary, 0, 0, 0 };
+
+int main(int argc, char **argv)
+{
+	struct args a = { 0 };
+	struct trigger_cfg cfg;
+	struct err e = ERR_INIT, warn = ERR_INIT;
+	struct store *s = NULL;
+	jv doc;
+	int rc;
+
+	cli_init("agent-trigger");
+	argp_parse(&argp, argc, argv, 0, 0, &a);
+	if ((rc = trigger_config(&cfg, a.agent, a.tick, &e)))
+		return cli_fail(&e);
+	cfg.force = a.force;
+	cfg.dry_run = a.dry_run;
+	if ((rc = store_open(&s, a.db, &e)))
+		return cli_fail(&e);
+	rc = trigger_tick(s, &cfg, &doc, &warn, &e);
+	store_close(s);
+	if (rc)
+		return cli_fail(&e);
+	if (warn.code && !cli_quiet)
+		cli_warn("%s", warn.msg);
+	return cli_finish(cli_emit(doc));
+}

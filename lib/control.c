@@ -1,0 +1,161 @@
+/* control: pause and resume the agent's ticks; cancel its research session. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "backend.h"
+#include "control.h"
+#include "json.h"
+#include "session.h"
+
+static int truthy(jv row, const char *k)
+{
+	jv v = json_get(jv_copy(row), k);
+	int t = jv_get_kind(v) == JV_KIND_TRUE ||
+		(jv_get_kind(v) == JV_KIND_NUMBER && jv_number_value(v) != 0);
+
+	jv_free(v);
+	return t;
+}
+
+int control_pause(struct store *s, const char *agent, int pause, const char *reason,
+		  int64_t now, jv *out, struct err *e)
+{
+	jv row = jv_null(), p, o;
+	int rc, was;
+
+	if ((rc = store_begin(s, e)))
+		return rc;
+	rc = store_query1(s, "control_state", jv_array_append(jv_array(), jv_string(agent)), &row, e);
+	if (rc)
+		goto fail;
+	was = truthy(row, "paused");
+	jv_free(row);
+	row = jv_null();
+	p = jv_array_append(jv_array(), jv_string(agent));
+	p = jv_array_append(p, jv_bool(pause));
+	p = jv_array_append(p, pause ? json_str_or_null(reason) : jv_null());
+	p = jv_array_append(p, pause ? jv_number((double)now) : jv_null());
+	p = jv_array_append(p, jv_number((double)now));
+	if ((rc = store_query(s, "control_set_paused", p, NULL, e)))
+		goto fail;
+	if ((rc = store_commit(s, e)))
+		return rc;
+	o = jv_object();
+	o = json_set(o, "agent", jv_string(agent));
+	o = json_set(o, "command", jv_string(pause ? "pause" : "resume"));
+	o = json_set(o, "paused", jv_bool(pause));
+	o = json_set(o, "changed", jv_bool(was != pause));
+	o = json_set(o, "reason", pause ? json_str_or_null(reason) : jv_null());
+	o = json_set(o, "paused_at", pause ? jv_number((double)now) : jv_null());
+	*out = o;
+	return 0;
+fail:
+	store_rollback(s);
+	jv_free(row);
+	return rc;
+}
+
+/* DELETE /operations/{id}: what happened, as an object. */
+static jv cancel_operation(const char *id, const char *reason, struct err *warn)
+{
+	struct backend b;
+	struct err be = ERR_INIT;
+	char path[200];
+	long status = 0;
+	jv resp = jv_null(), o = json_set(jv_object(), "id", jv_string(id));
+	int rc;
+
+	if ((rc = backend_init(&b, &be)) == 0) {
+		snprintf(path, sizeof path, "/operations/%s", id);
+		rc = backend_call(&b, "DELETE", path,
+				  json_set(jv_object(), "reason", jv_string(reason)), &status, &resp, &be);
+	}
+	if (rc == 0 && status >= 200 && status <= 299) {
+		jv_free(resp);
+		return json_set(o, "cancelled", jv_true());
+	}
+	if (rc == 0)
+		err_set(&be, EX_NO, "backend: DELETE %s: HTTP %ld%s", path, status,
+			status == 404 ? " (unknown operation)" :
+			status == 400 ? " (already finished)" : "");
+	jv_free(resp);
+	err_set(warn, be.code, "cannot cancel operation %s: %s", id, be.msg);
+	o = json_set(o, "cancelled", jv_false());
+	return json_set(o, "error", jv_string(be.msg));
+}
+
+int control_cancel(struct store *s, const char *agent, const char *reason, int64_t now,
+		   jv *out, struct err *warn, struct err *e)
+{
+	const char *why = reason && *reason ? reason : "cancelled by the operator";
+	char *phase = NULL, *op = NULL, *done = NULL;
+	jv session = jv_null(), operation = jv_null(), fields, o;
+	int64_t sid = 0;
+	int rc = 0;
+
+	err_clear(warn);
+	/* a tick may move the session meanwhile: then look again (bounded) */
+	for (int attempt = 0; attempt < 3; attempt++) {
+		free(phase);
+		free(op);
+		phase = op = NULL;
+		jv_free(session);
+		if ((rc = session_active(s, agent, &session, e)))
+			goto out;
+		if (jv_get_kind(session) != JV_KIND_OBJECT) {
+			o = json_set(jv_object(), "agent", jv_string(agent));
+			o = json_set(o, "command", jv_string("cancel"));
+			o = json_set(o, "cancelled", jv_false());
+			o = json_set(o, "reason", jv_string("no_active_session"));
+			*out = o;
+			rc = err_set(e, EX_NO, "nothing to cancel: agent '%s' has no active session", agent);
+			goto out;
+		}
+		json_int(session, "id", &sid);
+		phase = json_string(session, "phase");
+		if (phase && !strcmp(phase, "training"))
+			op = json_string(session, "training_operation_id");
+		else if (phase && !strcmp(phase, "backtesting"))
+			op = json_string(session, "backtest_operation_id");
+		if (op && *op && (!done || strcmp(done, op))) {
+			jv_free(operation);
+			operation = cancel_operation(op, why, warn);
+			free(done);
+			done = strdup(op);
+		}
+		if ((rc = store_begin(s, e)))
+			goto out;
+		fields = json_set(jv_object(), "outcome", jv_string("cancelled"));
+		fields = json_set(fields, "failure_reason", jv_string(why));
+		rc = session_move(s, sid, phase ? phase : "", "idle", fields, now, e);
+		if (rc == 0) {
+			jv_free(session);
+			session = jv_null();
+			rc = session_get(s, sid, &session, e);
+		}
+		if (rc) {
+			store_rollback(s);
+			if (rc == EX_TEMP && attempt < 2)
+				continue;
+			goto out;
+		}
+		if ((rc = store_commit(s, e)))
+			goto out;
+		break;
+	}
+	o = json_set(jv_object(), "agent", jv_string(agent));
+	o = json_set(o, "command", jv_string("cancel"));
+	o = json_set(o, "cancelled", jv_true());
+	o = json_set(o, "session", session);
+	o = json_set(o, "operation", operation);
+	session = operation = jv_null();
+	*out = o;
+out:
+	jv_free(session);
+	jv_free(operation);
+	free(phase);
+	free(op);
+	free(done);
+	return rc;
+}

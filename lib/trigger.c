@@ -1,0 +1,637 @@
+/* trigger: one tick's decision from the store and the backend, recorded once. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "budget.h"
+#include "clock.h"
+#include "json.h"
+#include "lease.h"
+#include "pricing.h"
+#include "session.h"
+#include "trigger.h"
+
+static int env_int(const char *name, int def, int min, int max, int *out, struct err *e)
+{
+	const char *s = getenv(name);
+	char *end;
+	long v;
+
+	*out = def;
+	if (!s || !*s)
+		return 0;
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno || *end || v < min || v > max)
+		return err_set(e, EX_PERM, "%s: not a whole number from %d to %d: '%.40s'",
+			       name, min, max, s);
+	*out = (int)v;
+	return 0;
+}
+
+static int env_flag(const char *name, int def, int *out, struct err *e)
+{
+	static const char *const yes[] = { "1", "true", "yes", "on", NULL };
+	static const char *const no[] = { "0", "false", "no", "off", NULL };
+	const char *s = getenv(name);
+
+	*out = def;
+	if (!s || !*s)
+		return 0;
+	for (const char *const *p = yes; *p; p++)
+		if (strcmp(s, *p) == 0)
+			return *out = 1, 0;
+	for (const char *const *p = no; *p; p++)
+		if (strcmp(s, *p) == 0)
+			return *out = 0, 0;
+	return err_set(e, EX_PERM, "%s: not 0 or 1: '%.40s'", name, s);
+}
+
+int trigger_config(struct trigger_cfg *c, const char *agent, const char *tick_id,
+		   struct err *e)
+{
+	const char *tp = getenv("TRACEPARENT");
+	char trace[33], span[17];
+	int rc;
+
+	memset(c, 0, sizeof *c);
+	if (agent) {
+		if (!trigger_name_ok(agent, 100))
+			return err_set(e, EX_USAGE, "--agent: not 1 to 100 characters of [A-Za-z0-9_.-]: '%.60s'",
+				       agent);
+	} else {
+		agent = getenv("AGENT_NAME");
+		if (!agent || !*agent)
+			agent = "default";
+		if (!trigger_name_ok(agent, 100))
+			return err_set(e, EX_PERM, "AGENT_NAME: not 1 to 100 characters of [A-Za-z0-9_.-]: '%.60s'",
+				       agent);
+	}
+	snprintf(c->agent, sizeof c->agent, "%s", agent);
+	if (tick_id) {
+		if (!trigger_name_ok(tick_id, 64))
+			return err_set(e, EX_USAGE, "--tick: not 1 to 64 characters of [A-Za-z0-9_.-]: '%.60s'",
+				       tick_id);
+		snprintf(c->tick_id, sizeof c->tick_id, "%s", tick_id);
+	} else if ((rc = trigger_random_hex(c->tick_id, 16, e))) {
+		return rc;
+	}
+	if (tp && trigger_traceparent_ok(tp)) {
+		snprintf(c->traceparent, sizeof c->traceparent, "%.55s", tp);
+	} else {
+		if ((rc = trigger_random_hex(trace, 16, e)) || (rc = trigger_random_hex(span, 8, e)))
+			return rc;
+		snprintf(c->traceparent, sizeof c->traceparent, "00-%s-%s-01", trace, span);
+	}
+	if (env_flag("AGENT_AUTO_START", 1, &c->auto_start, e) ||
+	    env_int("AGENT_MAX_RESUMES", 2, 0, 100, &c->max_resumes, e) ||
+	    env_int("AGENT_MAX_CONN_FAILURES", 5, 1, 1000, &c->max_conn_failures, e))
+		return EX_PERM;
+	if (clock_now(&c->now_us, e))
+		return e->code = EX_PERM;
+	{
+		/* the budget's settings are checked now, not only on a start */
+		struct budget_cfg b;
+
+		if (budget_config(&b, c->agent, e))
+			return e->code = EX_PERM;
+	}
+	c->lease_seconds = lease_seconds();
+	if ((rc = backend_init(&c->backend, e)))
+		return rc;
+	return 0;
+}
+
+/* ---------------------------------------------------------------- decisions */
+
+enum update { UPD_NONE, UPD_PROGRESS, UPD_UNREACHABLE, UPD_RESUMED };
+
+struct decision {
+	const char *event, *action, *reason;
+	const char *outcome;       /* action "end": the session's outcome */
+	char failure[512];         /* ... and its failure_reason */
+	jv result;                 /* action "gate": the operation's result_summary */
+	int create;                /* start a session (start_new_cycle) */
+	enum update upd;
+	jv progress;               /* UPD_PROGRESS */
+	char new_op[129];          /* UPD_RESUMED: the operation id after the resume */
+	struct budget_cfg budget;  /* read when create or budget_exhausted */
+	int64_t spent, remaining;  /* -1 when the budget was not read */
+};
+
+static void decide(struct decision *d, const char *event, const char *action, const char *reason)
+{
+	d->event = event;
+	d->action = action;
+	d->reason = reason;
+}
+
+static void end(struct decision *d, const char *event, const char *reason, const char *outcome,
+		const char *failure)
+{
+	decide(d, event, "end", reason);
+	d->outcome = outcome;
+	snprintf(d->failure, sizeof d->failure, "%s", failure);
+}
+
+static int truthy(jv v, const char *path)
+{
+	jv x = json_get(jv_copy(v), path);
+	jv_kind k = jv_get_kind(x);
+	int t = k == JV_KIND_TRUE ||
+		(k == JV_KIND_NUMBER && jv_number_value(x) != 0) ||
+		(k == JV_KIND_OBJECT && jv_object_length(jv_copy(x)) > 0) ||
+		(k == JV_KIND_STRING && jv_string_length_bytes(jv_copy(x)) > 0);
+
+	jv_free(x);
+	return t;
+}
+
+static int64_t int_field(jv row, const char *k)
+{
+	int64_t v = 0;
+
+	json_int(row, k, &v);
+	return v;
+}
+
+/* A string cut to at most max bytes without splitting a UTF-8 sequence. */
+static jv bounded_string(const char *s, size_t max)
+{
+	size_t n = strlen(s);
+
+	if (n <= max)
+		return jv_string(s);
+	n = max;
+	while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80)
+		n--;
+	return jv_string_sized(s, (int)n);
+}
+
+/* What the session's progress column keeps of an operation. */
+static jv progress_of(jv op, const char *id, int64_t now)
+{
+	jv p = jv_object();
+	char *status = json_string(op, "status"), *step = json_string(op, "progress.current_step");
+	double d;
+
+	p = json_set(p, "operation_id", jv_string(id));
+	if (status)
+		p = json_set(p, "status", bounded_string(status, 32));
+	if (json_number(op, "progress.percentage", &d) || json_number(op, "progress_percentage", &d))
+		p = json_set(p, "percentage", jv_number(d));
+	if (!step)
+		step = json_string(op, "current_step");
+	if (step)
+		p = json_set(p, "current_step", bounded_string(step, 200));
+	if (json_number(op, "progress.steps_completed", &d))
+		p = json_set(p, "steps_completed", jv_number(d));
+	if (json_number(op, "progress.steps_total", &d))
+		p = json_set(p, "steps_total", jv_number(d));
+	p = json_set(p, "updated_at", jv_number((double)now));
+	free(status);
+	free(step);
+	return p;
+}
+
+/* The backend says the operation failed but kept a checkpoint. */
+static int has_checkpoint(jv op)
+{
+	return truthy(op, "checkpoint_available") || truthy(op, "checkpoint") ||
+	       truthy(op, "metadata.checkpoint_available") || truthy(op, "metadata.checkpoint") ||
+	       truthy(op, "metadata.parameters.checkpoint_available");
+}
+
+static void unreachable(const struct trigger_cfg *c, jv session, const char *kind,
+			const char *msg, struct decision *d, struct err *warn)
+{
+	int64_t n = int_field(session, "conn_failures") + 1;
+	char failure[64];
+
+	err_set(warn, EX_TEMP, "%s (failure %lld of %d)", msg, (long long)n, c->max_conn_failures);
+	if (n >= c->max_conn_failures) {
+		snprintf(failure, sizeof failure, "%s_service_unavailable", kind);
+		end(d, strcmp(kind, "training") ? "backtest_failed" : "training_failed",
+		    "backend_unreachable", strcmp(kind, "training") ? "failed_backtest" : "failed_training",
+		    failure);
+		return;
+	}
+	decide(d, strcmp(kind, "training") ? "backtest_running" : "training_running", "wait",
+	       "backend_unreachable");
+	d->upd = UPD_UNREACHABLE;
+}
+
+/* POST /operations/{id}/resume; the decision follows the backend's answer. */
+static void resume(const struct trigger_cfg *c, jv session, const char *kind, const char *id,
+		   const char *failure, struct decision *d, struct err *warn)
+{
+	struct backend b = c->backend;
+	struct err pe = ERR_INIT;
+	char path[200], *next = NULL;
+	const int training = strcmp(kind, "training") == 0;
+	long status = 0;
+	jv resp = jv_null();
+
+	if (c->dry_run) {
+		decide(d, "recovered", "wait", "operation_resumed");
+		return;
+	}
+	snprintf(path, sizeof path, "/operations/%s/resume", id);
+	if (backend_call(&b, "POST", path, jv_null(), &status, &resp, &pe)) {
+		unreachable(c, session, kind, pe.msg, d, warn);
+		return;
+	}
+	if (status < 200 || status > 299) {
+		char f[512];
+
+		err_set(warn, EX_PERM, "backend: POST %s: HTTP %ld: cannot resume", path, status);
+		snprintf(f, sizeof f, "%s; resume refused (HTTP %ld)", failure, status);
+		end(d, training ? "training_failed" : "backtest_failed", "operation_failed",
+		    training ? "failed_training" : "failed_backtest", f);
+		jv_free(resp);
+		return;
+	}
+	next = json_string(resp, "data.operation_id");
+	if (next && backend_id_ok(next) && strcmp(next, id) != 0)
+		snprintf(d->new_op, sizeof d->new_op, "%s", next);
+	free(next);
+	jv_free(resp);
+	decide(d, "recovered", "wait", "operation_resumed");
+	d->upd = UPD_RESUMED;
+}
+
+/* A session in training or backtesting with an operation: ask the backend. */
+static void poll_operation(const struct trigger_cfg *c, jv session, const char *phase,
+			   const char *id, struct decision *d, struct err *warn)
+{
+	const int training = strcmp(phase, "training") == 0;
+	const char *kind = training ? "training" : "backtest";
+	const char *ev_running = training ? "training_running" : "backtest_running";
+	const char *ev_done = training ? "training_completed" : "backtest_completed";
+	const char *ev_failed = training ? "training_failed" : "backtest_failed";
+	const char *failed = training ? "failed_training" : "failed_backtest";
+	struct backend b = c->backend;
+	struct err pe = ERR_INIT;
+	char *status = NULL, *msg = NULL, f[512];
+	int64_t now = c->now_us / 1000000;
+	jv op = jv_null();
+	int rc = backend_operation(&b, id, &op, &pe);
+
+	switch (rc) {
+	case 0:
+		break;
+	case EX_NO:
+		snprintf(f, sizeof f, "the backend lost %s operation %s", kind, id);
+		end(d, ev_failed, "operation_lost", "failed_orphan", f);
+		goto out;
+	case EX_DATA:
+		snprintf(f, sizeof f, "%s operation id is not valid", kind);
+		end(d, ev_failed, "operation_id_invalid", "failed_orphan", f);
+		goto out;
+	default:
+		unreachable(c, session, kind, pe.msg, d, warn);
+		goto out;
+	}
+	status = json_string(op, "status");
+	msg = json_string(op, "error_message");
+	if (!status) {
+		err_set(&pe, EX_TEMP, "backend: GET /operations/%s: no status", id);
+		unreachable(c, session, kind, pe.msg, d, warn);
+	} else if (!strcmp(status, "pending") || !strcmp(status, "running") ||
+		   !strcmp(status, "resuming")) {
+		decide(d, ev_running, "wait", "operation_still_running");
+		d->upd = UPD_PROGRESS;
+		d->progress = progress_of(op, id, now);
+	} else if (!strcmp(status, "completed")) {
+		jv r = json_get(jv_copy(op), "result_summary");
+
+		if (jv_get_kind(r) == JV_KIND_OBJECT) {
+			decide(d, ev_done, "gate", "operation_completed");
+			d->result = r;
+		} else {
+			jv_free(r);
+			snprintf(f, sizeof f, "%s operation %s completed without a result_summary", kind, id);
+			end(d, ev_done, "result_missing", failed, f);
+		}
+	} else if (!strcmp(status, "failed")) {
+		snprintf(f, sizeof f, "%s", msg && *msg ? msg : "operation failed");
+		if (has_checkpoint(op) && int_field(session, "retry_count") < c->max_resumes)
+			resume(c, session, kind, id, f, d, warn);
+		else
+			end(d, ev_failed, "operation_failed", failed, f);
+	} else if (!strcmp(status, "cancelled")) {
+		snprintf(f, sizeof f, "%s operation %s was cancelled on the backend", kind, id);
+		end(d, ev_failed, "operation_cancelled", "cancelled", f);
+	} else {
+		err_set(warn, EX_DATA, "backend: GET /operations/%s: unknown status '%.40s'", id, status);
+		decide(d, ev_running, "wait", "operation_status_unknown");
+	}
+out:
+	free(status);
+	free(msg);
+	jv_free(op);
+}
+
+/* No active session: start one when automatic starts (or --force) and the
+ * budget allow. */
+static int decide_start(struct store *s, const struct trigger_cfg *c, struct decision *d,
+			struct err *e)
+{
+	jv st;
+	double v;
+	int64_t avail = 0;
+	int rc;
+
+	if (!c->auto_start && !c->force) {
+		decide(d, "idle", "skip", "auto_start_disabled");
+		return 0;
+	}
+	if ((rc = budget_config(&d->budget, c->agent, e)) ||
+	    (rc = budget_status(s, &d->budget, &st, e)))
+		return rc;
+	if (json_number(st, "available_usd", &v))
+		avail = pricing_micros(v);
+	if (json_number(st, "spent_usd", &v))
+		d->spent = pricing_micros(v);
+	if (json_number(st, "remaining_usd", &v))
+		d->remaining = pricing_micros(v);
+	jv_free(st);
+	if (avail < budget_cycle_estimate()) {
+		decide(d, "idle", "skip", "budget_exhausted");
+		return 0;
+	}
+	decide(d, "start_new_cycle", "invoke", "no_active_session");
+	d->create = 1;
+	return 0;
+}
+
+/* A session waiting on an invocation that no live tick is running: the
+ * tick that left it there died, or its invocation was refused. */
+static void decide_invocation(jv session, const char *phase, struct decision *d)
+{
+	int64_t attempts = int_field(session, "invoke_attempts");
+	char f[128];
+
+	if (attempts >= 2) {
+		snprintf(f, sizeof f, "the %s invocation was interrupted %lld times", phase,
+			 (long long)attempts);
+		end(d, "recovered", "invocation_interrupted", "failed_interrupted", f);
+	} else if (attempts == 1) {
+		decide(d, "recovered", "invoke", "invocation_interrupted");
+	} else if (!strcmp(phase, "backtesting")) {
+		decide(d, "training_completed", "invoke", "awaiting_backtest");
+	} else {
+		decide(d, "recovered", "invoke",
+		       !strcmp(phase, "designing") ? "awaiting_design" : "awaiting_assessment");
+	}
+}
+
+/* ---------------------------------------------------------------- recording */
+
+static jv P4(jv a, jv b, jv c, jv d)
+{
+	return jv_array_append(jv_array_append(jv_array_append(jv_array_append(jv_array(), a), b), c), d);
+}
+
+static int session_update(struct store *s, const char *name, jv params, int64_t sid,
+			  const char *phase, struct err *e)
+{
+	int rc = store_query(s, name, params, NULL, e);
+
+	if (rc == 0 && store_changes(s) != 1)
+		rc = err_set(e, EX_TEMP, "session %lld: no longer in phase %s", (long long)sid, phase);
+	return rc;
+}
+
+static int trigger_row(struct store *s, const struct trigger_cfg *c, int64_t now, int64_t sid,
+		       const struct decision *d, struct err *e)
+{
+	int not_invoked = !strcmp(d->action, "skip") || !strcmp(d->action, "wait") ||
+			  !strcmp(d->action, "end");
+	jv p = jv_array();
+
+	p = jv_array_append(p, jv_string(c->agent));
+	p = jv_array_append(p, jv_string(c->tick_id));
+	p = jv_array_append(p, jv_number((double)now));
+	p = jv_array_append(p, jv_string(d->event));
+	p = jv_array_append(p, jv_string(d->action));
+	p = jv_array_append(p, jv_string(d->reason));
+	p = jv_array_append(p, sid ? jv_number((double)sid) : jv_null());
+	p = jv_array_append(p, not_invoked ? jv_string(d->reason) : jv_null());
+	p = jv_array_append(p, d->spent >= 0 ? jv_number((double)d->spent) : jv_null());
+	p = jv_array_append(p, d->remaining >= 0 ? jv_number((double)d->remaining) : jv_null());
+	return store_query(s, "trigger_insert", p, NULL, e);
+}
+
+/* Writes the decision: session changes and the trigger row, in the open
+ * transaction; *session becomes the row as it now stands. */
+static int apply(struct store *s, const struct trigger_cfg *c, struct decision *d, jv *session,
+		 struct err *e)
+{
+	int64_t now = c->now_us / 1000000, sid = 0;
+	char *phase = NULL;
+	jv row, fields;
+	int rc = 0, changed = 0;
+
+	if (d->create) {
+		rc = store_query1(s, "session_create",
+				  jv_array_append(jv_array_append(jv_array(), jv_string(c->agent)),
+						  jv_number((double)now)),
+				  &row, e);
+		if (rc)
+			return rc;
+		json_int(row, "id", &sid);
+		jv_free(row);
+		if (!sid)
+			return err_set(e, EX_PERM, "session_create returned no id");
+		if ((rc = budget_count_cycle(s, &d->budget, 0, e)))
+			return rc;
+		changed = 1;
+	} else if (jv_get_kind(*session) == JV_KIND_OBJECT) {
+		json_int(*session, "id", &sid);
+		phase = json_string(*session, "phase");
+	}
+	switch (d->upd) {
+	case UPD_PROGRESS:
+		rc = session_update(s, "trigger_session_progress",
+				    P4(jv_number((double)sid), jv_string(phase), jv_copy(d->progress),
+				       jv_number((double)now)),
+				    sid, phase, e);
+		break;
+	case UPD_UNREACHABLE:
+		rc = session_update(s, "trigger_session_unreachable",
+				    jv_array_append(jv_array_append(jv_array_append(jv_array(),
+						jv_number((double)sid)), jv_string(phase)),
+						jv_number((double)now)),
+				    sid, phase, e);
+		break;
+	case UPD_RESUMED: {
+		int training = !strcmp(phase, "training");
+		jv op = d->new_op[0] ? jv_string(d->new_op) : jv_null();
+		jv p = P4(jv_number((double)sid), jv_string(phase),
+			  training ? jv_copy(op) : jv_null(), training ? jv_null() : jv_copy(op));
+
+		jv_free(op);
+		rc = session_update(s, "trigger_session_resumed",
+				    jv_array_append(p, jv_number((double)now)), sid, phase, e);
+		break;
+	}
+	case UPD_NONE:
+		break;
+	}
+	changed |= d->upd != UPD_NONE;
+	if (rc == 0 && d->outcome) {
+		fields = json_set(jv_object(), "outcome", jv_string(d->outcome));
+		fields = json_set(fields, "failure_reason", jv_string(d->failure));
+		rc = session_move(s, sid, phase, "idle", fields, now, e);
+		changed = 1;
+	}
+	if (rc == 0)
+		rc = trigger_row(s, c, now, sid, d, e);
+	if (rc == 0 && changed) {
+		jv_free(*session);
+		*session = jv_null();
+		rc = session_get(s, sid, session, e);
+	}
+	free(phase);
+	return rc;
+}
+
+static jv tick_doc(const struct trigger_cfg *c, struct decision *d, jv session)
+{
+	char at[32];
+	jv t = jv_object(), doc = jv_object();
+
+	clock_format_ms(c->now_us, at);
+	t = json_set(t, "id", jv_string(c->tick_id));
+	t = json_set(t, "at", jv_string(at));
+	t = json_set(t, "agent", jv_string(c->agent));
+	t = json_set(t, "traceparent", jv_string(c->traceparent));
+	if (c->dry_run)
+		t = json_set(t, "dry_run", jv_true());
+	doc = json_set(doc, "tick", t);
+	doc = json_set(doc, "event", jv_string(d->event));
+	doc = json_set(doc, "action", jv_string(d->action));
+	doc = json_set(doc, "reason", jv_string(d->reason));
+	doc = json_set(doc, "session", session);
+	if (jv_is_valid(d->result)) {
+		doc = json_set(doc, "result", d->result);
+		d->result = jv_invalid();
+	}
+	return doc;
+}
+
+/* The lease (or, dry, a look at it): *busy when another live tick has it. */
+static int take_lease(struct store *s, const struct trigger_cfg *c, int *busy, int *paused,
+		      struct err *e)
+{
+	int64_t now = c->now_us / 1000000, exp = 0;
+	char *holder;
+	jv st;
+	int rc;
+
+	*busy = *paused = 0;
+	if (!c->dry_run) {
+		rc = lease_take(s, c->agent, c->tick_id, now, c->lease_seconds, &st, e);
+		if (rc == EX_NO) {
+			err_clear(e);
+			*busy = 1;
+			return 0;
+		}
+		if (rc)
+			return rc;
+	} else {
+		if ((rc = store_query1(s, "state_get", jv_array_append(jv_array(), jv_string(c->agent)),
+				       &st, e)))
+			return rc;
+		holder = json_string(st, "lease_holder");
+		json_int(st, "lease_expires_at", &exp);
+		*busy = holder && exp > now;
+		free(holder);
+	}
+	*paused = truthy(st, "paused");
+	jv_free(st);
+	return 0;
+}
+
+int trigger_tick(struct store *s, const struct trigger_cfg *c, jv *doc, struct err *warn,
+		 struct err *e)
+{
+	struct decision d;
+	struct err ignore = ERR_INIT;
+	jv session = jv_null();
+	char *phase = NULL, *op = NULL;
+	int rc, busy, paused, lease_held = 0;
+
+	memset(&d, 0, sizeof d);
+	d.result = jv_invalid();
+	d.progress = jv_null();
+	d.spent = d.remaining = -1;
+	err_clear(warn);
+	if ((rc = store_begin(s, e)) || (rc = take_lease(s, c, &busy, &paused, e)))
+		goto fail;
+	if (busy) {
+		decide(&d, "busy", "skip", "lease_held");
+		goto record;
+	}
+	if (paused) {
+		decide(&d, "paused", "skip", "paused");
+		goto record;
+	}
+	if ((rc = session_active(s, c->agent, &session, e)))
+		goto fail;
+	if (jv_get_kind(session) != JV_KIND_OBJECT) {
+		if ((rc = decide_start(s, c, &d, e)))
+			goto fail;
+		goto record;
+	}
+	phase = json_string(session, "phase");
+	if (!phase)
+		phase = strdup("");
+	if (!strcmp(phase, "training"))
+		op = json_string(session, "training_operation_id");
+	else if (!strcmp(phase, "backtesting"))
+		op = json_string(session, "backtest_operation_id");
+	if (op && *op) {
+		/* the backend may take its time: hold no transaction meanwhile */
+		if (c->dry_run) {
+			store_rollback(s);
+		} else {
+			if ((rc = store_commit(s, e)))
+				goto fail;
+			lease_held = 1;
+		}
+		poll_operation(c, session, phase, op, &d, warn);
+		if ((rc = store_begin(s, e)))
+			goto fail;
+	} else if (!strcmp(phase, "training")) {
+		end(&d, "recovered", "operation_missing", "failed_interrupted",
+		    "training without a training operation id");
+	} else {
+		decide_invocation(session, phase, &d);
+	}
+record:
+	if (!c->dry_run && (rc = apply(s, c, &d, &session, e)))
+		goto fail;
+	if (c->dry_run)
+		store_rollback(s);
+	else if ((rc = store_commit(s, e)))
+		goto fail;
+	*doc = tick_doc(c, &d, session);
+	free(phase);
+	free(op);
+	jv_free(d.progress);
+	return 0;
+fail:
+	if (store_in_tx(s))
+		store_rollback(s);
+	if (lease_held)
+		lease_release(s, c->agent, c->tick_id, c->now_us / 1000000, &ignore);
+	jv_free(session);
+	jv_free(d.result);
+	jv_free(d.progress);
+	free(phase);
+	free(op);
+	return rc;
+}
