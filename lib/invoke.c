@@ -268,8 +268,14 @@ static int call_api(struct run *r, jv body, jv *message, int64_t *inv_id, struct
 		if (budget_config(&bc, r->agent, e))
 			return e->code;
 		if (r->o->tick_id && (clock_now_s(&now, e) ||
-				      lease_renew(r->s, r->agent, r->o->tick_id, now, lease_seconds(), e)))
-			return e->code == EX_NO ? (err_wrap(e, "stopping"), EX_TEMP) : e->code;
+				      lease_renew(r->s, r->agent, r->o->tick_id, now, lease_seconds(), e))) {
+			if (e->code == EX_NO) {
+				/* another tick took over: stop before spending anything more */
+				err_wrap(e, "stopping");
+				e->code = EX_TEMP;
+			}
+			return e->code;
+		}
 		rc = budget_hold(r->s, &bc, worst, upper + r->cfg.max_tokens,
 				 (int64_t)(r->api.timeout_ms / 1000) + 120, r->kind, &hold, e);
 		if (rc) {

@@ -1,0 +1,32 @@
+# Starts agent-sim for a bats file (setup_file) and stops it (teardown_file).
+# Exports SIM_URL (the server), ANTHROPIC_BASE_URL and AGENT_BACKEND_URL.
+
+sim_start() { # sim_start [agent-sim options...]
+	local out="$BATS_FILE_TMPDIR/sim.out" i
+	"$AGENT_BIN/agent-sim" --listen 127.0.0.1:0 "$@" >"$out" 2>"$BATS_FILE_TMPDIR/sim.err" 3>&- &
+	SIM_PID=$!
+	for i in $(seq 1 100); do
+		[ -s "$out" ] && break
+		sleep 0.05
+	done
+	SIM_URL=$(head -n 1 "$out" | jq -r .url)
+	[ -n "$SIM_URL" ] && [ "$SIM_URL" != null ] || { echo "agent-sim did not start" >&2; return 1; }
+	export SIM_PID SIM_URL
+	export ANTHROPIC_BASE_URL="$SIM_URL" AGENT_BACKEND_URL="$SIM_URL/api/v1"
+}
+
+sim_stop() {
+	[ -n "${SIM_PID:-}" ] && kill "$SIM_PID" 2>/dev/null && wait "$SIM_PID" 2>/dev/null
+	return 0
+}
+
+# sim_fault JSON: adds a fault on the running simulator.
+sim_fault() {
+	curl -sf --max-time 5 -X POST -H 'content-type: application/json' -d "$1" "$SIM_URL/_sim/faults" >/dev/null
+}
+
+# sim_clear: no faults, an empty request log.
+sim_clear() {
+	curl -sf --max-time 5 -X DELETE "$SIM_URL/_sim/faults" >/dev/null &&
+		curl -sf --max-time 5 -X DELETE "$SIM_URL/_sim/requests" >/dev/null
+}
