@@ -444,6 +444,80 @@ static int conclude(struct run *r, const char *status, jv *reason, struct err *e
 	return rc;
 }
 
+/* AGENT_AUTO_BACKTEST=1: when the strategy fixes its own backtest range
+ * (backtest.start_date/end_date or backtest.date_range.start/end in its
+ * config), the backtest is a deterministic step: start it without the model.
+ * Returns 1 when it took the step (rc in *rc), 0 to invoke the model. */
+static int auto_backtest(struct run *r, struct backend *b, jv sess, jv *reason, int *rc,
+			 struct err *e)
+{
+	const char *env = getenv("AGENT_AUTO_BACKTEST");
+	jv cfg, in;
+	char *from, *to, *sym, *tf, *name;
+	struct tools_ctx tc = { r->s, b, r->agent, r->o->tick_id, r->session_id, 0, 0 };
+	int is_error = 0, took = 0;
+	jv result;
+
+	if (!env || strcmp(env, "1"))
+		return 0;
+	cfg = json_get(jv_copy(sess), "strategy_config");
+	from = json_string(cfg, "backtest.start_date");
+	to = json_string(cfg, "backtest.end_date");
+	if (!from || !to) {
+		free(from);
+		free(to);
+		from = json_string(cfg, "backtest.date_range.start");
+		to = json_string(cfg, "backtest.date_range.end");
+	}
+	sym = json_string(cfg, "backtest.symbol");
+	if (!sym) {
+		jv l = json_get(jv_copy(cfg), "training_data.symbols.list");
+
+		if (jv_get_kind(l) == JV_KIND_ARRAY && jv_array_length(jv_copy(l)) > 0) {
+			jv x = jv_array_get(jv_copy(l), 0);
+
+			if (jv_get_kind(x) == JV_KIND_STRING)
+				sym = strdup(jv_string_value(x));
+			jv_free(x);
+		}
+		jv_free(l);
+	}
+	tf = json_string(cfg, "backtest.timeframe");
+	if (!tf)
+		tf = json_string(cfg, "training_data.timeframes.base_timeframe");
+	name = json_string(sess, "strategy_name");
+	if (from && to && sym && tf && name) {
+		in = jv_object();
+		in = json_set(in, "strategy_name", jv_string(name));
+		in = json_set(in, "symbol", jv_string(sym));
+		in = json_set(in, "timeframe", jv_string(tf));
+		in = json_set(in, "start_date", jv_string(from));
+		in = json_set(in, "end_date", jv_string(to));
+		took = 1;
+		*rc = clock_now_s(&tc.now, e);
+		if (*rc == 0)
+			*rc = tools_run(&tc, NULL, "start_backtest", in, &result, &is_error, e);
+		else
+			jv_free(in);
+		if (*rc == 0) {
+			r->t.tool_calls++;
+			r->t.tool_errors += is_error;
+			jv_free(result);
+			/* a refused start falls back to the model, which can correct it */
+			took = !is_error;
+			if (took)
+				*reason = jv_string("backtest_started");
+		}
+	}
+	free(from);
+	free(to);
+	free(sym);
+	free(tf);
+	free(name);
+	jv_free(cfg);
+	return took || *rc;
+}
+
 int invoke_run(struct store *s, const struct invoke_opts *o, jv *summary, struct err *e)
 {
 	struct run r = { 0 };
@@ -503,6 +577,10 @@ int invoke_run(struct store *s, const struct invoke_opts *o, jv *summary, struct
 	if (!r.kind || (strcmp(r.kind, "design") && strcmp(r.kind, "post_training") &&
 			strcmp(r.kind, "assessment"))) {
 		rc = err_set(e, EX_USAGE, "kind must be design, post_training or assessment");
+		goto out;
+	}
+	if (!strcmp(r.kind, "post_training") && auto_backtest(&r, &b, sess, &reason, &rc, e)) {
+		status = "auto_backtest";
 		goto out;
 	}
 	if ((rc = tools_load(r.kind, &tools, e)))

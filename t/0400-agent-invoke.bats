@@ -250,3 +250,18 @@ ledger_matches() { # budget spent equals the sum of the invocations' costs
 	[ "$(sql "SELECT COUNT(*) FROM agent_invocations")" -ge 1 ]
 	ledger_matches
 }
+
+@test "AGENT_AUTO_BACKTEST=1: a strategy with its own backtest range is backtested without a model call" {
+	sql "INSERT INTO agent_sessions (agent, phase, strategy_name, strategy_config, created_at, updated_at)
+	     VALUES ('default', 'backtesting', 's1', '{\"training_data\":{\"symbols\":{\"list\":[\"AAPL\"]},\"timeframes\":{\"base_timeframe\":\"1h\"}},\"backtest\":{\"start_date\":\"2024-01-01\",\"end_date\":\"2024-06-30\"}}', 1, 1)" >/dev/null
+	id=$(sql "SELECT MAX(id) FROM agent_sessions")
+	AGENT_AUTO_BACKTEST=1 run -0 --separate-stderr agent-invoke --session "$id"
+	assert_equal "$(jq -c '[.status,.reason,.calls,.tool_calls,.cost_usd]' <<<"$output")" '["auto_backtest","backtest_started",0,1,0]'
+	assert_equal "$(sql "SELECT COUNT(*) FROM agent_invocations")" 0
+	assert_equal "$(sql "SELECT tool_name FROM agent_actions")" start_backtest
+	assert_regex "$(sql "SELECT backtest_operation_id FROM agent_sessions WHERE id = $id")" "^op_backtest"
+	# without a range of its own, the model is asked
+	id2=$(new_session backtesting "'s1'")
+	AGENT_AUTO_BACKTEST=1 run -0 agent-invoke --session "$id2"
+	[ "$(jq -r .calls <<<"$output")" -ge 1 ]
+}
