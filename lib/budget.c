@@ -369,7 +369,7 @@ int budget_history(struct store *s, const struct budget_cfg *c, int days, jv *ou
 		   struct err *e)
 {
 	char from[11];
-	jv rows, res = jv_array();
+	jv rows, res;
 	int rc, n;
 
 	if (days < 1 || days > 3660)
@@ -379,6 +379,7 @@ int budget_history(struct store *s, const struct budget_cfg *c, int days, jv *ou
 						jv_string(c->day)), &rows, e);
 	if (rc)
 		return rc;
+	res = jv_array();
 	n = jv_array_length(jv_copy(rows));
 	for (int i = 0; i < n; i++) {
 		jv r = jv_array_get(jv_copy(rows), i);

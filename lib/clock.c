@@ -85,6 +85,15 @@ static int digits(const char *s, int n, int *out)
 	return 0;
 }
 
+/* timegm would quietly turn February 30 into March 2 */
+static int days_in_month(int y, int mo)
+{
+	static const int days[] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
+	int leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+
+	return mo == 2 && leap ? 29 : days[mo - 1];
+}
+
 int clock_parse(const char *s, int64_t *us)
 {
 	struct tm tm;
@@ -96,7 +105,8 @@ int clock_parse(const char *s, int64_t *us)
 	    digits(s + 11, 2, &h) || s[13] != ':' || digits(s + 14, 2, &mi) ||
 	    s[16] != ':' || digits(s + 17, 2, &sec))
 		return -1;
-	if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60)
+	if (mo < 1 || mo > 12 || d < 1 || d > days_in_month(y, mo) || h > 23 || mi > 59 ||
+	    sec > 60)
 		return -1;
 	p = s + 19;
 	if (*p == '.') {
@@ -114,7 +124,8 @@ int clock_parse(const char *s, int64_t *us)
 	} else if (*p == '+' || *p == '-') {
 		int oh, om;
 
-		if (digits(p + 1, 2, &oh) || p[3] != ':' || digits(p + 4, 2, &om))
+		if (digits(p + 1, 2, &oh) || p[3] != ':' || digits(p + 4, 2, &om) ||
+		    oh > 23 || om > 59)
 			return -1;
 		off = (oh * 60 + om) * 60 * (*p == '-' ? -1 : 1);
 		p += 6;

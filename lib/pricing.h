@@ -29,7 +29,8 @@ struct usage {
 
 struct cost {
 	int64_t micros;        /* total, rounded up to the micro-dollar */
-	int64_t pico[5];       /* input, output, cache_5m, cache_1h, cache_read */
+	int64_t pico[5];       /* input, output, cache_5m, cache_1h, cache_read
+				* (each saturates at INT64_MAX; micros does not) */
 	int band, batch;
 };
 

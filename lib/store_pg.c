@@ -181,9 +181,25 @@ int store_pg_open(struct store *s, const char *conninfo, struct err *e)
 			       "-c lock_timeout=10s -c statement_timeout=60s"
 			       " -c idle_in_transaction_session_timeout=60s",
 			       conninfo, NULL };
-	PGconn *c = PQconnectdbParams(keys, vals, 1);
-	char msg[300];
+	PQconninfoOption *opts;
+	PGconn *c;
+	char msg[300], *perr = NULL;
+	size_t n;
 
+	/* libpq quotes the text it cannot parse, and that text may hold a
+	 * password: say what is wrong, not what was written */
+	opts = PQconninfoParse(conninfo, &perr);
+	if (!opts) {
+		first_line(perr ? perr : "malformed", msg, sizeof msg);
+		PQfreemem(perr);
+		n = strcspn(msg, "\"");
+		while (n > 0 && (msg[n - 1] == ' ' || msg[n - 1] == ':'))
+			n--;
+		msg[n] = 0;
+		return err_set(e, EX_PERM, "postgresql: invalid connection string: %s", msg);
+	}
+	PQconninfoFree(opts);
+	c = PQconnectdbParams(keys, vals, 1);
 	if (!c)
 		return err_set(e, EX_TEMP, "postgresql: out of memory");
 	if (PQstatus(c) != CONNECTION_OK) {

@@ -1,0 +1,752 @@
+/* test_json: the JSON Lines reader, json_read_file, json_parse, the
+ * accessors, and a write to a full device. */
+#include <fcntl.h>
+#include <math.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+
+#include "unit.h"
+#include "json.h"
+
+/* An fd positioned at the start of len bytes of text (NULs allowed). */
+static int memfd_with(const char *text, size_t len)
+{
+	int fd = memfd_create("unit-json", MFD_CLOEXEC);
+	size_t off = 0;
+
+	assert_true(fd >= 0);
+	while (off < len) {
+		ssize_t n = write(fd, text + off, len - off);
+
+		assert_true(n > 0);
+		off += (size_t)n;
+	}
+	assert_int_equal(lseek(fd, 0, SEEK_SET), 0);
+	return fd;
+}
+
+/* Reads every document of text; returns the array, or fails the test when
+ * the reader reports an error. */
+static jv read_all(const char *text, size_t len, size_t limit)
+{
+	struct json_reader r;
+	struct err e = ERR_INIT;
+	int fd = memfd_with(text, len), rc;
+	jv docs = jv_array(), v;
+
+	assert_int_equal(json_reader_init(&r, fd, "input", limit, &e), 0);
+	while ((rc = json_reader_next(&r, &v, &e)) == 1)
+		docs = jv_array_append(docs, v);
+	if (rc < 0)
+		fail_msg("reader failed: %s", e.msg);
+	/* the end stays the end */
+	assert_int_equal(json_reader_next(&r, &v, &e), 0);
+	json_reader_release(&r);
+	close(fd);
+	return docs;
+}
+
+/* Reads text until the reader fails; the error in *e, the documents read
+ * before it in the result. */
+static jv read_until_error(const char *text, size_t len, size_t limit, struct err *e)
+{
+	struct json_reader r;
+	int fd = memfd_with(text, len), rc;
+	jv docs = jv_array(), v;
+
+	assert_int_equal(json_reader_init(&r, fd, "input", limit, e), 0);
+	while ((rc = json_reader_next(&r, &v, e)) == 1)
+		docs = jv_array_append(docs, v);
+	if (rc == 0)
+		fail_msg("the reader accepted input it should refuse");
+	assert_int_equal(rc, -1);
+	json_reader_release(&r);
+	close(fd);
+	return docs;
+}
+
+#define S(lit) lit, sizeof(lit) - 1
+
+static void reader_one_per_line(void **state)
+{
+	jv docs = read_all(S("{\"a\":1}\n[1,2]\n\"s\"\n3\nnull\n"), 0);
+
+	assert_jv_equal(docs, "[{\"a\":1},[1,2],\"s\",3,null]");
+	jv_free(docs);
+}
+
+static void reader_no_final_newline(void **state)
+{
+	jv docs = read_all(S("{\"a\":1}\n42"), 0);
+
+	/* a bare number at the end of input is complete: EOF delimits it */
+	assert_jv_equal(docs, "[{\"a\":1},42]");
+	jv_free(docs);
+}
+
+static void reader_document_spans_lines(void **state)
+{
+	jv docs = read_all(S("{\n  \"a\": [1,\n 2],\n  \"b\": {\"c\": true}\n}\n{\"d\":\n\"x\"}\n"), 0);
+
+	assert_jv_equal(docs, "[{\"a\":[1,2],\"b\":{\"c\":true}},{\"d\":\"x\"}]");
+	jv_free(docs);
+}
+
+static void reader_two_on_one_line(void **state)
+{
+	jv docs = read_all(S("{\"a\":1} {\"b\":2}\n[3][4]\n"), 0);
+
+	assert_jv_equal(docs, "[{\"a\":1},{\"b\":2},[3],[4]]");
+	jv_free(docs);
+}
+
+static void reader_empty_input(void **state)
+{
+	jv docs = read_all("", 0, 0);
+
+	assert_int_equal(jv_array_length(docs), 0);
+}
+
+static void reader_whitespace_only(void **state)
+{
+	jv docs = read_all(S("  \n\t\n\r\n\n   "), 0);
+
+	assert_int_equal(jv_array_length(docs), 0);
+}
+
+static void reader_blank_lines_between(void **state)
+{
+	jv docs = read_all(S("\n\n1\n\n\n2\n\n"), 0);
+
+	assert_jv_equal(docs, "[1,2]");
+	jv_free(docs);
+}
+
+static void reader_truncated_last(void **state)
+{
+	struct err e = ERR_INIT;
+	jv docs = read_until_error(S("{\"a\":1}\n{\"b\":2}\n{\"c\": [1, 2"), 0, &e);
+
+	assert_int_equal(e.code, EX_DATA);
+	assert_int_equal(jv_array_length(docs), 2);
+	assert_non_null(strstr(e.msg, "line 3"));
+	assert_non_null(strstr(e.msg, "truncated"));
+	assert_non_null(strstr(e.msg, "input"));
+}
+
+static void reader_truncated_with_newline(void **state)
+{
+	struct err e = ERR_INIT;
+	jv docs = read_until_error(S("{\"a\":1}\n{\"b\":\n"), 0, &e);
+
+	assert_int_equal(e.code, EX_DATA);
+	assert_int_equal(jv_array_length(docs), 1);
+	/* the document began on line 2 and ran out there */
+	assert_non_null(strstr(e.msg, "line 2"));
+}
+
+static void reader_truncated_string(void **state)
+{
+	struct err e = ERR_INIT;
+	jv docs = read_until_error(S("\"abc"), 0, &e);
+
+	assert_int_equal(e.code, EX_DATA);
+	assert_int_equal(jv_array_length(docs), 0);
+	assert_non_null(strstr(e.msg, "line 1"));
+}
+
+static void reader_malformed_middle(void **state)
+{
+	struct err e = ERR_INIT;
+	jv docs = read_until_error(S("1\n2\n{\"a\":1}\n{bad}\n5\n6\n"), 0, &e);
+
+	assert_int_equal(e.code, EX_DATA);
+	assert_jv_equal(docs, "[1,2,{\"a\":1}]");
+	jv_free(docs);
+	if (!strstr(e.msg, "line 4"))
+		fail_msg("wrong line in '%s'", e.msg);
+	/* the reader's own line, not jq's count over what it was fed */
+	assert_null(strstr(e.msg, "column"));
+}
+
+static void reader_malformed_after_multiline(void **state)
+{
+	struct err e = ERR_INIT;
+	jv docs = read_until_error(S("{\n\"a\":\n1\n}\n[1,,2]\n"), 0, &e);
+
+	assert_int_equal(e.code, EX_DATA);
+	assert_int_equal(jv_array_length(docs), 1);
+	if (!strstr(e.msg, "line 5"))
+		fail_msg("wrong line in '%s'", e.msg);
+}
+
+static void reader_nul_byte(void **state)
+{
+	static const char text[] = "{\"a\":1}\n{\"b\":\"x\0y\"}\n";
+	struct err e = ERR_INIT;
+	jv docs = read_until_error(text, sizeof text - 1, 0, &e);
+
+	assert_int_equal(e.code, EX_DATA);
+	assert_int_equal(jv_array_length(docs), 1);
+	assert_non_null(strstr(e.msg, "NUL"));
+	assert_non_null(strstr(e.msg, "line 2"));
+}
+
+static void reader_over_limit(void **state)
+{
+	size_t len = 64u << 10;
+	char *line = malloc(len + 1);
+	struct err e = ERR_INIT;
+	jv docs;
+
+	assert_non_null(line);
+	/* one 64 KiB document: a string of 'x', quoted, and a newline */
+	memset(line, 'x', len);
+	line[0] = '"';
+	line[len - 2] = '"';
+	line[len - 1] = '\n';
+	docs = read_until_error(line, len, 1024, &e);
+	assert_int_equal(e.code, EX_DATA);
+	assert_int_equal(jv_array_length(docs), 0);
+	assert_non_null(strstr(e.msg, "larger than 1024 bytes"));
+	assert_non_null(strstr(e.msg, "line 1"));
+	free(line);
+}
+
+/* A document spanning many short lines is measured as a whole. */
+static void reader_over_limit_across_lines(void **state)
+{
+	size_t n = 400, len = 0;
+	char *text = malloc(n * 8 + 8);
+	struct err e = ERR_INIT;
+	jv docs;
+
+	assert_non_null(text);
+	text[len++] = '[';
+	for (size_t i = 0; i < n; i++)
+		len += (size_t)sprintf(text + len, "%s1234\n", i ? "," : "");
+	text[len++] = ']';
+	text[len++] = '\n';
+	docs = read_until_error(text, len, 1024, &e);
+	assert_int_equal(e.code, EX_DATA);
+	assert_int_equal(jv_array_length(docs), 0);
+	assert_non_null(strstr(e.msg, "larger than 1024 bytes"));
+	free(text);
+}
+
+/* The reader refuses a huge document without reading the whole input: on
+ * a 16 MiB line it stops after a chunk or two. */
+static void reader_over_limit_stops_early(void **state)
+{
+	size_t len = 16u << 20;
+	char *big = malloc(len);
+	struct json_reader r;
+	struct err e = ERR_INIT;
+	int fd;
+	jv v;
+	off_t consumed;
+
+	assert_non_null(big);
+	memset(big, ' ', len);
+	big[0] = '[';
+	for (size_t i = 1; i + 2 < len; i += 2)
+		big[i] = '0', big[i + 1] = ',';
+	big[len - 2] = '0';
+	big[len - 1] = ']';
+	fd = memfd_with(big, len);
+	free(big);
+	assert_int_equal(json_reader_init(&r, fd, "input", 1024, &e), 0);
+	assert_int_equal(json_reader_next(&r, &v, &e), -1);
+	assert_int_equal(e.code, EX_DATA);
+	consumed = lseek(fd, 0, SEEK_CUR);
+	if (consumed > (off_t)(256u << 10))
+		fail_msg("read %lld bytes before refusing a document over 1 KiB",
+			 (long long)consumed);
+	json_reader_release(&r);
+	close(fd);
+}
+
+/* A document of exactly the limit is within it; one byte more is not. */
+static void reader_at_limit(void **state)
+{
+	char doc[1100];
+	struct err e = ERR_INIT;
+	jv docs;
+
+	memset(doc, 'y', sizeof doc);
+	doc[0] = '"';
+	doc[1023] = '"';  /* a 1024-byte document */
+	doc[1024] = '\n';
+	docs = read_all(doc, 1025, 1024);
+	assert_int_equal(jv_array_length(jv_copy(docs)), 1);
+	jv_free(docs);
+
+	doc[1023] = 'y';
+	doc[1024] = '"';  /* 1025 bytes */
+	doc[1025] = '\n';
+	docs = read_until_error(doc, 1026, 1024, &e);
+	assert_int_equal(e.code, EX_DATA);
+	jv_free(docs);
+}
+
+/* The same for a document after another: what the first leaves on its line
+ * (the newline) is not charged to the second. */
+static void reader_at_limit_second(void **state)
+{
+	char text[1200];
+	size_t len;
+	jv docs;
+
+	len = (size_t)sprintf(text, "{\"a\":1}\n\"");
+	memset(text + len, 'z', 1022);
+	len += 1022;
+	text[len++] = '"';
+	text[len++] = '\n';
+	docs = read_all(text, len, 1024);
+	assert_int_equal(jv_array_length(docs), 2);
+}
+
+/* Many small documents add up to far more than the limit: each is within
+ * it, so all are read. */
+static void reader_limit_is_per_document(void **state)
+{
+	size_t n = 2000, len = 0;
+	char *text = malloc(n * 16);
+	jv docs;
+
+	assert_non_null(text);
+	for (size_t i = 0; i < n; i++)
+		len += (size_t)sprintf(text + len, "{\"i\":%zu}\n", i);
+	docs = read_all(text, len, 64);
+	assert_int_equal(jv_array_length(jv_copy(docs)), (int)n);
+	{
+		jv last = jv_array_get(jv_copy(docs), 1999);
+
+		assert_int_equal(unit_num(last, "i"), 1999);
+		jv_free(last);
+	}
+	jv_free(docs);
+	free(text);
+}
+
+static void reader_from_pipe(void **state)
+{
+	int p[2];
+	struct json_reader r;
+	struct err e = ERR_INIT;
+	jv v;
+	static const char text[] = "{\"a\":\n1}\n{\"b\":2}";
+
+	assert_int_equal(pipe(p), 0);
+	assert_int_equal(write(p[1], text, sizeof text - 1), (ssize_t)(sizeof text - 1));
+	close(p[1]);
+	assert_int_equal(json_reader_init(&r, p[0], NULL, 0, &e), 0);
+	assert_string_equal(r.name, "stdin");
+	assert_int_equal(r.limit, JSON_DEFAULT_LIMIT);
+	assert_int_equal(json_reader_next(&r, &v, &e), 1);
+	assert_jv_equal(v, "{\"a\":1}");
+	jv_free(v);
+	assert_int_equal(json_reader_next(&r, &v, &e), 1);
+	assert_jv_equal(v, "{\"b\":2}");
+	jv_free(v);
+	assert_int_equal(json_reader_next(&r, &v, &e), 0);
+	json_reader_release(&r);
+	close(p[0]);
+}
+
+static void reader_read_error_directory(void **state)
+{
+	struct json_reader r;
+	struct err e = ERR_INIT;
+	int fd = open("/", O_RDONLY | O_DIRECTORY);
+	jv v;
+
+	assert_true(fd >= 0);
+	assert_int_equal(json_reader_init(&r, fd, "/", 0, &e), 0);
+	assert_int_equal(json_reader_next(&r, &v, &e), -1);
+	assert_int_equal(e.code, EX_TEMP);
+	assert_non_null(strstr(e.msg, "read error"));
+	/* after an error the reader stays stopped */
+	assert_int_equal(json_reader_next(&r, &v, &e), 0);
+	json_reader_release(&r);
+	close(fd);
+}
+
+static void reader_read_error_closed_fd(void **state)
+{
+	struct json_reader r;
+	struct err e = ERR_INIT;
+	int fd = memfd_with("1\n", 2);
+	jv v;
+
+	close(fd);
+	assert_int_equal(json_reader_init(&r, fd, "closed", 0, &e), 0);
+	assert_int_equal(json_reader_next(&r, &v, &e), -1);
+	assert_int_equal(e.code, EX_TEMP);
+	assert_non_null(strstr(e.msg, "closed: read error"));
+	json_reader_release(&r);
+}
+
+static void limit_from_env(void **state)
+{
+	unsetenv("AGENT_MAX_DOC_BYTES");
+	assert_int_equal(json_limit_from_env(), JSON_DEFAULT_LIMIT);
+	setenv("AGENT_MAX_DOC_BYTES", "2048", 1);
+	assert_int_equal(json_limit_from_env(), 2048);
+	setenv("AGENT_MAX_DOC_BYTES", "12k", 1);
+	assert_int_equal(json_limit_from_env(), JSON_DEFAULT_LIMIT);
+	setenv("AGENT_MAX_DOC_BYTES", "0", 1);
+	assert_int_equal(json_limit_from_env(), JSON_DEFAULT_LIMIT);
+	unsetenv("AGENT_MAX_DOC_BYTES");
+}
+
+/* ---------------------------------------------------------------- files */
+
+struct files {
+	char *dir;
+	char path[4200];
+};
+
+static int files_setup(void **state)
+{
+	struct files *f = calloc(1, sizeof *f);
+
+	if (!f || !(f->dir = unit_tmpdir()))
+		return -1;
+	snprintf(f->path, sizeof f->path, "%s/doc.json", f->dir);
+	*state = f;
+	return 0;
+}
+
+static int files_teardown(void **state)
+{
+	struct files *f = *state;
+
+	unit_rmtree(f->dir);
+	free(f->dir);
+	free(f);
+	return 0;
+}
+
+static void read_file_ok(void **state)
+{
+	struct files *f = *state;
+	struct err e = ERR_INIT;
+	jv v;
+
+	assert_int_equal(unit_write_file(f->path, "{\n \"models\": [1, 2]\n}\n\n"), 0);
+	assert_int_equal(json_read_file(f->path, 0, &v, &e), 0);
+	assert_jv_equal(v, "{\"models\":[1,2]}");
+	jv_free(v);
+}
+
+static void read_file_missing(void **state)
+{
+	struct files *f = *state;
+	struct err e = ERR_INIT;
+	char path[4300];
+	jv v;
+
+	snprintf(path, sizeof path, "%s/nope.json", f->dir);
+	assert_int_equal(json_read_file(path, 0, &v, &e), EX_PERM);
+	assert_int_equal(e.code, EX_PERM);
+	assert_non_null(strstr(e.msg, "nope.json"));
+	assert_non_null(strstr(e.msg, "No such file"));
+}
+
+static void read_file_two_documents(void **state)
+{
+	struct files *f = *state;
+	struct err e = ERR_INIT;
+	jv v;
+
+	assert_int_equal(unit_write_file(f->path, "{\"a\":1}\n{\"b\":2}\n"), 0);
+	assert_int_equal(json_read_file(f->path, 0, &v, &e), EX_DATA);
+	assert_non_null(strstr(e.msg, "more than one"));
+}
+
+static void read_file_empty(void **state)
+{
+	struct files *f = *state;
+	struct err e = ERR_INIT;
+	jv v;
+
+	assert_int_equal(unit_write_file(f->path, "  \n"), 0);
+	assert_int_equal(json_read_file(f->path, 0, &v, &e), EX_DATA);
+	assert_non_null(strstr(e.msg, "empty"));
+}
+
+static void read_file_truncated(void **state)
+{
+	struct files *f = *state;
+	struct err e = ERR_INIT;
+	jv v;
+
+	assert_int_equal(unit_write_file(f->path, "{\"a\": [1,\n2,\n"), 0);
+	assert_int_equal(json_read_file(f->path, 0, &v, &e), EX_DATA);
+	assert_non_null(strstr(e.msg, "truncated"));
+	assert_non_null(strstr(e.msg, "doc.json"));
+}
+
+static void read_file_garbage_after(void **state)
+{
+	struct files *f = *state;
+	struct err e = ERR_INIT;
+	jv v;
+
+	assert_int_equal(unit_write_file(f->path, "{\"a\":1}\n}\n"), 0);
+	assert_int_equal(json_read_file(f->path, 0, &v, &e), EX_DATA);
+	assert_non_null(strstr(e.msg, "line 2"));
+}
+
+static void read_file_over_limit(void **state)
+{
+	struct files *f = *state;
+	struct err e = ERR_INIT;
+	jv v;
+
+	assert_int_equal(unit_write_file(f->path, "[1,2,3,4,5,6,7,8,9,10,11,12,13,14,15]\n"), 0);
+	assert_int_equal(json_read_file(f->path, 16, &v, &e), EX_DATA);
+	assert_non_null(strstr(e.msg, "larger than 16 bytes"));
+}
+
+static void read_file_directory(void **state)
+{
+	struct files *f = *state;
+	struct err e = ERR_INIT;
+	jv v;
+
+	assert_int_equal(json_read_file(f->dir, 0, &v, &e), EX_TEMP);
+	assert_non_null(strstr(e.msg, "read error"));
+}
+
+/* ---------------------------------------------------------------- parse */
+
+static void parse_ok(void **state)
+{
+	struct err e = ERR_INIT;
+	jv v;
+
+	assert_int_equal(json_parse(S(" {\"a\":[1,2.5,\"x\",null,true]} \n"), &v, &e), 0);
+	assert_jv_equal(v, "{\"a\":[1,2.5,\"x\",null,true]}");
+	jv_free(v);
+	/* only len bytes count */
+	assert_int_equal(json_parse("[1]garbage", 3, &v, &e), 0);
+	assert_jv_equal(v, "[1]");
+	jv_free(v);
+}
+
+static void parse_errors(void **state)
+{
+	static const struct { const char *text; size_t len; const char *want; } bad[] = {
+		{ S(""), "empty" },
+		{ S("   \n"), "empty" },
+		{ S("{\"a\":"), "malformed" },
+		{ S("{\"a\" 1}"), "malformed" },
+		{ S("[1] [2]"), "trailing" },
+		{ S("{\"a\":1}}"), "malformed" },
+		{ "[\"a\0\"]", 5, "NUL" },
+		{ S("nul"), "malformed" },
+	};
+
+	for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+		struct err e = ERR_INIT;
+		jv v = jv_null();
+
+		if (json_parse(bad[i].text, bad[i].len, &v, &e) != EX_DATA)
+			fail_msg("json_parse accepted case %zu", i);
+		assert_int_equal(e.code, EX_DATA);
+		if (!strstr(e.msg, bad[i].want))
+			fail_msg("case %zu: '%s' lacks '%s'", i, e.msg, bad[i].want);
+		assert_null(strchr(e.msg, '\n'));
+	}
+}
+
+/* ---------------------------------------------------------------- access */
+
+static void get_paths(void **state)
+{
+	jv doc = unit_json("{\"a\":{\"b\":{\"c\":3}},\"n\":null,\"s\":\"x\",\"arr\":[1]}");
+	jv x;
+
+	x = json_get(jv_copy(doc), "a.b.c");
+	assert_jv_equal(x, "3");
+	jv_free(x);
+	x = json_get(jv_copy(doc), "a.b");
+	assert_jv_equal(x, "{\"c\":3}");
+	jv_free(x);
+	x = json_get(jv_copy(doc), "n");
+	assert_int_equal(jv_get_kind(x), JV_KIND_NULL);
+	jv_free(x);
+	x = json_get(jv_copy(doc), "");
+	assert_true(jv_equal(x, jv_copy(doc)));
+	/* a missing step, a step through a non-object: invalid, no assertion */
+	x = json_get(jv_copy(doc), "a.x.c");
+	assert_false(jv_is_valid(x));
+	jv_free(x);
+	x = json_get(jv_copy(doc), "s.t");
+	assert_false(jv_is_valid(x));
+	jv_free(x);
+	x = json_get(jv_copy(doc), "arr.0");
+	assert_false(jv_is_valid(x));
+	jv_free(x);
+	x = json_get(jv_number(1), "a");
+	assert_false(jv_is_valid(x));
+	jv_free(x);
+	jv_free(doc);
+}
+
+static void int_accessor(void **state)
+{
+	jv doc = unit_json("{\"i\":42,\"neg\":-7,\"f\":2.5,\"s\":\"3\",\"big\":1e19,"
+			   "\"b\":true,\"n\":null,\"o\":{\"k\":9007199254740992}}");
+	int64_t v = -1;
+
+	assert_true(json_int(doc, "i", &v));
+	assert_int_equal(v, 42);
+	assert_true(json_int(doc, "neg", &v));
+	assert_int_equal(v, -7);
+	assert_true(json_int(doc, "o.k", &v));
+	assert_int_equal(v, 9007199254740992LL);
+	v = 99;
+	assert_false(json_int(doc, "f", &v));
+	assert_false(json_int(doc, "s", &v));
+	assert_false(json_int(doc, "big", &v));
+	assert_false(json_int(doc, "b", &v));
+	assert_false(json_int(doc, "n", &v));
+	assert_false(json_int(doc, "missing", &v));
+	assert_int_equal(v, 99);  /* untouched on refusal */
+	jv_free(doc);
+
+	doc = jv_object_set(jv_object(), jv_string("nan"), jv_number(NAN));
+	doc = jv_object_set(doc, jv_string("inf"), jv_number(INFINITY));
+	assert_false(json_int(doc, "nan", &v));
+	assert_false(json_int(doc, "inf", &v));
+	jv_free(doc);
+}
+
+static void other_accessors(void **state)
+{
+	jv doc = unit_json("{\"d\":0.25,\"s\":\"text\",\"t\":true,\"f\":false,\"n\":null,\"z\":0}");
+	double d = 0;
+	int b = -1;
+	char *s;
+
+	assert_true(json_number(doc, "d", &d));
+	assert_true(d == 0.25);
+	assert_false(json_number(doc, "s", &d));
+	s = json_string(doc, "s");
+	assert_string_equal(s, "text");
+	free(s);
+	assert_null(json_string(doc, "d"));
+	assert_null(json_string(doc, "n"));
+	assert_true(json_bool(doc, "t", &b));
+	assert_int_equal(b, 1);
+	assert_true(json_bool(doc, "f", &b));
+	assert_int_equal(b, 0);
+	assert_false(json_bool(doc, "z", &b));
+	assert_false(json_bool(doc, "n", &b));
+	assert_true(json_is(doc, JV_KIND_OBJECT));
+	assert_false(json_is(doc, JV_KIND_ARRAY));
+	jv_free(doc);
+
+	doc = json_set(json_set(jv_object(), "a", json_str_or_null(NULL)), "b", json_str_or_null("x"));
+	assert_jv_equal(doc, "{\"a\":null,\"b\":\"x\"}");
+	s = json_dump(doc);
+	assert_string_equal(s, "{\"a\":null,\"b\":\"x\"}");
+	free(s);
+}
+
+/* ---------------------------------------------------------------- write */
+
+static void write_compact_line(void **state)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+
+	assert_non_null(f);
+	assert_int_equal(json_write(f, unit_json("{ \"a\" : [1, 2],\n \"b\": \"x y\" }")), 0);
+	assert_int_equal(json_write(f, jv_number(3)), 0);
+	assert_int_equal(fclose(f), 0);
+	assert_string_equal(buf, "{\"a\":[1,2],\"b\":\"x y\"}\n3\n");
+	free(buf);
+}
+
+static void write_full_device(void **state)
+{
+	FILE *f = fopen("/dev/full", "w");
+	char big[3 * BUFSIZ];
+
+	if (!f)
+		fail_msg("cannot open /dev/full: %s", strerror(errno));
+	/* unbuffered: the write itself fails */
+	assert_int_equal(setvbuf(f, NULL, _IONBF, 0), 0);
+	assert_int_equal(json_write(f, unit_json("{\"a\":1}")), -1);
+	assert_int_equal(errno, ENOSPC);
+	fclose(f);
+
+	/* buffered: a document larger than the buffer fails in json_write... */
+	f = fopen("/dev/full", "w");
+	assert_non_null(f);
+	memset(big, 'a', sizeof big - 1);
+	big[sizeof big - 1] = 0;
+	assert_int_equal(json_write(f, jv_string(big)), -1);
+	assert_true(ferror(f));
+	fclose(f);
+
+	/* ...and a small one when the caller flushes, as every command must */
+	f = fopen("/dev/full", "w");
+	assert_non_null(f);
+	assert_int_equal(json_write(f, jv_number(1)), 0);
+	assert_int_equal(fflush(f), EOF);
+	assert_true(ferror(f));
+	fclose(f);
+}
+
+int main(void)
+{
+	const struct CMUnitTest reader[] = {
+		cmocka_unit_test(reader_one_per_line),
+		cmocka_unit_test(reader_no_final_newline),
+		cmocka_unit_test(reader_document_spans_lines),
+		cmocka_unit_test(reader_two_on_one_line),
+		cmocka_unit_test(reader_empty_input),
+		cmocka_unit_test(reader_whitespace_only),
+		cmocka_unit_test(reader_blank_lines_between),
+		cmocka_unit_test(reader_truncated_last),
+		cmocka_unit_test(reader_truncated_with_newline),
+		cmocka_unit_test(reader_truncated_string),
+		cmocka_unit_test(reader_malformed_middle),
+		cmocka_unit_test(reader_malformed_after_multiline),
+		cmocka_unit_test(reader_nul_byte),
+		cmocka_unit_test(reader_over_limit),
+		cmocka_unit_test(reader_over_limit_across_lines),
+		cmocka_unit_test(reader_over_limit_stops_early),
+		cmocka_unit_test(reader_at_limit),
+		cmocka_unit_test(reader_at_limit_second),
+		cmocka_unit_test(reader_limit_is_per_document),
+		cmocka_unit_test(reader_from_pipe),
+		cmocka_unit_test(reader_read_error_directory),
+		cmocka_unit_test(reader_read_error_closed_fd),
+		cmocka_unit_test(limit_from_env),
+		cmocka_unit_test_setup_teardown(read_file_ok, files_setup, files_teardown),
+		cmocka_unit_test_setup_teardown(read_file_missing, files_setup, files_teardown),
+		cmocka_unit_test_setup_teardown(read_file_two_documents, files_setup, files_teardown),
+		cmocka_unit_test_setup_teardown(read_file_empty, files_setup, files_teardown),
+		cmocka_unit_test_setup_teardown(read_file_truncated, files_setup, files_teardown),
+		cmocka_unit_test_setup_teardown(read_file_garbage_after, files_setup, files_teardown),
+		cmocka_unit_test_setup_teardown(read_file_over_limit, files_setup, files_teardown),
+		cmocka_unit_test_setup_teardown(read_file_directory, files_setup, files_teardown),
+		cmocka_unit_test(parse_ok),
+		cmocka_unit_test(parse_errors),
+		cmocka_unit_test(get_paths),
+		cmocka_unit_test(int_accessor),
+		cmocka_unit_test(other_accessors),
+		cmocka_unit_test(write_compact_line),
+		cmocka_unit_test(write_full_device),
+	};
+
+	unit_datadir();
+	return cmocka_run_group_tests_name("json", reader, NULL, NULL) != 0;
+}
