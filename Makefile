@@ -58,7 +58,7 @@ LIBS_agent-trigger     := $(STORE_LIBS) $(CURL_LIBS)
 LIBS_agent-metrics-agg := $(STORE_LIBS)
 LIBS_agent-control     := $(STORE_LIBS) $(CURL_LIBS)
 
-SH_CMDS :=
+SH_CMDS := agent-cycle agent
 
 LIB_SRC := $(wildcard lib/*.c)
 LIB_OBJ := $(LIB_SRC:lib/%.c=$(O)/lib/%.o) $(O)/gen/sql_gen.o

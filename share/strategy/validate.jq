@@ -6,7 +6,8 @@
 
 def is_obj: type == "object";
 def is_arr: type == "array";
-def str_in($xs): . as $v | ($xs | index([$v])) != null;
+# (not index/1: it leaks in libjq 1.6)
+def str_in($xs): . as $v | any($xs[]; . == $v);
 def reserved: ["open", "high", "low", "close", "volume"];
 def set_params: {"triangular": 3, "triangle": 3, "trapezoidal": 4, "trapezoid": 4,
                  "gaussian": 2, "sigmoid": 2};
@@ -80,7 +81,7 @@ def set_params: {"triangular": 3, "triangle": 3, "trapezoidal": 4, "trapezoid": 
             "training_data.timeframes.mode must be single or multi_timeframe"
           elif $tf.mode == "multi_timeframe" and (($tf.list // []) | length) < 2 then
             "training_data.timeframes: multi_timeframe needs at least 2 timeframes"
-          elif $tf.mode == "multi_timeframe" and (($tf.list // []) | index([$tf.base_timeframe]) == null) then
+          elif $tf.mode == "multi_timeframe" and ($tf.base_timeframe | str_in($tf.list // []) | not) then
             "training_data.timeframes: base_timeframe must be in the list"
           else empty end),
        ($c.training_data.history_required // null | select(. != null and (type != "number" or . < 50))
