@@ -211,11 +211,11 @@ static int reserve(struct store *s, const struct budget_cfg *c, int64_t amount, 
 		return store_query1(s, "budget_hold_atomic",
 				    P(jv_string(c->agent), jv_string(c->day), num(amount), num(c->buffer),
 				      num(c->token_limit), num(tokens), num(c->now), num(c->now + ttl),
-				      json_str_or_null(note)),
+				      json_str_or_null(note), num(c->limit)),
 				    hold, e);
 	rc = store_query1(s, "budget_reserve",
 			  P(jv_string(c->agent), jv_string(c->day), num(amount), num(c->buffer),
-			    num(c->token_limit), num(tokens), num(c->now)),
+			    num(c->token_limit), num(tokens), num(c->now), num(c->limit)),
 			  &res, e);
 	if (rc == 0 && jv_get_kind(res) == JV_KIND_OBJECT)
 		rc = store_query1(s, "budget_hold_insert",

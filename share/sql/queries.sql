@@ -25,11 +25,13 @@ SELECT agent, day, limit_micros, limit_set, spent_micros, held_micros, tokens_us
 -- name: budget_reserve
 -- The cap in one statement: the row lock serialises concurrent holders.
 -- $1 agent, $2 day, $3 amount, $4 buffer, $5 token limit (0: none),
--- $6 tokens, $7 now
+-- $6 tokens, $7 now, $8 limit from the environment (the row's own limit
+-- wins only when set for the day, as in budget_ensure_day)
 UPDATE agent_budget
-   SET held_micros = held_micros + $3, tokens_held = tokens_held + $6, updated_at = $7
+   SET held_micros = held_micros + $3, tokens_held = tokens_held + $6, updated_at = $7,
+       limit_micros = CASE WHEN limit_set THEN limit_micros ELSE $8 END
  WHERE agent = $1 AND day = $2
-   AND spent_micros + held_micros + $3 <= limit_micros - $4
+   AND spent_micros + held_micros + $3 <= CASE WHEN limit_set THEN limit_micros ELSE $8 END - $4
    AND ($5 = 0 OR tokens_used + tokens_held + $6 <= $5)
 RETURNING limit_micros, spent_micros, held_micros
 

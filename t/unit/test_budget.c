@@ -397,6 +397,29 @@ static void set_limit_today_only(void **state)
 	jv_free(out);
 }
 
+/* The operator lowers the daily limit: the very next hold obeys it, with
+ * no status call in between to refresh the day's row. */
+static void lowered_limit_applies_to_next_hold(void **state)
+{
+	struct unit_db *db = unit_db(state);
+	struct budget_cfg c = cfg_at(NOW_TEXT);
+	struct err e = ERR_INIT;
+	jv out = jv_null();
+
+	hold(db->s, &c, USD(1), 0, 300);
+	setenv("AGENT_DAILY_BUDGET_USD", "2", 1);
+	c = cfg_at(NOW_TEXT);
+	/* 1 + 1.5 fits under the old 4.90, not under the new 1.90 */
+	if (budget_hold(db->s, &c, USD(1.5), 0, 300, NULL, &out, &e) != EX_NO)
+		fail_msg("a hold of $1.50 was granted under a $2 limit with $1 held");
+	jv_free(out);
+	hold(db->s, &c, USD(0.9), 0, 300);
+	expect(db->s, &c, 0, USD(1.9), 0);
+	out = status(db->s, &c);
+	assert_true(unit_num(out, "limit_usd") == 2);
+	jv_free(out);
+}
+
 static void token_budget(void **state)
 {
 	struct unit_db *db = unit_db(state);
@@ -685,7 +708,7 @@ static void concurrent_holds(void **state)
 	DB(fresh_day), DB(hold_within_cap), DB(hold_over_cap), DB(settle_releases), \
 	DB(settle_twice), DB(settle_unknown), DB(expired_hold), \
 	DB(expired_hold_across_midnight), DB(day_resets), DB(set_limit_today_only), \
-	DB(token_budget), DB(malformed_env), DB(negative_amounts), \
+	DB(lowered_limit_applies_to_next_hold), DB(token_budget), DB(malformed_env), DB(negative_amounts), \
 	DB(joins_caller_transaction), DB(failing_write), DB(concurrent_holds)
 
 int main(void)

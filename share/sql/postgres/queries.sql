@@ -31,12 +31,14 @@ VALUES ($1, $2, extract(epoch FROM now())::bigint)
 -- The reservation and the hold row in one statement: one round trip, atomic
 -- without a transaction; the budget row's lock is held for this statement
 -- only.  $1 agent, $2 day, $3 amount, $4 buffer, $5 token limit (0: none),
--- $6 tokens, $7 now, $8 expires at, $9 note
+-- $6 tokens, $7 now, $8 expires at, $9 note, $10 limit from the environment
+-- (see budget_reserve)
 WITH r AS (
     UPDATE agent_budget
-       SET held_micros = held_micros + $3, tokens_held = tokens_held + $6, updated_at = $7
+       SET held_micros = held_micros + $3, tokens_held = tokens_held + $6, updated_at = $7,
+           limit_micros = CASE WHEN limit_set THEN limit_micros ELSE $10 END
      WHERE agent = $1 AND day = $2
-       AND spent_micros + held_micros + $3 <= limit_micros - $4
+       AND spent_micros + held_micros + $3 <= CASE WHEN limit_set THEN limit_micros ELSE $10 END - $4
        AND ($5 = 0 OR tokens_used + tokens_held + $6 <= $5)
     RETURNING agent, day)
 INSERT INTO agent_budget_holds (agent, day, amount_micros, tokens, note, created_at, expires_at)
