@@ -16,6 +16,7 @@
 #include "pricing.h"
 #include "prompt.h"
 #include "session.h"
+#include "strategy.h"
 #include "tick.h"
 #include "tools.h"
 
@@ -526,7 +527,7 @@ int invoke_run(struct store *s, const struct invoke_opts *o, jv *summary, struct
 	char *sys = NULL, *user = NULL, *stop = NULL;
 	const char *status = "ok";
 	int64_t t0 = clock_mono_us(), inv_id = 0;
-	int rc;
+	int rc, cache;
 
 	r.s = s;
 	r.o = o;
@@ -589,11 +590,13 @@ int invoke_run(struct store *s, const struct invoke_opts *o, jv *summary, struct
 	    (rc = prompt_render(r.kind, context(s, &b, r.agent, r.kind, jv_copy(sess), o->reason),
 				&user, e)))
 		goto out;
-	/* the system prompt and the tools are the cacheable prefix */
+	/* the system prompt and the tools are the cacheable prefix
+	 * (AGENT_PROMPT_CACHE=0 turns caching off, for comparison) */
+	cache = !getenv("AGENT_PROMPT_CACHE") || strcmp(getenv("AGENT_PROMPT_CACHE"), "0");
 	{
 		int n = jv_array_length(jv_copy(tools));
 
-		if (n > 0) {
+		if (n > 0 && cache) {
 			jv last = jv_array_get(jv_copy(tools), n - 1);
 
 			tools = jv_array_set(tools, n - 1, json_set(last, "cache_control", cache_control()));
@@ -605,8 +608,13 @@ int invoke_run(struct store *s, const struct invoke_opts *o, jv *summary, struct
 	body = jv_object();
 	body = json_set(body, "model", jv_string(r.cfg.model));
 	body = json_set(body, "max_tokens", jv_number((double)r.cfg.max_tokens));
-	body = json_set(body, "system", jv_array_append(jv_array(), json_set(json_set(json_set(jv_object(),
-		"type", jv_string("text")), "text", jv_string(sys)), "cache_control", cache_control())));
+	{
+		jv block = json_set(json_set(jv_object(), "type", jv_string("text")), "text", jv_string(sys));
+
+		if (cache)
+			block = json_set(block, "cache_control", cache_control());
+		body = json_set(body, "system", jv_array_append(jv_array(), block));
+	}
 	body = json_set(body, "tools", jv_copy(tools));
 
 	for (long iter = 1;; iter++) {
@@ -704,6 +712,7 @@ out:
 	free(user);
 	free(stop);
 	anthropic_release(&r.api);
+	strategy_release();
 	return rc;
 }
 

@@ -91,6 +91,12 @@ int prompt_render_text(const char *text, const char *what, jv context, char **ou
 	int rc;
 
 	*out = NULL;
+	if (!strstr(text, "{{")) {
+		/* plain text (the system prompt): no jq program to compile */
+		jv_free(context);
+		*out = strdup(text);
+		return *out ? 0 : err_set(e, EX_TEMP, "out of memory");
+	}
 	rc = to_program(text, &b);
 	if (rc) {
 		free(b.p);

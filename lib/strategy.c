@@ -45,6 +45,7 @@ const char *strategy_dir(void)
 /* --- validation */
 
 static jq_state *rules;
+static char *rules_key;     /* the indicator list the rules were compiled with */
 static char rules_err[300];
 
 static void rules_cb(void *data, jv msg)
@@ -96,11 +97,26 @@ int strategy_validate(jv config, jv indicators, jv *report, struct err *e)
 {
 	jv r;
 
-	/* compiled per call: the indicator names are bound at compile time */
-	if (load_rules(indicators, e))
-		return e->code;
+	/* the indicator names are bound at compile time: compile again only
+	 * when they change (compiling costs milliseconds with libjq) */
+	{
+		char *key = json_dump(jv_copy(indicators));
+
+		if (rules && (!key || !rules_key || strcmp(key, rules_key))) {
+			jq_teardown(&rules);
+			free(rules_key);
+			rules_key = NULL;
+		}
+		if (!rules && load_rules(indicators, e)) {
+			free(key);
+			return e->code;
+		}
+		if (!rules_key)
+			rules_key = key;
+		else
+			free(key);
+	}
 	if (jv_get_kind(config) != JV_KIND_OBJECT) {
-		jq_teardown(&rules);
 		*report = json_set(json_set(json_set(jv_object(), "valid", jv_false()),
 			"errors", jv_array_append(jv_array(), jv_string("config must be a JSON object"))),
 			"warnings", jv_array());
@@ -117,10 +133,8 @@ int strategy_validate(jv config, jv indicators, jv *report, struct err *e)
 			jv_get_kind(msg) == JV_KIND_STRING ? jv_string_value(msg) : "no report object");
 		jv_free(msg);
 		jv_free(r);
-		jq_teardown(&rules);
 		return EX_PERM;
 	}
-	jq_teardown(&rules);
 	*report = r;
 	return 0;
 }
@@ -297,4 +311,12 @@ int strategy_write(const char *name, jv config, char **path, struct err *e)
 	if (rc == 0)
 		*path = strdup(final);
 	return rc;
+}
+
+void strategy_release(void)
+{
+	if (rules)
+		jq_teardown(&rules);
+	free(rules_key);
+	rules_key = NULL;
 }

@@ -19,6 +19,9 @@ const char *strategy_dir(void);
  * indicator names (may be empty).  *report gets {valid, errors, warnings}. */
 int strategy_validate(jv config, jv indicators, jv *report, struct err *e);
 
+/* Frees the compiled rules (at exit, for leak checkers). */
+void strategy_release(void);
+
 /* Writes config (borrowed) as YAML to <dir>/<name>.yaml, never replacing an
  * existing file (EX_NO when it exists).  *path (malloc'd) gets the path. */
 int strategy_write(const char *name, jv config, char **path, struct err *e);
