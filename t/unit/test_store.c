@@ -300,7 +300,6 @@ static void booleans(void **state)
 {
 	struct unit_db *db = unit_db(state);
 	struct err e = ERR_INIT;
-	char got[64];
 	jv row, p;
 
 	assert_int_equal(store_query1(db->s, "lease_take",
@@ -308,29 +307,107 @@ static void booleans(void **state)
 					 jv_number(NOW + 600)), &row, &e), 0);
 	assert_int_equal(unit_kind(row, "paused"), JV_KIND_FALSE);
 	jv_free(row);
-	native(db, "UPDATE agent_state SET paused = true WHERE agent = 'a1'");
+	p = P4(jv_string("a1"), jv_true(), jv_string("ops"), jv_number(NOW));
+	assert_int_equal(store_query(db->s, "control_set_paused", jv_array_append(p, jv_number(NOW)),
+				     NULL, &e), 0);
 	assert_int_equal(store_query1(db->s, "state_get", jv_array_append(jv_array(), jv_string("a1")),
 				      &row, &e), 0);
 	assert_int_equal(unit_kind(row, "paused"), JV_KIND_TRUE);
 	assert_string_equal(unit_str(row, "lease_holder"), "tick-1");
 	jv_free(row);
+	p = P4(jv_string("a1"), jv_false(), jv_null(), jv_null());
+	assert_int_equal(store_query(db->s, "control_set_paused", jv_array_append(p, jv_number(NOW + 1)),
+				     NULL, &e), 0);
+	assert_int_equal(store_query1(db->s, "control_state", jv_array_append(jv_array(), jv_string("a1")),
+				      &row, &e), 0);
+	assert_int_equal(unit_kind(row, "paused"), JV_KIND_FALSE);
+	assert_int_equal(unit_kind(row, "pause_reason"), JV_KIND_NULL);
+	jv_free(row);
 
-	/* a boolean parameter: the trigger row's invoked flag */
-	native(db, "INSERT INTO agent_triggers (tick_id, at, event) VALUES ('t1', 1, 'idle')");
+	/* the trigger row's invoked flag, false from the insert, then set */
+	p = P4(jv_string("a1"), jv_string("t1"), jv_number(NOW), jv_string("idle"));
+	p = jv_array_concat(p, P4(jv_null(), jv_null(), jv_null(), jv_null()));
+	p = jv_array_append(jv_array_append(p, jv_number(0)), jv_number(4900000));
+	assert_int_equal(store_query(db->s, "trigger_insert", p, NULL, &e), 0);
+	assert_int_equal(store_query1(db->s, "trigger_get", jv_array_append(jv_array(), jv_string("t1")),
+				      &row, &e), 0);
+	assert_int_equal(unit_kind(row, "invoked"), JV_KIND_FALSE);
+	assert_int_equal(unit_num(row, "budget_remaining_micros"), 4900000);
+	jv_free(row);
 	p = P4(jv_string("t1"), jv_string("invoke"), jv_null(), jv_null());
 	p = jv_array_append(jv_array_append(jv_array_append(p, jv_true()), jv_number(12)), jv_null());
 	assert_int_equal(store_query(db->s, "trigger_update_decision", p, NULL, &e), 0);
 	assert_int_equal(store_changes(db->s), 1);
-	native_value(db, "SELECT CASE WHEN invoked THEN 'yes' ELSE 'no' END || ' ' || action"
-			 " || ' ' || budget_spent_micros FROM agent_triggers WHERE tick_id = 't1'",
-		     got, sizeof got);
-	assert_string_equal(got, "yes invoke 12");
+	assert_int_equal(store_query1(db->s, "trigger_get", jv_array_append(jv_array(), jv_string("t1")),
+				      &row, &e), 0);
+	assert_int_equal(unit_kind(row, "invoked"), JV_KIND_TRUE);
+	assert_string_equal(unit_str(row, "action"), "invoke");
+	assert_int_equal(unit_num(row, "budget_spent_micros"), 12);
+	assert_int_equal(unit_num(row, "budget_remaining_micros"), 4900000);
+	jv_free(row);
 	p = P4(jv_string("t1"), jv_null(), jv_null(), jv_null());
 	p = jv_array_append(jv_array_append(jv_array_append(p, jv_false()), jv_null()), jv_null());
 	assert_int_equal(store_query(db->s, "trigger_update_decision", p, NULL, &e), 0);
-	native_value(db, "SELECT CASE WHEN invoked THEN 'yes' ELSE 'no' END || ' ' || action"
-			 " FROM agent_triggers WHERE tick_id = 't1'", got, sizeof got);
-	assert_string_equal(got, "no invoke");
+	assert_int_equal(store_query1(db->s, "trigger_get", jv_array_append(jv_array(), jv_string("t1")),
+				      &row, &e), 0);
+	assert_int_equal(unit_kind(row, "invoked"), JV_KIND_FALSE);
+	assert_string_equal(unit_str(row, "action"), "invoke");
+	jv_free(row);
+}
+
+/* A JSON column read back beside the store, parsed. */
+static jv native_json(const struct unit_db *db, const char *sql)
+{
+	char text[1024];
+
+	native_value(db, sql, text, sizeof text);
+	return unit_json(text);
+}
+
+/* Every kind of parameter into agent_actions (no statement reads it back:
+ * the driver's own API does). */
+static void actions_round_trip(void **state)
+{
+	struct unit_db *db = unit_db(state);
+	struct err e = ERR_INIT;
+	int64_t sid = new_session(db->s, "unit", NOW);
+	char got[256];
+	jv p = jv_array(), v;
+
+	p = jv_array_append(p, jv_string("unit"));
+	p = jv_array_append(p, jv_number((double)sid));
+	p = jv_array_append(p, jv_null());                           /* invocation_id */
+	p = jv_array_append(p, jv_string("tick-9"));
+	p = jv_array_append(p, jv_string("toolu_01"));
+	p = jv_array_append(p, jv_string("save_strategy_config"));
+	p = jv_array_append(p, unit_json("{\"name\":\"rsi \\\"v1\\\"\",\"params\":{\"period\":14,"
+					 "\"weight\":0.35,\"on\":true,\"tags\":[\"a\",null]}}"));
+	p = jv_array_append(p, unit_json("[{\"ok\":false},2.5,\"é\"]"));
+	p = jv_array_append(p, jv_false());                          /* success */
+	p = jv_array_append(p, jv_null());                           /* error */
+	p = jv_array_append(p, jv_number(1234));
+	p = jv_array_append(p, jv_number(NOW));
+	if (store_query(db->s, "action_insert", p, NULL, &e))
+		fail_msg("action_insert: %s", e.msg);
+	assert_int_equal(store_changes(db->s), 1);
+
+	v = native_json(db, "SELECT arguments FROM agent_actions");
+	assert_jv_equal(v, "{\"name\":\"rsi \\\"v1\\\"\",\"params\":{\"period\":14,\"weight\":0.35,"
+			"\"on\":true,\"tags\":[\"a\",null]}}");
+	jv_free(v);
+	v = native_json(db, "SELECT result FROM agent_actions");
+	assert_jv_equal(v, "[{\"ok\":false},2.5,\"é\"]");
+	jv_free(v);
+	native_value(db, "SELECT CASE WHEN success THEN 'yes' ELSE 'no' END || ' '"
+			 " || COALESCE(error, 'NULL') || ' ' || COALESCE(invocation_id, -1)"
+			 " || ' ' || session_id || ' ' || duration_ms || ' ' || tool_name"
+			 " FROM agent_actions", got, sizeof got);
+	{
+		char want[256];
+
+		snprintf(want, sizeof want, "no NULL -1 %lld 1234 save_strategy_config", (long long)sid);
+		assert_string_equal(got, want);
+	}
 }
 
 /* Ticks that open a new store at the same moment: one migrates, the
@@ -769,6 +846,7 @@ static void pg_connection_lost(void **state)
 	BOTH(params_round_trip), \
 	BOTH(params_integers), \
 	BOTH(booleans), \
+	BOTH(actions_round_trip), \
 	BOTH(unknown_statement), \
 	BOTH(query1_no_rows_and_bad_params), \
 	BOTH(transactions), \
