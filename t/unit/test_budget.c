@@ -573,8 +573,12 @@ static void failing_write(void **state)
 		assert_int_equal(sqlite3_exec(ro->handle, "PRAGMA query_only = ON", NULL, NULL, NULL),
 				 SQLITE_OK);
 	} else {
-		snprintf(uri, sizeof uri, "%s%coptions=-c%%20default_transaction_read_only%%3Don",
-			 db->uri, strchr(db->uri, '?') ? '&' : '?');
+		if (strstr(db->uri, "://"))
+			snprintf(uri, sizeof uri, "%s%coptions=-c%%20default_transaction_read_only%%3Don",
+				 db->uri, strchr(db->uri, '?') ? '&' : '?');
+		else
+			snprintf(uri, sizeof uri, "%s options='-c default_transaction_read_only=on'",
+				 db->uri);
 		if (store_open(&ro, uri, &e))
 			fail_msg("read-only store: %s", e.msg);
 	}

@@ -785,7 +785,11 @@ static void pg_bad_database(void **state)
 	/* the same with the password in a URI */
 	host = strstr(unit_pg.admin, "host=");
 	assert_non_null(host);
-	snprintf(uri, sizeof uri, "postgresql://postgres:s3cret@/unit_no_such_db?%s", host);
+	if (strstr(unit_pg.admin, "://"))
+		snprintf(uri, sizeof uri, "postgresql://postgres:s3cret@/unit_no_such_db?%s", host);
+	else
+		snprintf(uri, sizeof uri, "postgresql://postgres:s3cret@/unit_no_such_db?host=%.*s",
+			 (int)strcspn(host + 5, " "), host + 5);
 	rc = store_open(&s, uri, &e);
 	assert_true(rc == EX_PERM || rc == EX_TEMP);
 	assert_null(strstr(e.msg, "s3cret"));
