@@ -212,6 +212,12 @@ int pricing_usage(jv u, struct usage *out, int *batch, struct err *e)
 	memset(out, 0, sizeof *out);
 	if (jv_get_kind(u) != JV_KIND_OBJECT)
 		return err_set(e, EX_DATA, "usage: not a JSON object");
+	{
+		jv_kind k = json_kind_at(u, "cache_creation");
+
+		if (k != JV_KIND_INVALID && k != JV_KIND_NULL && k != JV_KIND_OBJECT)
+			return err_set(e, EX_DATA, "usage: cache_creation is not an object");
+	}
 	if (count(u, "input_tokens", &out->input, e) ||
 	    count(u, "output_tokens", &out->output, e) ||
 	    count(u, "cache_read_input_tokens", &out->cache_read, e) ||

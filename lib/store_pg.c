@@ -32,6 +32,8 @@ static int map_result(PGconn *c, PGresult *r, const char *what, struct err *e)
 	first_line(r ? PQresultErrorMessage(r) : PQerrorMessage(c), msg, sizeof msg);
 	if (PQstatus(c) != CONNECTION_OK || !state)
 		code = EX_TEMP;
+	else if (strcmp(state, "08P01") == 0)
+		code = EX_PERM;  /* a protocol violation is a bug here, not a network failure */
 	else if (strncmp(state, "08", 2) == 0 || strncmp(state, "40", 2) == 0 ||
 		 strncmp(state, "53", 2) == 0 || strncmp(state, "57", 2) == 0 ||
 		 strcmp(state, "55P03") == 0)

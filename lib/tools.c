@@ -105,7 +105,8 @@ static int load_dir(const char *dir, const char *kind, int external, jv *defs, s
 		}
 		snprintf(path, sizeof path, "%s/%s", dir, name);
 		if (json_read_file(path, 256u << 10, &def, e)) {
-			rc = err_set(e, EX_PERM, "tool definition: %s", e->msg);
+			err_wrap(e, "tool definition");
+			rc = e->code = EX_PERM;
 			free(ents[i]);
 			continue;
 		}
