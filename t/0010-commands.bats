@@ -370,9 +370,10 @@ committed_text() {
 	' | sed 's/(//')
 	[[ $pairs == *"agent_sessions phase"* ]] || fail_with "cannot read the schema: $pairs"
 	while read -r table col; do
-		# the source from ".It Sy TABLE" to the next table or section
-		entry=$(awk -v t=".It Sy $table" '$0 == t { on = 1; next } /^\.It Sy |^\.Sh / { on = 0 } on' \
-			"$ROOT/man/agent-formats.5")
+		# the column items (".It Li a , b") from ".It Sy TABLE" to the next
+		# table or section
+		entry=$(awk -v t=".It Sy $table" '$0 == t { on = 1; print; next } /^\.It Sy |^\.Sh / { on = 0 }
+			on && /^\.It Li / { print }' "$ROOT/man/agent-formats.5")
 		if [ -z "$entry" ]; then
 			bad+="agent-formats.5: no entry '.It Sy $table'"$'\n'
 		elif [ -n "$col" ] && ! has_token "$entry" "$col"; then
