@@ -36,11 +36,13 @@ JQ_LIBS      := -ljq
 SQLITE_LIBS  := $(call pc,--libs,sqlite3)
 PQ_CFLAGS    := $(call pc,--cflags,libpq)
 PQ_LIBS      := $(call pc,--libs,libpq)
-CURL_LIBS    := $(call pc,--libs,libcurl)
+# libpq and libcurl are loaded with dlopen when first needed (lib/dl.c): a
+# process that never uses them does not pay for loading them.
+CURL_LIBS    :=
 MHD_LIBS     := $(call pc,--libs,libmicrohttpd)
 YAML_LIBS    := $(call pc,--libs,yaml-0.1)
 CMOCKA_LIBS  := $(call pc,--libs,cmocka)
-STORE_LIBS   := $(SQLITE_LIBS) $(PQ_LIBS) $(JQ_LIBS) -lm
+STORE_LIBS   := $(SQLITE_LIBS) $(JQ_LIBS) -lm -ldl
 
 ALL_CFLAGS = -std=c11 -D_GNU_SOURCE $(WARN) $(CFLAGS) $(SAN_FLAGS) $(PQ_CFLAGS) \
              -Ilib -Icmd -I$(O)/gen -MMD -MP \

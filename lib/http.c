@@ -5,7 +5,9 @@
 #include <string.h>
 #include <strings.h>
 #include <time.h>
-#include <curl/curl.h>
+#define DL_REDIRECT_CURL
+#include "dl.h"
+#include "dl_int.h"
 
 #include "http.h"
 
@@ -120,6 +122,8 @@ int http_do(const struct http_req *r, struct http_resp *out, struct err *e)
 
 	*out = init;
 	if (!curl_ready) {
+		if (dl_libcurl(e))
+			return e->code;
 		if (curl_global_init(CURL_GLOBAL_DEFAULT))
 			return err_set(e, EX_TEMP, "cannot initialise libcurl");
 		curl_ready = 1;

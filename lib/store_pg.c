@@ -5,6 +5,10 @@
 #include <string.h>
 #include <libpq-fe.h>
 
+#define DL_REDIRECT_PQ
+#include "dl.h"
+#include "dl_int.h"
+
 #include "json.h"
 #include "store_int.h"
 
@@ -187,6 +191,9 @@ int store_pg_open(struct store *s, const char *conninfo, struct err *e)
 	PGconn *c;
 	char msg[300], *perr = NULL;
 	size_t n;
+
+	if (dl_libpq(e))
+		return e->code;
 
 	/* libpq quotes the text it cannot parse, and that text may hold a
 	 * password: say what is wrong, not what was written */

@@ -1,0 +1,42 @@
+#!/bin/sh
+# The idle tick (a session in training, the backend says "running") through
+# the whole pipeline, against five empty C programs in a pipeline: median
+# wall time (hyperfine) and peak memory per process (GNU time).  Target
+# (issue 5): within 3x of the floor.
+set -eu
+tmp=$1
+out="$tmp/idle-sim.out"
+agent-sim --listen 127.0.0.1:0 --speed 1 --seed 1 >"$out" 2>/dev/null &
+sim=$!
+trap 'kill $sim 2>/dev/null' EXIT
+i=0
+until [ -s "$out" ]; do i=$((i + 1)); [ "$i" -lt 100 ] || exit 4; sleep 0.05; done
+url=$(head -n 1 "$out" | jq -r .url)
+export AGENT_BACKEND_URL="$url/api/v1" ANTHROPIC_BASE_URL="$url" ANTHROPIC_API_KEY=bench
+export AGENT_DB="$tmp/idle.db"
+unset OTEL_EXPORTER_OTLP_ENDPOINT AGENT_TRACE_JSONL_PATH AGENT_METRICS_TEXTFILE AGENT_PUSHGATEWAY_URL PROMETHEUS_PUSHGATEWAY_URL
+agent-db -q migrate
+op=$(curl -sf --max-time 5 -H 'content-type: application/json' \
+	-d '{"symbols":["AAPL"],"timeframes":["1h"],"strategy_name":"bench"}' \
+	"$url/api/v1/trainings/start" | jq -r .task_id)
+sqlite3 "$AGENT_DB" "INSERT INTO agent_sessions (agent, phase, strategy_name, training_operation_id, created_at, updated_at, designing_at, training_at)
+	VALUES ('default', 'training', 'bench', '$op', 1, 1, 1, 1)"
+pipe="agent-trigger | agent-gate | agent-budget | agent-invoke | agent-metrics-agg >/dev/null"
+floor="$tmp/empty | $tmp/empty | $tmp/empty | $tmp/empty | $tmp/empty >/dev/null"
+# the tick must really be idle: a wait on the running operation
+sh -c "agent-trigger | agent-gate | agent-budget | agent-invoke | agent-metrics-agg" | jq -e '.action == "wait" and .event == "training_running"' >/dev/null
+hyperfine --shell=sh --warmup 10 --runs 200 --export-json "$tmp/idle.json" \
+	-n "idle tick" "$pipe" -n "5 empty programs" "$floor" >/dev/null
+jq -r '.results | map({(.command): .median}) | add
+	| "median: idle tick \(.["idle tick"] * 1e3 | . * 100 | round / 100) ms, 5 empty programs \(.["5 empty programs"] * 1e3 | . * 100 | round / 100) ms, ratio \(.["idle tick"] / .["5 empty programs"] | . * 100 | round / 100)"' \
+	"$tmp/idle.json"
+echo "peak memory per process (max RSS, KiB):"
+for c in agent-trigger agent-gate agent-budget agent-invoke agent-metrics-agg; do
+	agent-trigger >"$tmp/tick.json"
+	/usr/bin/time -f "%M" -o "$tmp/rss" "$c" <"$tmp/tick.json" >/dev/null 2>&1 || true
+	[ "$c" = agent-trigger ] && /usr/bin/time -f "%M" -o "$tmp/rss" agent-trigger >/dev/null
+	printf '  %-18s %s\n' "$c" "$(cat "$tmp/rss")"
+	agent-metrics-agg <"$tmp/tick.json" >/dev/null 2>&1 || true
+done
+/usr/bin/time -f "%M" -o "$tmp/rss" "$tmp/empty"
+printf '  %-18s %s\n' "empty" "$(cat "$tmp/rss")"
