@@ -50,7 +50,7 @@ ALL_CFLAGS = -std=c11 -D_GNU_SOURCE $(WARN) $(CFLAGS) $(SAN_FLAGS) $(PQ_CFLAGS) 
 ALL_LDFLAGS = $(LDFLAGS) $(SAN_FLAGS)
 
 # Commands written in C, and what each links beyond libagent.a.
-C_CMDS := agent-db agent-gate agent-budget agent-invoke agent-trigger agent-metrics-agg agent-control
+C_CMDS := agent-db agent-gate agent-budget agent-invoke agent-trigger agent-metrics-agg agent-control agent-sim
 LIBS_agent-db     := $(STORE_LIBS)
 LIBS_agent-gate   := $(STORE_LIBS)
 LIBS_agent-budget := $(STORE_LIBS)
