@@ -13,7 +13,7 @@
 static const char summary[] =
 	"Report, hold, settle and price the agent's daily model spend under a hard cap."
 	"\vCommands: status | check [--estimate USD] | hold --usd X [--ttl S] | "
-	"settle HOLD (--usd X | --usage JSON --model M) | price --model M (usage JSON "
+	"settle HOLD (--usd X | --api-usage JSON --model M) | price --model M (usage JSON "
 	"on stdin) | history [--days N] | set USD.  Without a command it is the pipeline "
 	"stage: a tick with action \"invoke\" is admitted (\"budget\" added) or refused "
 	"(action \"skip\", reason \"budget_exhausted\"); other documents pass through.  "
@@ -23,13 +23,13 @@ static const char summary[] =
 enum { OPT_USAGE = 256, OPT_BATCH, OPT_NOTE, OPT_TOKENS };
 
 static struct argp_option options[] = {
-	{ "db", 'd', "URI", 0, "store to use (default: AGENT_DB)", 0 },
+	{ "db", 'd', "URI", 0, "store to use (default: AGENT_DB, else the SQLite default)", 0 },
 	{ "agent", 'a', "NAME", 0, "agent (default: AGENT_NAME, else \"default\")", 0 },
 	{ "usd", 'u', "USD", 0, "amount in dollars (hold, settle)", 0 },
 	{ "ttl", 't', "SECONDS", 0, "hold lifetime (default 900)", 0 },
 	{ "tokens", OPT_TOKENS, "N", 0, "tokens the hold reserves against AGENT_DAILY_TOKEN_BUDGET", 0 },
 	{ "note", OPT_NOTE, "TEXT", 0, "a note kept with the hold", 0 },
-	{ "usage", OPT_USAGE, "JSON", 0, "API usage object to price (settle)", 0 },
+	{ "api-usage", OPT_USAGE, "JSON", 0, "the API's usage object to price (settle; not --usage, which is argp's)", 0 },
 	{ "model", 'm', "MODEL", 0, "model whose prices apply (price, settle)", 0 },
 	{ "batch", OPT_BATCH, 0, 0, "apply the batch discount (price, settle)", 0 },
 	{ "estimate", 'e', "USD", 0, "what the caller means to spend (check; default: one cycle)", 0 },
@@ -99,7 +99,7 @@ static error_t parse(int key, char *arg, struct argp_state *st)
 			argp_error(st, "hold needs --usd");
 		if (!strcmp(a->verb, "settle") &&
 		    (!a->arg || a->has_usd == !!a->usage || (a->usage && !a->model)))
-			argp_error(st, "settle needs HOLD and either --usd or --usage with --model");
+			argp_error(st, "settle needs HOLD and either --usd or --api-usage with --model");
 		if (!strcmp(a->verb, "price") && !a->model)
 			argp_error(st, "price needs --model");
 		if (!strcmp(a->verb, "set") && !a->arg)
@@ -205,7 +205,7 @@ static int cmd_price(struct args *a)
 	return cli_each_doc(price_one, &p);
 }
 
-/* settle --usage JSON --model M: the cost of that usage */
+/* settle --api-usage JSON --model M: the cost of that usage */
 static int usage_cost(struct args *a, int64_t *cost, int64_t *tokens, struct err *e)
 {
 	struct pricing_model m;
@@ -215,7 +215,7 @@ static int usage_cost(struct args *a, int64_t *cost, int64_t *tokens, struct err
 	jv table, usage;
 
 	if ((rc = json_parse(a->usage, strlen(a->usage), &usage, e)))
-		return err_wrap(e, "--usage");
+		return err_wrap(e, "--api-usage");
 	if ((rc = pricing_usage(usage, &u, &batch, e)) || (rc = pricing_load(&table, e))) {
 		jv_free(usage);
 		return rc;

@@ -22,7 +22,7 @@ static const char summary[] =
 static struct argp_option options[] = {
 	{ "gate", 'g', "GATE", 0, "training, backtest, or a FILE.jq of rules (alone: inferred from the result when omitted)", 0 },
 	{ "set", 's', "NAME=VALUE", 0, "a threshold, e.g. min_accuracy=0.5 (repeatable)", 0 },
-	{ "db", 'd', "URI", 0, "store for the pipeline role (default: AGENT_DB)", 0 },
+	{ "db", 'd', "URI", 0, "store for the pipeline role (default: AGENT_DB, else the SQLite default)", 0 },
 	{ "json", 'j', 0, 0, "print JSON even on a terminal", 0 },
 	{ "quiet", 'q', 0, 0, "print no verdict; the exit status says it", 0 },
 	{ 0 }
@@ -41,8 +41,16 @@ static error_t parse(int key, char *arg, struct argp_state *st)
 	switch (key) {
 	case 'g': a->gate = arg; break;
 	case 's':
-		if (!strchr(arg, '=') || arg[0] == '=')
-			argp_error(st, "--set wants NAME=VALUE, not '%s'", arg);
+		{
+			const char *eq = strchr(arg, '=');
+			char *end;
+
+			if (!eq || eq == arg)
+				argp_error(st, "--set wants NAME=VALUE, not '%s'", arg);
+			strtod(eq + 1, &end);
+			if (!eq[1] || *end)
+				argp_error(st, "--set %.*s: not a number: '%s'", (int)(eq - arg), arg, eq + 1);
+		}
 		a->sets = jv_array_append(a->sets, jv_string(arg));
 		break;
 	case 'd': a->db = arg; break;

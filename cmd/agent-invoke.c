@@ -23,9 +23,9 @@ static struct argp_option options[] = {
 	{ "session", 's', "ID", 0, "the research session the invocation works on", 0 },
 	{ "agent", 'a', "NAME", 0, "agent (default: AGENT_NAME, else \"default\")", 0 },
 	{ "reason", 'r', "TEXT", 0, "the trigger reason shown to the model", 0 },
-	{ "db", 'd', "URI", 0, "store to use (default: AGENT_DB)", 0 },
+	{ "db", 'd', "URI", 0, "store to use (default: AGENT_DB, else the SQLite default)", 0 },
 	{ "json", 'j', 0, 0, "print JSON even on a terminal", 0 },
-	{ "quiet", 'q', 0, 0, "print nothing but errors", 0 },
+	{ "quiet", 'q', 0, 0, "alone: print no summary, only errors", 0 },
 	{ 0 }
 };
 

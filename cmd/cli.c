@@ -1,5 +1,6 @@
 /* cli: shared glue of the commands (the library itself never prints). */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,6 +9,7 @@
 
 #include "cli.h"
 #include "json.h"
+#include "trace.h"
 
 const char *cli_prog = "agent";
 int cli_quiet;
@@ -15,10 +17,34 @@ int cli_quiet;
 const char *argp_program_version = "agent toolkit " AGENT_VERSION;
 const char *argp_program_bug_address = NULL;
 
+/* At exit the spans go out (lib/trace.h), after stdout is handed back: the
+ * next stage of a pipeline gets its end of input without waiting for the
+ * export.  A failed export is one warning; it never changes the status. */
+static void trace_exit(void)
+{
+	struct err e = ERR_INIT;
+	int fd;
+
+	if (!trace_on())
+		return;
+	if (fflush(stdout) == 0 && (fd = open("/dev/null", O_WRONLY | O_CLOEXEC)) >= 0 &&
+	    fd != STDOUT_FILENO) {
+		dup2(fd, STDOUT_FILENO);
+		close(fd);
+	}
+	if (trace_finish(&e) && !cli_quiet)
+		cli_warn("%s", e.msg);
+}
+
 void cli_init(const char *prog)
 {
 	cli_prog = prog;
+	/* argp names the program in its messages: the name, not the path */
+	program_invocation_name = (char *)prog;
+	program_invocation_short_name = (char *)prog;
 	argp_err_exit_status = EX_USAGE;
+	trace_init(prog);
+	atexit(trace_exit);
 }
 
 void cli_warn(const char *fmt, ...)
@@ -35,6 +61,7 @@ void cli_warn(const char *fmt, ...)
 int cli_fail(const struct err *e)
 {
 	cli_warn("%s", e->msg[0] ? e->msg : "failed");
+	trace_fail(trace_current(), e->code ? e->code : EX_PERM, e->msg);
 	return e->code ? e->code : EX_PERM;
 }
 

@@ -14,7 +14,7 @@ int clock_now(int64_t *us, struct err *e)
 
 	if (fake && *fake) {
 		if (clock_parse(fake, us) < 0)
-			return err_set(e, EX_USAGE, "AGENT_NOW: not an RFC 3339 time: '%.40s'", fake);
+			return err_set(e, EX_PERM, "AGENT_NOW: not an RFC 3339 time: '%.40s'", fake);
 		return 0;
 	}
 	clock_gettime(CLOCK_REALTIME, &ts);

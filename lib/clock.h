@@ -10,7 +10,7 @@
  * Wall time in microseconds since the epoch, UTC.  When AGENT_NOW is set
  * (RFC 3339, e.g. 2026-11-24T03:20:00Z) that instant is "now" for every
  * decision that depends on time: the budget day, lease and hold expiry.
- * Returns EX_USAGE and sets e when AGENT_NOW is malformed.
+ * Returns EX_PERM and sets e when AGENT_NOW is malformed.
  */
 int clock_now(int64_t *us, struct err *e);
 

@@ -21,7 +21,7 @@ struct invoke_opts {
  * call's worst-case cost and settles it with the actual usage after, in the
  * transaction that records the call.  *summary gets {kind, model, calls,
  * tool_calls, tool_errors, usage, cost_usd, stop_reason, status, reason,
- * duration_ms, session_phase}.  Returns 0 when the invocation ran to an end
+ * duration_ms, session_id}.  Returns 0 when the invocation ran to an end
  * the session can take (the session is moved on or ended), EX_NO when the
  * budget refused the first call (nothing spent), EX_TEMP when the API
  * could not be reached after retries (the session stays for recovery),

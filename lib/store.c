@@ -167,6 +167,9 @@ int store_open(struct store **out, const char *uri, struct err *e)
 	if (rc)
 		return rc;
 	rc = store_schema_version(*out, &cur, &latest, e);
+	if (rc == 0 && cur > latest)
+		rc = err_set(e, EX_PERM, "the store's schema (%d) is newer than this build's (%d): "
+			     "upgrade the toolkit", cur, latest);
 	if (rc == 0 && cur < latest)
 		rc = store_migrate(*out, NULL, e);
 	if (rc) {

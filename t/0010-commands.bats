@@ -34,7 +34,7 @@ load helpers/common
 # the entry is removed ("strict" expected failures).  COMMAND:CHECK.
 #   agent-budget:usage    its --usage=JSON option (cmd/agent-budget.c) shadows
 #                         argp's --usage, so `agent-budget --usage` exits 2
-KNOWN_DEFECTS="agent-budget:usage"
+KNOWN_DEFECTS=""
 
 setup_file() {
 	local mk

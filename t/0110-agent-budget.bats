@@ -28,7 +28,7 @@ teardown() { drop_store; }
 @test "settle prices an API usage object with the model's prices" {
 	agent-budget hold --usd 1 >/dev/null
 	run -0 agent-budget settle 1 --model claude-opus-4-5-20251101 \
-		--usage '{"input_tokens":3000,"output_tokens":2000,"cache_creation_input_tokens":10000,"cache_read_input_tokens":20000}'
+		--api-usage '{"input_tokens":3000,"output_tokens":2000,"cache_creation_input_tokens":10000,"cache_read_input_tokens":20000}'
 	assert_equal "$(jq -r .cost_usd <<<"$output")" 0.1375
 	assert_equal "$(sql "SELECT spent_micros, tokens_used FROM agent_budget")" "137500|35000"
 }
@@ -175,11 +175,11 @@ teardown() { drop_store; }
 	run -2 agent-budget hold --usd 1 --ttl 0
 	run -2 agent-budget hold
 	run -2 agent-budget frobnicate
-	run -2 agent-budget settle 1 --usd 1 --usage '{}' --model claude-opus-5
+	run -2 agent-budget settle 1 --usd 1 --api-usage '{}' --model claude-opus-5
 	assert_equal "$(snapshot)" "$before"
 	AGENT_DAILY_BUDGET_USD=lots run -5 --separate-stderr agent-budget status
 	assert_equal "$stderr" "agent-budget: AGENT_DAILY_BUDGET_USD: not a dollar amount: 'lots'"
-	run -3 --separate-stderr agent-budget settle 1 --usage '{"input_tokens":"x"}' --model claude-opus-5
+	run -3 --separate-stderr agent-budget settle 1 --api-usage '{"input_tokens":"x"}' --model claude-opus-5
 	assert_equal "$stderr" "agent-budget: usage: input_tokens is not a number"
 }
 
