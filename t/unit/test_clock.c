@@ -98,9 +98,9 @@ static void now_malformed(void **state)
 		if (rc == 0)
 			fail_msg("AGENT_NOW=%s accepted as %lld", bad[i], (long long)us);
 		assert_int_equal(rc, e.code);
-		assert_int_equal(rc, EX_USAGE);
+		assert_int_equal(rc, EX_PERM);
 		assert_non_null(strstr(e.msg, "AGENT_NOW"));
-		assert_int_equal(clock_now_s(&us, &e), EX_USAGE);
+		assert_int_equal(clock_now_s(&us, &e), EX_PERM);
 		assert_int_equal(clock_parse(bad[i], &us), -1);
 	}
 }
