@@ -106,7 +106,7 @@ $(SH_BIN): $(O)/bin/%: cmd/%
 $(O)/t/%: t/unit/%.c $(O)/libagent.a
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(O)/libagent.a \
-	  $(STORE_LIBS) $(CURL_LIBS) $(YAML_LIBS) $(CMOCKA_LIBS) -lm
+	  $(STORE_LIBS) $(PQ_LIBS) $(CURL_LIBS) $(YAML_LIBS) $(CMOCKA_LIBS) -lm
 
 # The dependency step: installs what is missing (as root) or says what to run.
 deps:
