@@ -238,7 +238,8 @@ int budget_hold(struct store *s, const struct budget_cfg *c, int64_t amount,
 		return err_set(e, EX_DATA, "a hold must not be negative");
 	if (ttl <= 0 || ttl > 7 * 86400)
 		return err_set(e, EX_DATA, "hold ttl must be from 1 s to 7 days");
-	if (!fast_path(s))
+	rc = store_durable(s, e);
+	if (rc == 0 && !fast_path(s))
 		rc = tx_begin(s, &own, e);
 	/* The common case needs no other statement; a refusal is checked again
 	 * after the day's row is made and its limit refreshed. */
@@ -293,6 +294,8 @@ int budget_settle(struct store *s, const struct budget_cfg *c, int64_t id, int64
 
 	if (cost < 0 || tokens < 0)
 		return err_set(e, EX_DATA, "a settlement must not be negative");
+	if ((rc = store_durable(s, e)))
+		return rc;
 	if (fast_path(s)) {
 		own = 0;
 		rc = store_query1(s, "budget_settle_atomic",

@@ -199,6 +199,11 @@ const char *store_driver_name(const struct store *s)
 	return s->driver == STORE_SQLITE ? "sqlite" : "postgres";
 }
 
+int store_durable(struct store *s, struct err *e)
+{
+	return s->driver == STORE_SQLITE ? store_sqlite_durable(s, e) : 0;
+}
+
 int store_query(struct store *s, const char *name, jv params, jv *rows, struct err *e)
 {
 	const char *sql = store_sql(s->driver, name);

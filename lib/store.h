@@ -40,6 +40,11 @@ void store_close(struct store *s);
 enum store_driver store_driver(const struct store *s);
 const char *store_driver_name(const struct store *s);
 
+/* Every commit from here on survives a power cut, not only a crash of the
+ * process (SQLite: synchronous=FULL; PostgreSQL commits are durable
+ * already).  For the processes that write money: holds, settlements. */
+int store_durable(struct store *s, struct err *e);
+
 /* Runs statement `name`; *rows (when rows is not NULL) gets an array. */
 int store_query(struct store *s, const char *name, jv params, jv *rows, struct err *e);
 /* Runs statement `name`; *row gets the first row or null. */

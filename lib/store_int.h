@@ -24,6 +24,7 @@ struct store {
 
 int store_sqlite_open(struct store *s, const char *path, struct err *e);
 int store_pg_open(struct store *s, const char *conninfo, struct err *e);
+int store_sqlite_durable(struct store *s, struct err *e);
 
 /* The named statement's SQL for a driver, or NULL. */
 const char *store_sql(enum store_driver d, const char *name);
