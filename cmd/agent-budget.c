@@ -9,6 +9,7 @@
 #include "stage.h"
 #include "store.h"
 #include "tick.h"
+#include "trace.h"
 
 static const char summary[] =
 	"Report, hold, settle and price the agent's daily model spend under a hard cap."
@@ -246,9 +247,17 @@ static int pipe_one(jv doc, void *arg)
 		cli_warn("stdin: not a tick document (give a command for other uses)");
 		return EX_DATA;
 	}
-	if (stage_budget(&p->stage, doc, &out, &e))
-		return cli_fail(&e);
-	return cli_emit(out);
+	{
+		/* one span per tick document, a child of the tick's trace */
+		int span = trace_tick_start("agent-budget", doc), rc;
+
+		if (stage_budget(&p->stage, doc, &out, &e))
+			return cli_fail(&e);  /* the span ends, in error, at exit */
+		trace_tick_result(span, "agent-budget", out);
+		rc = cli_emit(out);
+		trace_end(span);
+		return rc;
+	}
 }
 
 int main(int argc, char **argv)
@@ -270,6 +279,7 @@ int main(int argc, char **argv)
 		stage_release(&p.stage);
 		return cli_finish(rc);
 	}
+	trace_startf(TRACE_INTERNAL, "agent-budget %s", a.verb);  /* ended at exit */
 	if (!strcmp(a.verb, "price"))
 		return cli_finish(cmd_price(&a));
 	if ((rc = budget_config(&cfg, a.agent, &e)))

@@ -8,6 +8,7 @@
 #include "control.h"
 #include "json.h"
 #include "store.h"
+#include "trace.h"
 #include "trigger.h"
 
 static const char summary[] =
@@ -121,6 +122,7 @@ int main(int argc, char **argv)
 
 	cli_init("agent-control");
 	argp_parse(&argp, argc, argv, 0, 0, &a);
+	trace_startf(TRACE_INTERNAL, "agent-control %s", a.verb);  /* ended at exit */
 	agent = a.agent ? a.agent : getenv("AGENT_NAME");
 	if (!agent || !*agent)
 		agent = "default";

@@ -5,6 +5,7 @@
 #include "cli.h"
 #include "json.h"
 #include "store.h"
+#include "trace.h"
 
 static const char summary[] =
 	"Apply the store's migrations (migrate) or report its schema version (status)."
@@ -59,6 +60,7 @@ int main(int argc, char **argv)
 
 	cli_init("agent-db");
 	argp_parse(&argp, argc, argv, 0, 0, &a);
+	trace_startf(TRACE_INTERNAL, "agent-db %s", a.verb);  /* ended at exit */
 	rc = store_open_raw(&s, a.db, &e);
 	if (rc)
 		return cli_fail(&e);

@@ -7,6 +7,7 @@
 #include "json.h"
 #include "stage.h"
 #include "tick.h"
+#include "trace.h"
 
 static const char summary[] =
 	"Evaluate a quality gate on training or backtest results: results JSON in, "
@@ -157,7 +158,7 @@ static void print_human(jv v)
 	free(detail);
 }
 
-static int one(jv doc, void *arg)
+static int one_doc(jv doc, void *arg)
 {
 	struct run *r = arg;
 	struct err e = ERR_INIT;
@@ -169,6 +170,7 @@ static int one(jv doc, void *arg)
 	if (tick_is(doc)) {
 		if ((rc = stage_gate(&r->stage, doc, &out, &e)))
 			return cli_fail(&e);
+		trace_tick_result(trace_current(), "agent-gate", out);
 		return cli_emit(out);
 	}
 	if (jv_get_kind(doc) != JV_KIND_OBJECT) {
@@ -188,6 +190,7 @@ static int one(jv doc, void *arg)
 	}
 	if ((rc = gate_eval(g, doc, &out, &e)))
 		return cli_fail(&e);
+	trace_gate(trace_current(), out);
 	if (!gate_passed(out))
 		r->failed = 1;
 	if (cli_quiet) {
@@ -200,6 +203,18 @@ static int one(jv doc, void *arg)
 		return 0;
 	}
 	return cli_emit(out);
+}
+
+/* one span per document: a tick's is a child of the tick's trace */
+static int one(jv doc, void *arg)
+{
+	int span = tick_is(doc) ? trace_tick_start("agent-gate", doc)
+				: trace_start("agent-gate", TRACE_INTERNAL);
+	int rc = one_doc(doc, arg);
+
+	trace_fail(span, rc, NULL);
+	trace_end(span);
+	return rc;
 }
 
 int main(int argc, char **argv)

@@ -7,6 +7,7 @@
 #include "json.h"
 #include "store.h"
 #include "tick.h"
+#include "trace.h"
 
 static const char summary_doc[] =
 	"Run the agent (Anthropic Messages API) with its context and tools, recording every "
@@ -64,7 +65,7 @@ struct pipe_run {
 	const char *db;
 };
 
-static int pipe_one(jv doc, void *arg)
+static int pipe_doc(jv doc, void *arg)
 {
 	struct pipe_run *p = arg;
 	struct err e = ERR_INIT;
@@ -83,7 +84,20 @@ static int pipe_one(jv doc, void *arg)
 	}
 	if (invoke_stage(p->store, doc, &out, &e))
 		return cli_fail(&e);
+	trace_tick_result(trace_current(), "agent-invoke", out);
 	return cli_emit(out);
+}
+
+/* one span per tick document, a child of the tick's trace; invoke_agent
+ * and its chat and execute_tool spans go under it */
+static int pipe_one(jv doc, void *arg)
+{
+	int span = tick_is(doc) ? trace_tick_start("agent-invoke", doc) : 0;
+	int rc = pipe_doc(doc, arg);
+
+	trace_fail(span, rc, NULL);
+	trace_end(span);
+	return rc;
 }
 
 int main(int argc, char **argv)
@@ -106,6 +120,7 @@ int main(int argc, char **argv)
 	{
 		struct invoke_opts o = { a.agent, a.kind, (int64_t)a.session, NULL, a.reason };
 
+		trace_start("agent-invoke", TRACE_INTERNAL);  /* ended at exit */
 		if ((rc = store_open(&s, a.db, &e)))
 			return cli_fail(&e);
 		rc = invoke_run(s, &o, &out, &e);

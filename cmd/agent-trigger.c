@@ -1,8 +1,10 @@
 /* agent-trigger: the first stage of the five-minute cycle; one deterministic tick. */
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "cli.h"
 #include "store.h"
+#include "trace.h"
 #include "trigger.h"
 
 static const char summary[] =
@@ -60,12 +62,17 @@ int main(int argc, char **argv)
 	struct err e = ERR_INIT, warn = ERR_INIT;
 	struct store *s = NULL;
 	jv doc;
-	int rc;
+	int rc, span;
+	const char *tp;
 
 	cli_init("agent-trigger");
 	argp_parse(&argp, argc, argv, 0, 0, &a);
+	span = trace_start("agent-trigger", TRACE_INTERNAL);
 	if ((rc = trigger_config(&cfg, a.agent, a.tick, &e)))
 		return cli_fail(&e);
+	/* no caller's trace: the tick's trace is the one this span started */
+	if (span && !trigger_traceparent_ok(getenv("TRACEPARENT")) && (tp = trace_child_traceparent()))
+		snprintf(cfg.traceparent, sizeof cfg.traceparent, "%s", tp);
 	cfg.force = a.force;
 	cfg.dry_run = a.dry_run;
 	if ((rc = store_open(&s, a.db, &e)))
@@ -76,5 +83,6 @@ int main(int argc, char **argv)
 		return cli_fail(&e);
 	if (warn.code && !cli_quiet)
 		cli_warn("%s", warn.msg);
+	trace_tick_result(span, "agent-trigger", doc);
 	return cli_finish(cli_emit(doc));
 }
