@@ -19,6 +19,7 @@
 #include "strategy.h"
 #include "tick.h"
 #include "tools.h"
+#include "trace.h"
 
 struct cfg {
 	char model[128];
@@ -264,7 +265,7 @@ static int call_api(struct run *r, jv body, jv *message, int64_t *inv_id, struct
 		char errmsg[512] = "";
 		jv hold;
 		double delay;
-		int retry;
+		int retry, chat;
 
 		if (budget_config(&bc, r->agent, e))
 			return e->code;
@@ -296,7 +297,9 @@ static int call_api(struct run *r, jv body, jv *message, int64_t *inv_id, struct
 			r->attempts_counted = 1;
 		}
 		t0 = clock_mono_us();
+		chat = trace_chat_start(r->cfg.model, r->cfg.max_tokens, r->api.base, r->session_id);
 		rc = anthropic_send(&r->api, body, (int)r->cfg.max_tokens, &call, e);
+		trace_chat_end(chat, call.message, call.error, call.status, rc, rc ? e->msg : NULL);
 		if (rc)
 			snprintf(errmsg, sizeof errmsg, "%s", e->msg);
 		{
@@ -527,7 +530,7 @@ int invoke_run(struct store *s, const struct invoke_opts *o, jv *summary, struct
 	char *sys = NULL, *user = NULL, *stop = NULL;
 	const char *status = "ok";
 	int64_t t0 = clock_mono_us(), inv_id = 0;
-	int rc, cache;
+	int rc, cache, span = 0;
 
 	r.s = s;
 	r.o = o;
@@ -543,6 +546,7 @@ int invoke_run(struct store *s, const struct invoke_opts *o, jv *summary, struct
 	if (rc || (rc = backend_init(&b, e)) || (rc = anthropic_init(&r.api, e)))
 		return rc;
 	r.kind = o->kind;
+	span = trace_agent_start(r.agent, r.session_id, r.cfg.model);
 	if (r.session_id) {
 		char *phase;
 		const char *want;
@@ -704,6 +708,8 @@ out:
 		sum = json_set(sum, "duration_ms", jv_number((double)((clock_mono_us() - t0) / 1000)));
 		*summary = sum;
 	}
+	trace_agent_end(span, r.kind, r.t.input + r.t.cache_write + r.t.cache_read, r.t.output, status,
+			rc, e->msg);
 	jv_free(reason);
 	jv_free(msg);
 	jv_free(sess);

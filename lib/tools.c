@@ -19,6 +19,7 @@
 #include "session.h"
 #include "strategy.h"
 #include "tools.h"
+#include "trace.h"
 
 #define MAX_TOOL_OUTPUT (1u << 20)
 #define MAX_RECORDED (64u << 10)
@@ -673,7 +674,7 @@ static jv t_assessment(struct tools_ctx *c, jv in, int *err, struct change *ch, 
 
 static jv run_external(const char *name, jv in, int *err)
 {
-	const char *dir = getenv("AGENT_TOOLS_DIR"), *ts = getenv("AGENT_TOOL_TIMEOUT_SECONDS");
+	const char *dir = getenv("AGENT_TOOLS_DIR"), *ts = getenv("AGENT_TOOL_TIMEOUT_SECONDS"), *tp;
 	long timeout_ms = (ts && *ts ? strtol(ts, NULL, 10) : 30) * 1000;
 	char exe[4400], *input = json_dump(jv_copy(in)), *out = NULL;
 	int inpipe[2], outpipe[2], status = 0;
@@ -696,6 +697,7 @@ static jv run_external(const char *name, jv in, int *err)
 		free(input);
 		return fail("cannot run tool '%s'", name);
 	}
+	tp = trace_child_traceparent();  /* the tool's spans go under execute_tool */
 	pid = fork();
 	if (pid == 0) {
 		int devnull = open("/dev/null", O_WRONLY);
@@ -708,6 +710,8 @@ static jv run_external(const char *name, jv in, int *err)
 		/* the API key is not the tool's business */
 		unsetenv("ANTHROPIC_API_KEY");
 		unsetenv("ANTHROPIC_AUTH_TOKEN");
+		if (tp)
+			setenv("TRACEPARENT", tp, 1);
 		execl(exe, name, (char *)NULL);
 		_exit(127);
 	}
@@ -820,6 +824,7 @@ int tools_run(struct tools_ctx *c, const char *use_id, const char *name, jv inpu
 	char *dump = json_dump(jv_copy(input));
 	size_t size = dump ? strlen(dump) : 0;
 	int err = 0, rc;
+	int span = trace_tool_start(name, use_id), ext = 0;
 	jv r, p;
 
 	free(dump);
@@ -848,6 +853,7 @@ int tools_run(struct tools_ctx *c, const char *use_id, const char *name, jv inpu
 	} else if (!strcmp(name, "save_assessment")) {
 		r = t_assessment(c, input, &err, &ch, e);
 	} else if (external_exists(name)) {
+		ext = 1;
 		r = run_external(name, input, &err);
 	} else {
 		err = 1;
@@ -900,6 +906,7 @@ int tools_run(struct tools_ctx *c, const char *use_id, const char *name, jv inpu
 	jv_free(ch.params);
 	jv_free(ch.fields);
 	jv_free(input);
+	trace_tool_end(span, ext, err, rc);
 	if (rc) {
 		jv_free(r);
 		return rc;
