@@ -539,7 +539,7 @@ int invoke_run(struct store *s, const struct invoke_opts *o, jv *summary, struct
 	snprintf(r.agent, sizeof r.agent, "%s",
 		 o->agent && *o->agent ? o->agent : getenv("AGENT_NAME") && *getenv("AGENT_NAME")
 				 ? getenv("AGENT_NAME") : "default");
-	if ((rc = read_cfg(&r.cfg, e)) || (rc = pricing_load(&table, e)))
+	if ((rc = read_cfg(&r.cfg, e)) || (rc = store_durable(s, e)) || (rc = pricing_load(&table, e)))
 		return rc;
 	rc = pricing_find(table, r.cfg.model, &r.price, e);
 	jv_free(table);

@@ -17,7 +17,7 @@ static const char *const keys[] = {
 	"route", "method", "count", "probability", "status", "retry_after",
 	"should_retry", "error_type", "error_code", "message", "latency_ms",
 	"hang", "drop", "malformed", "truncated", "refusal", "category",
-	"stream_error", "fail", "checkpoint", "unavailable_seconds", NULL,
+	"stream_error", "fail", "checkpoint", "unavailable_seconds", "tool_use", "pad_bytes", NULL,
 };
 
 static int in_list(const char *const *list, const char *s)
@@ -157,6 +157,36 @@ static int parse(struct sim *s, jv spec, struct sim_fault *f, struct err *e)
 	    get_str(spec, "message", f->message, sizeof f->message, e) < 0 ||
 	    get_str(spec, "category", f->category, sizeof f->category, e) < 0)
 		return EX_USAGE;
+	{
+		/* a scripted reply: the model calls this tool with this input */
+		jv tu = json_get(jv_copy(spec), "tool_use");
+
+		if (jv_is_valid(tu) && jv_get_kind(tu) != JV_KIND_NULL) {
+			char *text = NULL;
+			jv name = json_get(jv_copy(tu), "name");
+
+			if (jv_get_kind(tu) != JV_KIND_OBJECT || jv_get_kind(name) != JV_KIND_STRING) {
+				jv_free(name);
+				jv_free(tu);
+				return err_set(e, EX_USAGE, "fault: tool_use must be {\"name\": string, \"input\": ...}");
+			}
+			jv_free(name);
+			text = json_dump(jv_copy(tu));
+			if (!text || strlen(text) >= sizeof f->tool_use) {
+				free(text);
+				jv_free(tu);
+				return err_set(e, EX_USAGE, "fault: tool_use over %zu bytes (use pad_bytes)",
+					       sizeof f->tool_use - 1);
+			}
+			snprintf(f->tool_use, sizeof f->tool_use, "%s", text);
+			free(text);
+		}
+		jv_free(tu);
+	}
+	if ((r = get_num(spec, "pad_bytes", 0, 256e6, 1, &d, e)) < 0)
+		return EX_USAGE;
+	if (r)
+		f->pad_bytes = d;
 	if ((r = get_num(spec, "count", 0, 1e9, 1, &d, e)) < 0)
 		return EX_USAGE;
 	if (r)
@@ -194,11 +224,11 @@ static int parse(struct sim *s, jv spec, struct sim_fault *f, struct err *e)
 	    get_bool(spec, "checkpoint", &f->checkpoint, e) < 0)
 		return EX_USAGE;
 
-	actions = f->hang + f->drop + f->malformed + f->truncated + f->refusal +
+	actions = (f->tool_use[0] != 0) + f->hang + f->drop + f->malformed + f->truncated + f->refusal +
 		  f->stream_error + f->fail + (f->status >= 0 && f->unavailable_s == 0);
 	if (actions > 1)
 		return err_set(e, EX_USAGE, "fault: at most one of status, hang, drop, malformed, "
-			       "truncated, refusal, stream_error, fail");
+			       "truncated, refusal, stream_error, fail, tool_use");
 	if (actions == 0 && f->latency_ms == 0 && f->unavailable_s == 0)
 		return err_set(e, EX_USAGE, "fault: nothing to do (status, latency_ms, hang, drop, "
 			       "malformed, truncated, refusal, stream_error, fail or unavailable_seconds)");
@@ -259,6 +289,15 @@ static jv fault_json(const struct sim_fault *f)
 	FLAG(hang); FLAG(drop); FLAG(malformed); FLAG(truncated); FLAG(refusal);
 	FLAG(stream_error); FLAG(fail); FLAG(checkpoint);
 #undef FLAG
+	if (f->tool_use[0]) {
+		jv tu;
+		struct err pe = ERR_INIT;
+
+		if (json_parse(f->tool_use, strlen(f->tool_use), &tu, &pe) == 0)
+			v = json_set(v, "tool_use", tu);
+		if (f->pad_bytes > 0)
+			v = json_set(v, "pad_bytes", jv_number(f->pad_bytes));
+	}
 	if (f->category[0])
 		v = json_set(v, "category", jv_string(f->category));
 	if (f->unavailable_s > 0) {
@@ -293,7 +332,7 @@ static int stage_of(const struct sim_fault *f)
 {
 	if (f->fail)
 		return SIM_STAGE_OP;
-	if (f->refusal || f->stream_error)
+	if (f->refusal || f->stream_error || f->tool_use[0])
 		return SIM_STAGE_POST;
 	return SIM_STAGE_PRE;
 }

@@ -71,6 +71,8 @@ struct sim_fault {
 	char error_code[64];
 	char message[256];
 	char category[32];
+	char tool_use[4096];   /* {"name","input"} the scripted reply calls, as JSON text */
+	double pad_bytes;      /* with tool_use: a "padding" string of this size in its input */
 };
 
 struct sim_cache_ent {

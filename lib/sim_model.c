@@ -861,13 +861,44 @@ static void messages(struct sim *s, const struct sim_req *rq, struct sim_reply *
 		jv_free(stop_details);
 		stop_details = sd;
 		snprintf(rp->note, sizeof rp->note, "refusal");
+	} else if (hit.action && hit.f.tool_use[0]) {
+		/* a scripted turn: this tool, this input (tests of hostile arguments) */
+		jv tu, input, block;
+		struct err pe = ERR_INIT;
+		char tid[40];
+
+		if (json_parse(hit.f.tool_use, strlen(hit.f.tool_use), &tu, &pe))
+			tu = jv_object();
+		input = json_get(jv_copy(tu), "input");
+		if (!jv_is_valid(input))
+			input = jv_object();
+		if (hit.f.pad_bytes > 0 && jv_get_kind(input) == JV_KIND_OBJECT) {
+			size_t n = (size_t)hit.f.pad_bytes;
+			char *pad = malloc(n + 1);
+
+			if (pad) {
+				memset(pad, 'x', n);
+				pad[n] = 0;
+				input = json_set(input, "padding", jv_string_sized(pad, (int)n));
+				free(pad);
+			}
+		}
+		sim_make_id(s, "toolu_01", 22, tid, sizeof tid);
+		block = json_set(json_set(json_set(json_set(jv_object(), "type", jv_string("tool_use")),
+			"id", jv_string(tid)), "name", json_get(jv_copy(tu), "name")), "input", input);
+		content = jv_array_append(jv_array(), block);
+		stop = "tool_use";
+		jv_free(tu);
+		snprintf(rp->note, sizeof rp->note, "tool_use");
 	} else {
 		content = sim_agent_turn(s, req, &stop);
 	}
 	json_number(req, "max_tokens", &max_tokens);
 	usage_of(s, req, &u);
 	u.output = jv_array_length(jv_copy(content)) ? output_tokens(jv_copy(content)) : 1;
-	if (u.output > (long)max_tokens && jv_array_length(jv_copy(content)) > 0)
+	/* a scripted turn is sent as it is, however large (hostile-input tests) */
+	if (u.output > (long)max_tokens && jv_array_length(jv_copy(content)) > 0 &&
+	    !(hit.action && hit.f.tool_use[0]))
 		content = clip(content, (long)max_tokens, &stop, &u.output);
 	sim_make_id(s, "msg_01", 22, id, sizeof id);
 	msg = json_set(msg, "id", jv_string(id));

@@ -201,7 +201,11 @@ const char *store_driver_name(const struct store *s)
 
 int store_durable(struct store *s, struct err *e)
 {
-	return s->driver == STORE_SQLITE ? store_sqlite_durable(s, e) : 0;
+	/* SQLite cannot change it inside a transaction: callers set it first */
+	if (s->driver != STORE_SQLITE || s->in_tx || s->durable)
+		return 0;
+	s->durable = 1;
+	return store_sqlite_durable(s, e);
 }
 
 int store_query(struct store *s, const char *name, jv params, jv *rows, struct err *e)

@@ -42,7 +42,8 @@ const char *store_driver_name(const struct store *s);
 
 /* Every commit from here on survives a power cut, not only a crash of the
  * process (SQLite: synchronous=FULL; PostgreSQL commits are durable
- * already).  For the processes that write money: holds, settlements. */
+ * already).  For the processes that write money: holds, settlements.  Call
+ * it outside a transaction (inside one it does nothing). */
 int store_durable(struct store *s, struct err *e);
 
 /* Runs statement `name`; *rows (when rows is not NULL) gets an array. */

@@ -17,6 +17,7 @@ struct store {
 	const struct store_ops *ops;
 	enum store_driver driver;
 	int in_tx;
+	int durable;   /* store_durable was applied */
 	int64_t changes;
 	void *handle;
 	void *cache;   /* driver's prepared statements */

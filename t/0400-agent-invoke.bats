@@ -265,3 +265,110 @@ ledger_matches() { # budget spent equals the sum of the invocations' costs
 	AGENT_AUTO_BACKTEST=1 run -0 agent-invoke --session "$id2"
 	[ "$(jq -r .calls <<<"$output")" -ge 1 ]
 }
+
+# hostile TOOL_JSON: the model's next turn calls that tool; the answer must be
+# an is_error tool_result and nothing may be written outside the strategies
+hostile() {
+	sim_fault "{\"route\":\"messages\",\"count\":1,\"tool_use\":$1${2:+,\"pad_bytes\":$2}}"
+}
+
+last_result() { # the last action row: success|error
+	sql "SELECT CASE WHEN success THEN 'ok' ELSE 'error' END || '|' || COALESCE(error, '') FROM agent_actions ORDER BY id DESC LIMIT 1"
+}
+
+@test "hostile: a strategy name that leaves the directory is refused with is_error" {
+	id=$(new_session designing)
+	cfg=$(jq -c .config "$BATS_TEST_DIRNAME/data/strategy.json")
+	hostile "{\"name\":\"save_strategy_config\",\"input\":{\"name\":\"../../etc/x\",\"description\":\"d\",\"config\":$cfg}}"
+	run -0 --separate-stderr agent-invoke --kind design --session "$id"
+	assert_equal "$(sql "SELECT tool_name FROM agent_actions ORDER BY id LIMIT 1")" save_strategy_config
+	assert_regex "$(sql "SELECT error FROM agent_actions ORDER BY id LIMIT 1")" "is not a plain strategy name"
+	[ ! -e "$BATS_TEST_TMPDIR/etc/x.yaml" ] && [ ! -e /etc/x.yaml ] && [ ! -e "$AGENT_STRATEGY_DIR/../../etc/x.yaml" ]
+	# the model read the is_error result and went on
+	[ "$(jq -r .tool_errors <<<"$output")" -ge 1 ]
+}
+
+@test "hostile: names with dots, slashes, NUL or over 64 bytes never reach the disk" {
+	id=$(new_session designing)
+	for name in '.hidden' 'a/b' 'a\u0000b' 'x.yaml.yaml' "$(printf 'a%.0s' $(seq 1 80))" '' 'ab cd'; do
+		sim_clear
+		hostile "{\"name\":\"save_strategy_config\",\"input\":{\"name\":\"$name\",\"description\":\"d\",\"config\":{}}}"
+		AGENT_MAX_ITERATIONS=1 run -0 agent-invoke --kind design
+		assert_regex "$(last_result)" "^error\|"
+	done
+	[ ! -d "$AGENT_STRATEGY_DIR" ] || [ -z "$(find "$AGENT_STRATEGY_DIR" -type f)" ]
+}
+
+@test "hostile: a 50 MB config is refused with is_error, nothing written" {
+	id=$(new_session designing)
+	hostile '{"name":"save_strategy_config","input":{"name":"big","description":"d","config":{}}}' 52428800
+	AGENT_MAX_ITERATIONS=1 run -0 --separate-stderr agent-invoke --kind design --session "$id"
+	assert_regex "$(last_result)" "^error\|the arguments are 524288[0-9]{2} bytes: more than the 1048576 allowed$"
+	[ ! -e "$AGENT_STRATEGY_DIR/big.yaml" ]
+	# the recorded arguments are a stub, not 50 MB
+	assert_equal "$(sql "SELECT arguments FROM agent_actions" | jq -c '[.truncated, .bytes > 52428800]')" '[true,true]'
+}
+
+@test "hostile: wrong types, an unknown tool, an existing name" {
+	id=$(new_session designing)
+	hostile '{"name":"start_training","input":{"strategy_name":42,"symbols":"AAPL","timeframes":[1]}}'
+	AGENT_MAX_ITERATIONS=1 run -0 agent-invoke --kind design --session "$id"
+	# one turn without a strategy: the design failed, and said why
+	assert_equal "$(sql "SELECT phase, outcome FROM agent_sessions WHERE id = $id")" "idle|failed_design"
+	assert_regex "$(last_result)" "^error\|start_training needs strategy_name"
+	sim_clear
+	hostile '{"name":"rm_rf","input":{"path":"/"}}'
+	AGENT_MAX_ITERATIONS=1 run -0 agent-invoke --kind design
+	assert_equal "$(last_result)" "error|unknown tool 'rm_rf'"
+	sim_clear
+	hostile '{"name":"save_strategy_assessment","input":[1,2]}'
+	AGENT_MAX_ITERATIONS=1 run -0 agent-invoke --kind design
+	assert_equal "$(last_result)" "error|the arguments must be a JSON object"
+	sim_clear
+	mkdir -p "$AGENT_STRATEGY_DIR" && echo keep >"$AGENT_STRATEGY_DIR/taken.yaml"
+	cfg=$(jq -c .config "$BATS_TEST_DIRNAME/data/strategy.json")
+	hostile "{\"name\":\"save_strategy_config\",\"input\":{\"name\":\"taken\",\"description\":\"d\",\"config\":$cfg}}"
+	AGENT_MAX_ITERATIONS=1 run -0 agent-invoke --kind design
+	assert_equal "$(last_result)" "error|a strategy named 'taken' already exists: choose another name"
+	assert_equal "$(cat "$AGENT_STRATEGY_DIR/taken.yaml")" keep
+}
+
+@test "hostile: an invalid config is refused with the validation errors" {
+	id=$(new_session designing)
+	hostile '{"name":"save_strategy_config","input":{"name":"bad1","description":"d","config":{"name":"bad1","indicators":[{"name":"RSI","feature_id":"close"}],"fuzzy_sets":{"close":{"low":{"type":"triangular","parameters":[1,2]}}}}}}'
+	AGENT_MAX_ITERATIONS=1 run -0 agent-invoke --kind design --session "$id"
+	result=$(sql "SELECT result FROM agent_actions ORDER BY id DESC LIMIT 1")
+	run -0 jq -e '.success == false and (.errors | any(test("reserved name"))) and (.errors | any(test("triangular needs 3 parameters")))' <<<"$result"
+	[ ! -e "$AGENT_STRATEGY_DIR/bad1.yaml" ]
+}
+
+@test "AGENT_TOOLS_DIR: an operator's tool runs with the arguments on stdin, bounded in time" {
+	id=$(new_session designing)
+	tools="$BATS_TEST_TMPDIR/tools"
+	mkdir -p "$tools"
+	cat >"$tools/echo_args.json" <<'J'
+{"name":"echo_args","description":"echo","kinds":["design"],"input_schema":{"type":"object"}}
+J
+	printf '#!/bin/sh\n[ -z "$ANTHROPIC_API_KEY" ] || exit 9\njq -c "{got: .}"\n' >"$tools/echo_args"
+	cat >"$tools/sleepy.json" <<'J'
+{"name":"sleepy","description":"sleeps","kinds":["design"],"input_schema":{"type":"object"}}
+J
+	printf '#!/bin/sh\nsleep 30\n' >"$tools/sleepy"
+	chmod +x "$tools/echo_args" "$tools/sleepy"
+	export AGENT_TOOLS_DIR="$tools"
+	hostile '{"name":"echo_args","input":{"a":1}}'
+	AGENT_MAX_ITERATIONS=1 run -0 agent-invoke --kind design
+	assert_equal "$(sql "SELECT result FROM agent_actions ORDER BY id DESC LIMIT 1" | jq -c .)" '{"got":{"a":1}}'
+	sim_clear
+	hostile '{"name":"sleepy","input":{}}'
+	SECONDS=0
+	AGENT_TOOL_TIMEOUT_SECONDS=1 AGENT_MAX_ITERATIONS=1 run -0 agent-invoke --kind design
+	[ "$SECONDS" -lt 10 ]
+	assert_equal "$(last_result)" "error|tool 'sleepy' timed out after 1 s"
+	# a tool may not take a built-in's name
+	cp "$tools/echo_args.json" "$tools/start_training.json"
+	sed -i 's/echo_args/start_training/' "$tools/start_training.json"
+	cp "$tools/echo_args" "$tools/start_training"
+	run -5 --separate-stderr agent-invoke --kind design
+	assert_equal "$stderr" "agent-invoke: AGENT_TOOLS_DIR: tool 'start_training' shadows a built-in"
+}

@@ -22,7 +22,10 @@ sim_stop() {
 
 # sim_fault JSON: adds a fault on the running simulator.
 sim_fault() {
-	curl -sf --max-time 5 -X POST -H 'content-type: application/json' -d "$1" "$SIM_URL/_sim/faults" >/dev/null
+	local out
+	out=$(curl -s --max-time 5 -X POST -H 'content-type: application/json' --data-binary @- \
+		-w '\n%{http_code}' "$SIM_URL/_sim/faults" <<<"$1") || return 1
+	[ "${out##*$'\n'}" = 201 ] || [ "${out##*$'\n'}" = 200 ] || { echo "sim_fault: $out" >&2; return 1; }
 }
 
 # sim_clear: no faults, an empty request log.
