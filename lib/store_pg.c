@@ -47,6 +47,22 @@ static int map_result(PGconn *c, PGresult *r, const char *what, struct err *e)
 	return err_set(e, code, "postgresql: %s: %s", what, msg);
 }
 
+/* PostgreSQL's json and jsonb refuse the escape \u0000 (a NUL has no place
+ * in its text): it becomes U+FFFD, as a string with a NUL cannot be stored.
+ * Only a real escape is changed: one preceded by an even number of
+ * backslashes. */
+static void no_nul_escapes(char *s)
+{
+	for (char *p = s; (p = strstr(p, "\\u0000")); p += 6) {
+		size_t slashes = 0;
+
+		for (char *q = p; q > s && q[-1] == '\\'; q--)
+			slashes++;
+		if (slashes % 2 == 0)
+			memcpy(p + 2, "fffd", 4);
+	}
+}
+
 /* Parameters travel as text; the server infers their types. */
 static char *param_text(jv v)
 {
@@ -77,6 +93,8 @@ static char *param_text(jv v)
 		break;
 	default:
 		s = json_dump(jv_copy(v));
+		if (s)
+			no_nul_escapes(s);
 	}
 	jv_free(v);
 	return s;
