@@ -1,0 +1,439 @@
+-- Schema 3: rollups of the Prometheus metrics (agent-metrics-agg).
+--
+-- Rendering reads these small tables, never the history, so it takes the
+-- same time with ten sessions as with a million.  Triggers keep them current
+-- inside the writer's own transaction: a row and its counts commit or roll
+-- back together, so nothing is counted twice and nothing is lost, whoever
+-- writes (a stage, agent-control, an operator with sqlite3).  The same
+-- logical schema is in postgres/0003-metric-rollups.sql.
+--
+-- metric_rollups holds every counter and histogram, per agent, metric name
+-- (without the namespace: agent-metrics-agg adds it), and label pairs as
+-- canonical text (`gate="training",result="pass"`: names in alphabetical
+-- order, values escaped for the text format).  A counter is one row with
+-- idx 0 and its value in total; a histogram has one row per bucket that has
+-- seen an observation (idx of the first bound >= the value; n observations,
+-- total their sum), and the renderer makes the buckets cumulative.  Values
+-- are integers in the metric's stored unit (seconds, milliseconds,
+-- micro-dollars or tokens); agent-metrics-agg scales them to base units.
+CREATE TABLE metric_bounds (
+    name                    TEXT    NOT NULL,
+    idx                     INTEGER NOT NULL,
+    le                      INTEGER NOT NULL,  -- 9223372036854775807 is +Inf
+    PRIMARY KEY (name, idx)
+);
+
+CREATE TABLE metric_rollups (
+    agent                   TEXT    NOT NULL,
+    name                    TEXT    NOT NULL,
+    labels                  TEXT    NOT NULL DEFAULT '',
+    idx                     INTEGER NOT NULL DEFAULT 0,
+    n                       INTEGER NOT NULL DEFAULT 0,
+    total                   INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (agent, name, labels, idx)
+);
+
+-- Histogram bounds in the stored unit (milliseconds for the *_seconds
+-- histograms fed from duration_ms columns, seconds for cycles and phases).
+INSERT INTO metric_bounds (name, idx, le) VALUES
+    ('cycle_duration_seconds', 0, 60), ('cycle_duration_seconds', 1, 300),
+    ('cycle_duration_seconds', 2, 600), ('cycle_duration_seconds', 3, 900),
+    ('cycle_duration_seconds', 4, 1200), ('cycle_duration_seconds', 5, 1800),
+    ('cycle_duration_seconds', 6, 3600), ('cycle_duration_seconds', 7, 7200),
+    ('cycle_duration_seconds', 8, 9223372036854775807),
+    ('phase_duration_seconds', 0, 10), ('phase_duration_seconds', 1, 30),
+    ('phase_duration_seconds', 2, 60), ('phase_duration_seconds', 3, 120),
+    ('phase_duration_seconds', 4, 300), ('phase_duration_seconds', 5, 600),
+    ('phase_duration_seconds', 6, 1800), ('phase_duration_seconds', 7, 9223372036854775807),
+    ('tool_duration_seconds', 0, 10), ('tool_duration_seconds', 1, 25),
+    ('tool_duration_seconds', 2, 50), ('tool_duration_seconds', 3, 100),
+    ('tool_duration_seconds', 4, 250), ('tool_duration_seconds', 5, 500),
+    ('tool_duration_seconds', 6, 1000), ('tool_duration_seconds', 7, 2500),
+    ('tool_duration_seconds', 8, 5000), ('tool_duration_seconds', 9, 10000),
+    ('tool_duration_seconds', 10, 9223372036854775807),
+    ('invocation_duration_seconds', 0, 500), ('invocation_duration_seconds', 1, 1000),
+    ('invocation_duration_seconds', 2, 2000), ('invocation_duration_seconds', 3, 5000),
+    ('invocation_duration_seconds', 4, 10000), ('invocation_duration_seconds', 5, 20000),
+    ('invocation_duration_seconds', 6, 30000), ('invocation_duration_seconds', 7, 60000),
+    ('invocation_duration_seconds', 8, 120000), ('invocation_duration_seconds', 9, 300000),
+    ('invocation_duration_seconds', 10, 9223372036854775807),
+    ('tick_duration_seconds', 0, 10), ('tick_duration_seconds', 1, 50),
+    ('tick_duration_seconds', 2, 100), ('tick_duration_seconds', 3, 250),
+    ('tick_duration_seconds', 4, 500), ('tick_duration_seconds', 5, 1000),
+    ('tick_duration_seconds', 6, 5000), ('tick_duration_seconds', 7, 30000),
+    ('tick_duration_seconds', 8, 120000), ('tick_duration_seconds', 9, 600000),
+    ('tick_duration_seconds', 10, 9223372036854775807),
+    ('gen_ai_client_operation_duration_seconds', 0, 10),
+    ('gen_ai_client_operation_duration_seconds', 1, 20),
+    ('gen_ai_client_operation_duration_seconds', 2, 40),
+    ('gen_ai_client_operation_duration_seconds', 3, 80),
+    ('gen_ai_client_operation_duration_seconds', 4, 160),
+    ('gen_ai_client_operation_duration_seconds', 5, 320),
+    ('gen_ai_client_operation_duration_seconds', 6, 640),
+    ('gen_ai_client_operation_duration_seconds', 7, 1280),
+    ('gen_ai_client_operation_duration_seconds', 8, 2560),
+    ('gen_ai_client_operation_duration_seconds', 9, 5120),
+    ('gen_ai_client_operation_duration_seconds', 10, 10240),
+    ('gen_ai_client_operation_duration_seconds', 11, 20480),
+    ('gen_ai_client_operation_duration_seconds', 12, 40960),
+    ('gen_ai_client_operation_duration_seconds', 13, 81920),
+    ('gen_ai_client_operation_duration_seconds', 14, 9223372036854775807),
+    ('gen_ai_client_token_usage', 0, 1), ('gen_ai_client_token_usage', 1, 4),
+    ('gen_ai_client_token_usage', 2, 16), ('gen_ai_client_token_usage', 3, 64),
+    ('gen_ai_client_token_usage', 4, 256), ('gen_ai_client_token_usage', 5, 1024),
+    ('gen_ai_client_token_usage', 6, 4096), ('gen_ai_client_token_usage', 7, 16384),
+    ('gen_ai_client_token_usage', 8, 65536), ('gen_ai_client_token_usage', 9, 262144),
+    ('gen_ai_client_token_usage', 10, 1048576), ('gen_ai_client_token_usage', 11, 4194304),
+    ('gen_ai_client_token_usage', 12, 16777216), ('gen_ai_client_token_usage', 13, 67108864),
+    ('gen_ai_client_token_usage', 14, 9223372036854775807);
+
+-- The one way to count: INSERT INTO metric_observe (agent, name, labels, v)
+-- adds v to a counter, or observes v in a histogram (a name with bounds).
+-- A trigger must never fail its writer, hence the COALESCEs.
+CREATE VIEW metric_observe AS
+    SELECT agent, name, labels, total AS v FROM metric_rollups WHERE 0;
+
+CREATE TRIGGER metric_observe_insert INSTEAD OF INSERT ON metric_observe
+BEGIN
+    INSERT INTO metric_rollups (agent, name, labels, idx, n, total)
+    SELECT COALESCE(NEW.agent, 'default'), NEW.name, COALESCE(NEW.labels, ''),
+           COALESCE((SELECT MIN(b.idx) FROM metric_bounds b
+                      WHERE b.name = NEW.name AND b.le >= COALESCE(NEW.v, 0)), 0),
+           1, COALESCE(NEW.v, 0)
+     WHERE NEW.name IS NOT NULL
+    ON CONFLICT (agent, name, labels, idx)
+    DO UPDATE SET n = n + 1, total = total + excluded.total;
+END;
+
+-- ---------------------------------------------------------------- sessions
+
+CREATE TRIGGER metric_session_created AFTER INSERT ON agent_sessions
+BEGIN
+    INSERT INTO metric_observe VALUES (NEW.agent, 'cycles_started_total', '', 1);
+END;
+
+-- A session ends once: its outcome goes from NULL to a value.  Phase
+-- durations as agent_metrics has them: from a phase's start to the next
+-- phase that started, or to the end.
+CREATE TRIGGER metric_session_ended AFTER UPDATE OF outcome ON agent_sessions
+WHEN OLD.outcome IS NULL AND NEW.outcome IS NOT NULL
+BEGIN
+    INSERT INTO metric_observe VALUES (NEW.agent, 'cycles_total', 'outcome="' || NEW.outcome || '"', 1);
+    INSERT INTO metric_observe VALUES (NEW.agent, 'cycle_duration_seconds', '',
+        max(COALESCE(NEW.completed_at, NEW.updated_at) - NEW.created_at, 0));
+    INSERT INTO metric_observe SELECT NEW.agent, 'phase_duration_seconds', 'phase="designing"',
+        max(COALESCE(NEW.training_at, NEW.backtesting_at, NEW.assessing_at, NEW.completed_at,
+                     NEW.updated_at) - NEW.designing_at, 0) WHERE NEW.designing_at IS NOT NULL;
+    INSERT INTO metric_observe SELECT NEW.agent, 'phase_duration_seconds', 'phase="training"',
+        max(COALESCE(NEW.backtesting_at, NEW.assessing_at, NEW.completed_at, NEW.updated_at)
+            - NEW.training_at, 0) WHERE NEW.training_at IS NOT NULL;
+    INSERT INTO metric_observe SELECT NEW.agent, 'phase_duration_seconds', 'phase="backtesting"',
+        max(COALESCE(NEW.assessing_at, NEW.completed_at, NEW.updated_at) - NEW.backtesting_at, 0)
+        WHERE NEW.backtesting_at IS NOT NULL;
+    INSERT INTO metric_observe SELECT NEW.agent, 'phase_duration_seconds', 'phase="assessing"',
+        max(COALESCE(NEW.completed_at, NEW.updated_at) - NEW.assessing_at, 0)
+        WHERE NEW.assessing_at IS NOT NULL;
+END;
+
+-- The same for a session written already ended (an import, a test).
+CREATE TRIGGER metric_session_inserted_ended AFTER INSERT ON agent_sessions
+WHEN NEW.outcome IS NOT NULL
+BEGIN
+    INSERT INTO metric_observe VALUES (NEW.agent, 'cycles_total', 'outcome="' || NEW.outcome || '"', 1);
+    INSERT INTO metric_observe VALUES (NEW.agent, 'cycle_duration_seconds', '',
+        max(COALESCE(NEW.completed_at, NEW.updated_at) - NEW.created_at, 0));
+    INSERT INTO metric_observe SELECT NEW.agent, 'phase_duration_seconds', 'phase="designing"',
+        max(COALESCE(NEW.training_at, NEW.backtesting_at, NEW.assessing_at, NEW.completed_at,
+                     NEW.updated_at) - NEW.designing_at, 0) WHERE NEW.designing_at IS NOT NULL;
+    INSERT INTO metric_observe SELECT NEW.agent, 'phase_duration_seconds', 'phase="training"',
+        max(COALESCE(NEW.backtesting_at, NEW.assessing_at, NEW.completed_at, NEW.updated_at)
+            - NEW.training_at, 0) WHERE NEW.training_at IS NOT NULL;
+    INSERT INTO metric_observe SELECT NEW.agent, 'phase_duration_seconds', 'phase="backtesting"',
+        max(COALESCE(NEW.assessing_at, NEW.completed_at, NEW.updated_at) - NEW.backtesting_at, 0)
+        WHERE NEW.backtesting_at IS NOT NULL;
+    INSERT INTO metric_observe SELECT NEW.agent, 'phase_duration_seconds', 'phase="assessing"',
+        max(COALESCE(NEW.completed_at, NEW.updated_at) - NEW.assessing_at, 0)
+        WHERE NEW.assessing_at IS NOT NULL;
+END;
+
+-- A gate's verdict is written once per session (agent-gate in the pipeline).
+CREATE TRIGGER metric_training_gate AFTER UPDATE OF training_gate ON agent_sessions
+WHEN OLD.training_gate IS NULL AND NEW.training_gate IS NOT NULL
+BEGIN
+    INSERT INTO metric_observe SELECT NEW.agent, 'gate_results_total',
+        'gate="training",result="' || CASE WHEN p THEN 'pass' ELSE 'fail' END || '"', 1
+      FROM (SELECT CASE WHEN json_valid(NEW.training_gate)
+                        THEN json_extract(NEW.training_gate, '$.passed') END = 1 AS p);
+    INSERT INTO metric_observe SELECT NEW.agent, 'gate_failures_total',
+        'gate="training",reason="' || replace(replace(replace(COALESCE(r, 'unknown'),
+            '\', '\\'), '"', '\"'), char(10), '\n') || '"', 1
+      FROM (SELECT CASE WHEN json_valid(NEW.training_gate)
+                        THEN json_extract(NEW.training_gate, '$.passed') END = 1 AS p,
+                   CASE WHEN json_valid(NEW.training_gate)
+                        THEN CAST(json_extract(NEW.training_gate, '$.reason') AS TEXT) END AS r)
+     WHERE NOT COALESCE(p, 0);
+END;
+
+CREATE TRIGGER metric_backtest_gate AFTER UPDATE OF backtest_gate ON agent_sessions
+WHEN OLD.backtest_gate IS NULL AND NEW.backtest_gate IS NOT NULL
+BEGIN
+    INSERT INTO metric_observe SELECT NEW.agent, 'gate_results_total',
+        'gate="backtest",result="' || CASE WHEN p THEN 'pass' ELSE 'fail' END || '"', 1
+      FROM (SELECT CASE WHEN json_valid(NEW.backtest_gate)
+                        THEN json_extract(NEW.backtest_gate, '$.passed') END = 1 AS p);
+    INSERT INTO metric_observe SELECT NEW.agent, 'gate_failures_total',
+        'gate="backtest",reason="' || replace(replace(replace(COALESCE(r, 'unknown'),
+            '\', '\\'), '"', '\"'), char(10), '\n') || '"', 1
+      FROM (SELECT CASE WHEN json_valid(NEW.backtest_gate)
+                        THEN json_extract(NEW.backtest_gate, '$.passed') END = 1 AS p,
+                   CASE WHEN json_valid(NEW.backtest_gate)
+                        THEN CAST(json_extract(NEW.backtest_gate, '$.reason') AS TEXT) END AS r)
+     WHERE NOT COALESCE(p, 0);
+END;
+
+-- ---------------------------------------------------------------- ticks
+
+-- A tick is counted when it is over (its exit status recorded by the last
+-- stage or by agent-cycle after a failed stage): only then is "invoked"
+-- final.
+CREATE TRIGGER metric_tick_finished AFTER UPDATE OF exit_status ON agent_triggers
+WHEN OLD.exit_status IS NULL AND NEW.exit_status IS NOT NULL
+BEGIN
+    INSERT INTO metric_observe VALUES (NEW.agent, 'triggers_total',
+        'event="' || replace(replace(replace(NEW.event, '\', '\\'), '"', '\"'), char(10), '\n')
+        || '",invoked="' || CASE WHEN NEW.invoked THEN 'true' ELSE 'false' END || '"', 1);
+    INSERT INTO metric_observe VALUES (NEW.agent, 'tick_duration_seconds', '',
+        max(COALESCE(NEW.duration_ms, 0), 0));
+    INSERT INTO metric_observe SELECT NEW.agent, 'tick_failures_total',
+        'stage="' || replace(replace(replace(COALESCE(NEW.failed_stage, 'unknown'), '\', '\\'),
+            '"', '\"'), char(10), '\n') || '"', 1
+     WHERE NEW.failed_stage IS NOT NULL OR NEW.exit_status <> 0;
+    INSERT INTO metric_observe SELECT NEW.agent, 'errors_total', 'type="stage"', 1
+     WHERE NEW.failed_stage IS NOT NULL OR NEW.exit_status <> 0;
+END;
+
+CREATE TRIGGER metric_tick_inserted_finished AFTER INSERT ON agent_triggers
+WHEN NEW.exit_status IS NOT NULL
+BEGIN
+    INSERT INTO metric_observe VALUES (NEW.agent, 'triggers_total',
+        'event="' || replace(replace(replace(NEW.event, '\', '\\'), '"', '\"'), char(10), '\n')
+        || '",invoked="' || CASE WHEN NEW.invoked THEN 'true' ELSE 'false' END || '"', 1);
+    INSERT INTO metric_observe VALUES (NEW.agent, 'tick_duration_seconds', '',
+        max(COALESCE(NEW.duration_ms, 0), 0));
+    INSERT INTO metric_observe SELECT NEW.agent, 'tick_failures_total',
+        'stage="' || replace(replace(replace(COALESCE(NEW.failed_stage, 'unknown'), '\', '\\'),
+            '"', '\"'), char(10), '\n') || '"', 1
+     WHERE NEW.failed_stage IS NOT NULL OR NEW.exit_status <> 0;
+    INSERT INTO metric_observe SELECT NEW.agent, 'errors_total', 'type="stage"', 1
+     WHERE NEW.failed_stage IS NOT NULL OR NEW.exit_status <> 0;
+END;
+
+-- ---------------------------------------------------------------- model calls
+
+CREATE TRIGGER metric_invocation AFTER INSERT ON agent_invocations
+BEGIN
+    INSERT INTO metric_observe VALUES (NEW.agent, 'invocations_total',
+        'kind="' || replace(replace(replace(NEW.kind, '\', '\\'), '"', '\"'), char(10), '\n')
+        || '",status="' || replace(replace(replace(NEW.status, '\', '\\'), '"', '\"'), char(10), '\n')
+        || '"', 1);
+    INSERT INTO metric_observe VALUES (NEW.agent, 'invocation_duration_seconds',
+        'kind="' || replace(replace(replace(NEW.kind, '\', '\\'), '"', '\"'), char(10), '\n') || '"',
+        max(NEW.duration_ms, 0));
+    INSERT INTO metric_observe VALUES (NEW.agent, 'tokens_total', 'type="input"', NEW.input_tokens);
+    INSERT INTO metric_observe VALUES (NEW.agent, 'tokens_total', 'type="output"', NEW.output_tokens);
+    INSERT INTO metric_observe VALUES (NEW.agent, 'tokens_total', 'type="cache_write"', NEW.cache_write_tokens);
+    INSERT INTO metric_observe VALUES (NEW.agent, 'tokens_total', 'type="cache_read"', NEW.cache_read_tokens);
+    INSERT INTO metric_observe VALUES (NEW.agent, 'cost_usd_total', '', NEW.cost_micros);
+    INSERT INTO metric_observe VALUES (NEW.agent, 'gen_ai_client_operation_duration_seconds',
+        CASE WHEN NEW.status = 'ok' THEN '' ELSE 'error_type="'
+            || replace(replace(replace(NEW.status, '\', '\\'), '"', '\"'), char(10), '\n') || '",' END
+        || 'gen_ai_operation_name="chat",gen_ai_provider_name="anthropic",gen_ai_request_model="'
+        || replace(replace(replace(NEW.model, '\', '\\'), '"', '\"'), char(10), '\n') || '"',
+        max(NEW.duration_ms, 0));
+    -- billable tokens of a call whose usage is known; input as the GenAI
+    -- conventions count it for Anthropic: uncached + cache write + cache read
+    INSERT INTO metric_observe SELECT NEW.agent, 'gen_ai_client_token_usage',
+        'gen_ai_operation_name="chat",gen_ai_provider_name="anthropic",gen_ai_request_model="'
+        || replace(replace(replace(NEW.model, '\', '\\'), '"', '\"'), char(10), '\n')
+        || '",gen_ai_token_type="input"',
+        NEW.input_tokens + NEW.cache_write_tokens + NEW.cache_read_tokens WHERE NEW.status = 'ok';
+    INSERT INTO metric_observe SELECT NEW.agent, 'gen_ai_client_token_usage',
+        'gen_ai_operation_name="chat",gen_ai_provider_name="anthropic",gen_ai_request_model="'
+        || replace(replace(replace(NEW.model, '\', '\\'), '"', '\"'), char(10), '\n')
+        || '",gen_ai_token_type="output"',
+        NEW.output_tokens WHERE NEW.status = 'ok';
+    INSERT INTO metric_observe SELECT NEW.agent, 'errors_total', 'type="model_call"', 1
+     WHERE NEW.status = 'error';
+    INSERT INTO metric_observe SELECT NEW.agent, 'errors_total', 'type="model_charge_unknown"', 1
+     WHERE NEW.status = 'unknown_charge';
+END;
+
+-- ---------------------------------------------------------------- tool calls
+
+-- A tool the model made up is "_unknown": its name is the model's choice and
+-- must not become a label value (cardinality).
+CREATE TRIGGER metric_action AFTER INSERT ON agent_actions
+BEGIN
+    INSERT INTO metric_observe SELECT NEW.agent, 'tool_calls_total',
+        'status="' || CASE WHEN NEW.success THEN 'ok' ELSE 'error' END || '",tool="' || t || '"', 1
+      FROM (SELECT CASE WHEN NOT NEW.success AND NEW.error LIKE 'unknown tool %' THEN '_unknown'
+                        ELSE replace(replace(replace(NEW.tool_name, '\', '\\'), '"', '\"'), char(10), '\n')
+                   END AS t);
+    INSERT INTO metric_observe SELECT NEW.agent, 'tool_duration_seconds', 'tool="' || t || '"',
+        max(NEW.duration_ms, 0)
+      FROM (SELECT CASE WHEN NOT NEW.success AND NEW.error LIKE 'unknown tool %' THEN '_unknown'
+                        ELSE replace(replace(replace(NEW.tool_name, '\', '\\'), '"', '\"'), char(10), '\n')
+                   END AS t);
+    INSERT INTO metric_observe SELECT NEW.agent, 'errors_total', 'type="tool_call"', 1
+     WHERE NOT NEW.success;
+END;
+
+-- ---------------------------------------------------------------- history
+
+-- The rollups of what the store already holds, once, in this migration's
+-- transaction (grouped: a store with millions of rows migrates in seconds).
+INSERT INTO metric_rollups (agent, name, labels, idx, n, total)
+SELECT agent, name, labels, idx, COUNT(*), SUM(v) FROM (
+    SELECT agent, 'cycles_started_total' AS name, '' AS labels, 0 AS idx, 1 AS v FROM agent_sessions
+    UNION ALL
+    SELECT agent, 'cycles_total', 'outcome="' || outcome || '"', 0, 1
+      FROM agent_sessions WHERE outcome IS NOT NULL
+    UNION ALL
+    SELECT agent, 'gate_results_total', 'gate="training",result="'
+           || CASE WHEN json_valid(training_gate) AND json_extract(training_gate, '$.passed') = 1
+                   THEN 'pass' ELSE 'fail' END || '"', 0, 1
+      FROM agent_sessions WHERE training_gate IS NOT NULL
+    UNION ALL
+    SELECT agent, 'gate_results_total', 'gate="backtest",result="'
+           || CASE WHEN json_valid(backtest_gate) AND json_extract(backtest_gate, '$.passed') = 1
+                   THEN 'pass' ELSE 'fail' END || '"', 0, 1
+      FROM agent_sessions WHERE backtest_gate IS NOT NULL
+    UNION ALL
+    SELECT agent, 'gate_failures_total', 'gate="training",reason="'
+           || replace(replace(replace(COALESCE(CAST(json_extract(training_gate, '$.reason') AS TEXT),
+              'unknown'), '\', '\\'), '"', '\"'), char(10), '\n') || '"', 0, 1
+      FROM agent_sessions WHERE training_gate IS NOT NULL AND json_valid(training_gate)
+       AND COALESCE(json_extract(training_gate, '$.passed'), 0) <> 1
+    UNION ALL
+    SELECT agent, 'gate_failures_total', 'gate="training",reason="unknown"', 0, 1
+      FROM agent_sessions WHERE training_gate IS NOT NULL AND NOT json_valid(training_gate)
+    UNION ALL
+    SELECT agent, 'gate_failures_total', 'gate="backtest",reason="'
+           || replace(replace(replace(COALESCE(CAST(json_extract(backtest_gate, '$.reason') AS TEXT),
+              'unknown'), '\', '\\'), '"', '\"'), char(10), '\n') || '"', 0, 1
+      FROM agent_sessions WHERE backtest_gate IS NOT NULL AND json_valid(backtest_gate)
+       AND COALESCE(json_extract(backtest_gate, '$.passed'), 0) <> 1
+    UNION ALL
+    SELECT agent, 'gate_failures_total', 'gate="backtest",reason="unknown"', 0, 1
+      FROM agent_sessions WHERE backtest_gate IS NOT NULL AND NOT json_valid(backtest_gate)
+    UNION ALL
+    SELECT agent, 'triggers_total', 'event="'
+           || replace(replace(replace(event, '\', '\\'), '"', '\"'), char(10), '\n')
+           || '",invoked="' || CASE WHEN invoked THEN 'true' ELSE 'false' END || '"', 0, 1
+      FROM agent_triggers WHERE exit_status IS NOT NULL
+    UNION ALL
+    SELECT agent, 'tick_failures_total', 'stage="'
+           || replace(replace(replace(COALESCE(failed_stage, 'unknown'), '\', '\\'), '"', '\"'),
+              char(10), '\n') || '"', 0, 1
+      FROM agent_triggers WHERE exit_status IS NOT NULL AND (failed_stage IS NOT NULL OR exit_status <> 0)
+    UNION ALL
+    SELECT agent, 'errors_total', 'type="stage"', 0, 1
+      FROM agent_triggers WHERE exit_status IS NOT NULL AND (failed_stage IS NOT NULL OR exit_status <> 0)
+    UNION ALL
+    SELECT agent, 'invocations_total', 'kind="'
+           || replace(replace(replace(kind, '\', '\\'), '"', '\"'), char(10), '\n') || '",status="'
+           || replace(replace(replace(status, '\', '\\'), '"', '\"'), char(10), '\n') || '"', 0, 1
+      FROM agent_invocations
+    UNION ALL
+    SELECT agent, 'tokens_total', 'type="input"', 0, input_tokens FROM agent_invocations
+    UNION ALL
+    SELECT agent, 'tokens_total', 'type="output"', 0, output_tokens FROM agent_invocations
+    UNION ALL
+    SELECT agent, 'tokens_total', 'type="cache_write"', 0, cache_write_tokens FROM agent_invocations
+    UNION ALL
+    SELECT agent, 'tokens_total', 'type="cache_read"', 0, cache_read_tokens FROM agent_invocations
+    UNION ALL
+    SELECT agent, 'cost_usd_total', '', 0, cost_micros FROM agent_invocations
+    UNION ALL
+    SELECT agent, 'errors_total', 'type="model_call"', 0, 1 FROM agent_invocations WHERE status = 'error'
+    UNION ALL
+    SELECT agent, 'errors_total', 'type="model_charge_unknown"', 0, 1
+      FROM agent_invocations WHERE status = 'unknown_charge'
+    UNION ALL
+    SELECT agent, 'tool_calls_total', 'status="' || CASE WHEN success THEN 'ok' ELSE 'error' END
+           || '",tool="' || CASE WHEN NOT success AND error LIKE 'unknown tool %' THEN '_unknown'
+              ELSE replace(replace(replace(tool_name, '\', '\\'), '"', '\"'), char(10), '\n') END
+           || '"', 0, 1
+      FROM agent_actions
+    UNION ALL
+    SELECT agent, 'errors_total', 'type="tool_call"', 0, 1 FROM agent_actions WHERE NOT success
+) WHERE true
+GROUP BY agent, name, labels, idx
+ON CONFLICT (agent, name, labels, idx) DO UPDATE SET n = n + excluded.n, total = total + excluded.total;
+
+-- Histograms: each observation in its bucket, then grouped.
+INSERT INTO metric_rollups (agent, name, labels, idx, n, total)
+SELECT o.agent, o.name, o.labels,
+       (SELECT MIN(b.idx) FROM metric_bounds b WHERE b.name = o.name AND b.le >= o.v) AS idx,
+       COUNT(*), SUM(o.v)
+  FROM (
+    SELECT agent, 'cycle_duration_seconds' AS name, '' AS labels,
+           max(COALESCE(completed_at, updated_at) - created_at, 0) AS v
+      FROM agent_sessions WHERE outcome IS NOT NULL
+    UNION ALL
+    SELECT agent, 'phase_duration_seconds', 'phase="designing"',
+           max(COALESCE(training_at, backtesting_at, assessing_at, completed_at, updated_at)
+               - designing_at, 0)
+      FROM agent_sessions WHERE outcome IS NOT NULL AND designing_at IS NOT NULL
+    UNION ALL
+    SELECT agent, 'phase_duration_seconds', 'phase="training"',
+           max(COALESCE(backtesting_at, assessing_at, completed_at, updated_at) - training_at, 0)
+      FROM agent_sessions WHERE outcome IS NOT NULL AND training_at IS NOT NULL
+    UNION ALL
+    SELECT agent, 'phase_duration_seconds', 'phase="backtesting"',
+           max(COALESCE(assessing_at, completed_at, updated_at) - backtesting_at, 0)
+      FROM agent_sessions WHERE outcome IS NOT NULL AND backtesting_at IS NOT NULL
+    UNION ALL
+    SELECT agent, 'phase_duration_seconds', 'phase="assessing"',
+           max(COALESCE(completed_at, updated_at) - assessing_at, 0)
+      FROM agent_sessions WHERE outcome IS NOT NULL AND assessing_at IS NOT NULL
+    UNION ALL
+    SELECT agent, 'tick_duration_seconds', '', max(COALESCE(duration_ms, 0), 0)
+      FROM agent_triggers WHERE exit_status IS NOT NULL
+    UNION ALL
+    SELECT agent, 'invocation_duration_seconds',
+           'kind="' || replace(replace(replace(kind, '\', '\\'), '"', '\"'), char(10), '\n') || '"',
+           max(duration_ms, 0)
+      FROM agent_invocations
+    UNION ALL
+    SELECT agent, 'gen_ai_client_operation_duration_seconds',
+           CASE WHEN status = 'ok' THEN '' ELSE 'error_type="'
+               || replace(replace(replace(status, '\', '\\'), '"', '\"'), char(10), '\n') || '",' END
+           || 'gen_ai_operation_name="chat",gen_ai_provider_name="anthropic",gen_ai_request_model="'
+           || replace(replace(replace(model, '\', '\\'), '"', '\"'), char(10), '\n') || '"',
+           max(duration_ms, 0)
+      FROM agent_invocations
+    UNION ALL
+    SELECT agent, 'gen_ai_client_token_usage',
+           'gen_ai_operation_name="chat",gen_ai_provider_name="anthropic",gen_ai_request_model="'
+           || replace(replace(replace(model, '\', '\\'), '"', '\"'), char(10), '\n')
+           || '",gen_ai_token_type="input"',
+           input_tokens + cache_write_tokens + cache_read_tokens
+      FROM agent_invocations WHERE status = 'ok'
+    UNION ALL
+    SELECT agent, 'gen_ai_client_token_usage',
+           'gen_ai_operation_name="chat",gen_ai_provider_name="anthropic",gen_ai_request_model="'
+           || replace(replace(replace(model, '\', '\\'), '"', '\"'), char(10), '\n')
+           || '",gen_ai_token_type="output"',
+           output_tokens
+      FROM agent_invocations WHERE status = 'ok'
+    UNION ALL
+    SELECT agent, 'tool_duration_seconds',
+           'tool="' || CASE WHEN NOT success AND error LIKE 'unknown tool %' THEN '_unknown'
+              ELSE replace(replace(replace(tool_name, '\', '\\'), '"', '\"'), char(10), '\n') END || '"',
+           max(duration_ms, 0)
+      FROM agent_actions
+  ) o
+ WHERE true
+ GROUP BY o.agent, o.name, o.labels, 4
+ON CONFLICT (agent, name, labels, idx) DO UPDATE SET n = n + excluded.n, total = total + excluded.total;
