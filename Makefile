@@ -131,8 +131,11 @@ bench: all
 
 lint:
 	cppcheck --quiet --error-exitcode=1 --enable=warning,portability \
-	  --suppress=missingIncludeSystem -Ilib lib cmd
-	shellcheck -x build-aux/deps build-aux/embed-sql t/run $(wildcard cmd/agent-cycle cmd/agent bench/*.sh)
+	  --suppress=missingIncludeSystem -Ilib \
+	  '-Djv_object_foreach(t,k,v)=for (jv k = jv_null(), v = jv_null(); 0;)' \
+	  --suppress=preprocessorErrorDirective lib cmd
+	shellcheck -x build-aux/deps build-aux/embed-sql build-aux/demo t/run t/pg bench/run \
+	  $(wildcard bench/*.sh) $(SH_CMDS:%=cmd/%)
 	@if ls man/*.[0-9] >/dev/null 2>&1; then mandoc -Tlint -Wwarning man/*.[0-9]; fi
 
 install: all

@@ -114,13 +114,14 @@ const char *http_path(const char *url)
 int http_do(const struct http_req *r, struct http_resp *out, struct err *e)
 {
 	struct http_resp init = HTTP_RESP_INIT;
-	struct sink sink = { r, out, 0, r->max_response ? r->max_response : (32u << 20), 0 };
+	struct sink sink;
 	struct curl_slist *hdrs = NULL;
 	CURL *c;
 	CURLcode cc;
 	int rc = 0;
 
 	*out = init;
+	sink = (struct sink){ r, out, 0, r->max_response ? r->max_response : (32u << 20), 0 };
 	if (!curl_ready) {
 		if (dl_libcurl(e))
 			return e->code;

@@ -761,8 +761,17 @@ static jv run_external(const char *name, jv in, int *err)
 				goto done;
 			}
 			if (len + (size_t)n + 1 > cap) {
+				char *grown;
+
 				cap = (len + (size_t)n + 1) * 2;
-				out = realloc(out, cap);
+				grown = realloc(out, cap);
+				if (!grown) {
+					kill(-pid, SIGKILL);
+					waitpid(pid, NULL, 0);
+					r = fail("tool '%s': out of memory", name);
+					goto done;
+				}
+				out = grown;
 			}
 			memcpy(out + len, buf, (size_t)n);
 			len += (size_t)n;
