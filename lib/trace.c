@@ -980,6 +980,15 @@ void trace_gate(int span, jv gate)
 	jv_free(checks);
 }
 
+/* dollars are always doubles, whole or not: one type per attribute */
+static void usd(int span, const char *key, jv obj, const char *path)
+{
+	double d;
+
+	if (json_number(obj, path, &d))
+		trace_double(span, key, d);
+}
+
 void trace_tick_result(int span, const char *stage, jv doc)
 {
 	static const struct { const char *stage, *part; } parts[] = {
@@ -1011,19 +1020,20 @@ void trace_tick_result(int span, const char *stage, jv doc)
 	if (!strcmp(part, "gate")) {
 		trace_gate(span, v);
 	} else if (!strcmp(part, "budget")) {
-		trace_json(span, "agent.budget.remaining_usd", json_get(jv_copy(v), "remaining_usd"));
-		trace_json(span, "agent.budget.available_usd", json_get(jv_copy(v), "available_usd"));
-		trace_json(span, "agent.budget.estimate_usd", json_get(jv_copy(v), "estimate_usd"));
+		usd(span, "agent.budget.remaining_usd", v, "remaining_usd");
+		usd(span, "agent.budget.available_usd", v, "available_usd");
+		usd(span, "agent.budget.estimate_usd", v, "estimate_usd");
 		trace_json(span, "agent.budget.admitted", json_get(jv_copy(v), "admitted"));
 	} else if (!strcmp(part, "invocation")) {
 		static const char *const keys[] = { "kind", "status", "calls", "tool_calls",
-						    "tool_errors", "cost_usd" };
+						    "tool_errors" };
 		char key[60];
 
 		for (size_t i = 0; i < sizeof keys / sizeof *keys; i++) {
 			snprintf(key, sizeof key, "agent.invocation.%s", keys[i]);
 			trace_json(span, key, json_get(jv_copy(v), keys[i]));
 		}
+		usd(span, "agent.invocation.cost_usd", v, "cost_usd");
 	} else {
 		trace_json(span, "agent.metrics.recorded", json_get(jv_copy(v), "recorded"));
 		trace_json(span, "agent.session.outcome", json_get(jv_copy(v), "outcome"));

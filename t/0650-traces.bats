@@ -1,0 +1,297 @@
+#!/usr/bin/env bats
+# Traces: a tick against agent-sim exported over OTLP/HTTP JSON to a receiver
+# on loopback (t/helpers/otlp-receiver) and written as JSONL events; one
+# trace per tick, the stages under agent-cycle's span, the GenAI spans under
+# invoke_agent; no secret in any payload; and an export that fails or hangs
+# costs at most its bound and one line on stderr.
+
+load helpers/common
+load helpers/sim
+
+setup_file() { sim_start --speed 2000 --seed 7; }
+teardown_file() { sim_stop; }
+
+setup() {
+	fresh_store
+	sim_clear
+	unset OTEL_EXPORTER_OTLP_ENDPOINT OTEL_EXPORTER_OTLP_TRACES_ENDPOINT OTEL_EXPORTER_OTLP_HEADERS
+	unset OTEL_SERVICE_NAME OTEL_RESOURCE_ATTRIBUTES OTEL_SDK_DISABLED OTEL_EXPORTER_OTLP_PROTOCOL
+	unset AGENT_TRACE_JSONL_PATH AGENT_OTLP_TIMEOUT_MS TRACEPARENT AGENT_AUTO_START AGENT_TOOLS_DIR
+	export ANTHROPIC_API_KEY=sk-test-SECRET-4242 AGENT_STRATEGY_DIR="$BATS_TEST_TMPDIR/strategies"
+	export AGENT_TIMEOUT_SECONDS=10
+	RECV_PIDS=()
+}
+
+teardown() {
+	local p
+	for p in "${RECV_PIDS[@]}"; do
+		kill "$p" 2>/dev/null
+		wait "$p" 2>/dev/null
+	done
+	drop_store
+	return 0
+}
+
+# recv_start DIR [otlp-receiver options]: a receiver keeping its requests in
+# DIR; OTEL_EXPORTER_OTLP_ENDPOINT points at it.  Waits up to 5 s.
+recv_start() {
+	local dir=$1 i
+	shift
+	mkdir -p "$dir"
+	python3 "$BATS_TEST_DIRNAME/helpers/otlp-receiver" "$dir" --lifetime 60 "$@" 3>&- &
+	RECV_PIDS+=($!)
+	for i in $(seq 100); do
+		[ -s "$dir/port" ] && break
+		sleep 0.05
+	done
+	[ -s "$dir/port" ] || { echo "otlp-receiver did not start" >&2; return 1; }
+	RECV=$dir
+	export OTEL_EXPORTER_OTLP_ENDPOINT="http://127.0.0.1:$(cat "$dir/port")"
+}
+
+requests() { # the number of POSTs the receiver got
+	find "$RECV" -name 'req-*.json' | wc -l
+}
+
+spans() { # every span the receiver got, as one array
+	jq -c -s '[.[].resourceSpans[].scopeSpans[].spans[]]' "$RECV"/req-*.json
+}
+
+# jq definitions: a(k) is attribute k's value; one(name) the only span so named
+JQ_DEFS='def a($k): first(.attributes[] | select(.key == $k) | .value
+		| (.stringValue // .intValue // .doubleValue // .boolValue // .arrayValue));
+	def named($n): [.[] | select(.name == $n)];'
+
+ms() { date +%s%3N; }
+
+closed_port() { # a loopback port nothing listens on
+	python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+@test "a tick is one trace: the stages under agent-cycle's span, chat and execute_tool under invoke_agent" {
+	recv_start "$BATS_TEST_TMPDIR/recv"
+	export OTEL_SERVICE_NAME=agent-test
+	export OTEL_RESOURCE_ATTRIBUTES='deployment.environment=test, team=a%2Cb'
+	export OTEL_EXPORTER_OTLP_HEADERS='authorization=Bearer%20otlp-SECRET-77'
+	run -0 --separate-stderr agent-cycle
+	assert_equal "$stderr" ""
+	assert_equal "$(jq -c '[.event, .action, .invocation.calls > 0]' <<<"$output")" '["start_new_cycle","wait",true]'
+	tp=$(jq -r .tick.traceparent <<<"$output")
+	trace=${tp:3:32} root=${tp:36:16}
+	# one export per process of the pipeline, each valid OTLP/JSON
+	assert_equal "$(requests)" 5
+	for r in "$RECV"/req-*.json; do
+		jq -e --arg v "$(agent-db --version | awk '{print $3}')" '
+			(.resourceSpans | length == 1)
+			and ([.resourceSpans[0].resource.attributes[] | {(.key): .value.stringValue}] | add
+			     | .["service.name"] == "agent-test" and .["deployment.environment"] == "test"
+			       and .team == "a,b")
+			and (.resourceSpans[0].scopeSpans[0].scope == {name: "agent-toolkit", version: $v})' "$r" >/dev/null ||
+			{ echo "bad payload $r: $(cat "$r")"; return 1; }
+		grep -qx 'content-type: application/json' "${r%.json}.headers"
+		grep -qx 'authorization: Bearer otlp-SECRET-77' "${r%.json}.headers"
+		grep -qx 'path: /v1/traces' "${r%.json}.headers"
+	done
+	all=$(spans)
+	# ids in hex, enums and int64s as OTLP/JSON wants them, one trace
+	jq -e --arg t "$trace" 'length > 8 and all(.[];
+		.traceId == $t and (.spanId | test("^[0-9a-f]{16}$"))
+		and ((has("parentSpanId") | not) or (.parentSpanId | test("^[0-9a-f]{16}$")))
+		and (.kind | type == "number") and (.status.code | type == "number")
+		and (.startTimeUnixNano | test("^[0-9]{19}$")) and (.endTimeUnixNano | test("^[0-9]{19}$"))
+		and .endTimeUnixNano >= .startTimeUnixNano
+		and all(.attributes[]; .value | (has("intValue") | not) or (.intValue | type == "string")))' <<<"$all" >/dev/null
+	# every stage exactly once, a child of the tick's root span
+	for s in agent-trigger agent-gate agent-budget agent-invoke agent-metrics-agg; do
+		assert_equal "$(jq -c --arg s "$s" "$JQ_DEFS named(\$s) | map([.parentSpanId, .kind, .status.code])" <<<"$all")" \
+			"[[\"$root\",1,0]]"
+	done
+	sid=$(sql "SELECT id FROM agent_sessions")
+	assert_equal "$(jq -c "$JQ_DEFS named(\"agent-trigger\")[0] | [a(\"agent.trigger.event\"), a(\"agent.trigger.action\"),
+		a(\"agent.trigger.reason\"), a(\"agent.tick.id\")]" <<<"$all")" \
+		"$(jq -c '[.event, "invoke", "no_active_session", .tick.id]' <<<"$output")"
+	assert_equal "$(jq -c "$JQ_DEFS named(\"agent-budget\")[0] | [a(\"agent.budget.admitted\"), (a(\"agent.budget.remaining_usd\") | type)]" <<<"$all")" \
+		'[true,"number"]'
+	# invoke_agent under agent-invoke; every chat and execute_tool under invoke_agent
+	inv=$(jq -r "$JQ_DEFS named(\"agent-invoke\")[0].spanId" <<<"$all")
+	assert_equal "$(jq -c "$JQ_DEFS named(\"invoke_agent default\") | map([.parentSpanId, .kind,
+		a(\"gen_ai.operation.name\"), a(\"gen_ai.agent.name\"), a(\"gen_ai.conversation.id\"),
+		a(\"gen_ai.provider.name\"), a(\"agent.invocation.kind\")])" <<<"$all")" \
+		"[[\"$inv\",1,\"invoke_agent\",\"default\",\"$sid\",\"anthropic\",\"design\"]]"
+	ia=$(jq -r "$JQ_DEFS named(\"invoke_agent default\")[0].spanId" <<<"$all")
+	chats=$(jq -c '[.[] | select(.name | startswith("chat "))]' <<<"$all")
+	assert_equal "$(jq length <<<"$chats")" "$(sql "SELECT COUNT(*) FROM agent_invocations")"
+	port=${SIM_URL##*:}
+	jq -e --arg p "$ia" --arg port "$port" "$JQ_DEFS"' all(.[];
+		.parentSpanId == $p and .kind == 3 and .status.code == 0
+		and .name == "chat claude-opus-4-5-20251101"
+		and a("gen_ai.operation.name") == "chat" and a("gen_ai.provider.name") == "anthropic"
+		and a("gen_ai.request.model") == "claude-opus-4-5-20251101"
+		and a("gen_ai.request.max_tokens") == "4096"
+		and (a("gen_ai.response.id") | startswith("msg_"))
+		and (a("gen_ai.response.model") | type == "string")
+		and (a("gen_ai.response.finish_reasons").values | length == 1)
+		and a("server.address") == "127.0.0.1" and a("server.port") == $port)' <<<"$chats" >/dev/null
+	# the Anthropic rule: input tokens count the cache reads and writes, call by call
+	assert_equal "$(jq -r "$JQ_DEFS"' map([a("gen_ai.usage.input_tokens"), a("gen_ai.usage.output_tokens"),
+		a("gen_ai.usage.cache_read.input_tokens"), a("gen_ai.usage.cache_creation.input_tokens")] | join(" "))
+		| sort | .[]' <<<"$chats")" \
+		"$(sql "SELECT (input_tokens + cache_read_tokens + cache_write_tokens) || ' ' || output_tokens || ' ' ||
+		        cache_read_tokens || ' ' || cache_write_tokens FROM agent_invocations" | sort)"
+	[ "$(sql "SELECT SUM(cache_write_tokens + cache_read_tokens) FROM agent_invocations")" -gt 0 ]
+	# one execute_tool per recorded tool call, under invoke_agent, with its tool_use id
+	assert_equal "$(jq -r --arg p "$ia" "$JQ_DEFS"' [.[] | select(.name | startswith("execute_tool "))]
+		| map(select(.parentSpanId == $p and .kind == 1 and a("gen_ai.operation.name") == "execute_tool"
+		             and a("gen_ai.tool.type") == "function" and .name == "execute_tool " + a("gen_ai.tool.name"))
+		      | a("gen_ai.tool.name") + " " + a("gen_ai.tool.call.id")) | sort | .[]' <<<"$all")" \
+		"$(sql "SELECT tool_name || ' ' || tool_use_id FROM agent_actions" | sort)"
+	# no key, no header value, no prompt, no tool argument in any payload
+	run ! grep -l -e sk-test-SECRET-4242 -e otlp-SECRET-77 -e 'You are an autonomous research agent' \
+		-e "$(sql "SELECT strategy_name FROM agent_sessions")" "$RECV"/req-*.json
+}
+
+@test "AGENT_TRACE_JSONL_PATH: one line per span, the same ids as the OTLP export" {
+	recv_start "$BATS_TEST_TMPDIR/recv"
+	export AGENT_TRACE_JSONL_PATH="$BATS_TEST_TMPDIR/trace.jsonl"
+	run -0 --separate-stderr agent-cycle
+	assert_equal "$stderr" ""
+	tp=$(jq -r .tick.traceparent <<<"$output")
+	jq -e -s 'length > 8 and all(.[]; .event == "span" and (.ts | test("^20[0-9-]{8}T[0-9:]{8}\\.[0-9]{3}Z$"))
+		and (.start | test("^[0-9]{19}$")) and (.end | test("^[0-9]{19}$"))
+		and (.duration_ms | type == "number") and (.kind == "internal" or .kind == "client")
+		and (.status == "unset" or .status == "error") and (.attributes | type == "object"))' \
+		"$AGENT_TRACE_JSONL_PATH" >/dev/null
+	assert_equal "$(jq -c -s 'map([.trace_id, .span_id, .parent_span_id // "-", .name]) | sort' "$AGENT_TRACE_JSONL_PATH")" \
+		"$(spans | jq -c 'map([.traceId, .spanId, .parentSpanId // "-", .name]) | sort')"
+	assert_equal "$(jq -r -s 'map(.trace_id) | unique | .[]' "$AGENT_TRACE_JSONL_PATH")" "${tp:3:32}"
+	# the JSONL attributes are plain values
+	assert_equal "$(jq -c 'select(.name == "agent-trigger") | [.attributes["agent.trigger.event"], .parent_span_id]' \
+		"$AGENT_TRACE_JSONL_PATH")" "[\"start_new_cycle\",\"${tp:36:16}\"]"
+	assert_equal "$(jq -s 'map(select(.name | startswith("chat "))) | map(.attributes["gen_ai.usage.input_tokens"]) | add' \
+		"$AGENT_TRACE_JSONL_PATH")" \
+		"$(sql "SELECT SUM(input_tokens + cache_read_tokens + cache_write_tokens) FROM agent_invocations")"
+}
+
+@test "tracing unset: no span, no file, libcurl never loaded, no time added" {
+	export AGENT_AUTO_START=0
+	for i in 1 2 3; do
+		t0=$(ms)
+		LD_DEBUG=files LD_DEBUG_OUTPUT="$BATS_TEST_TMPDIR/ld" run -0 --separate-stderr agent-cycle
+		t1=$(ms)
+		assert_equal "$stderr" ""
+		assert_equal "$(jq -r .event <<<"$output")" idle
+		# an idle tick takes milliseconds; any wait on a network would show
+		[ $((t1 - t0)) -lt 1000 ]
+	done
+	# every process of the pipeline ran, and none of them loaded libcurl
+	[ "$(grep -l 'agent-metrics-agg' "$BATS_TEST_TMPDIR"/ld.* | wc -l)" -ge 3 ]
+	run ! grep -l 'libcurl' "$BATS_TEST_TMPDIR"/ld.*
+	[ -z "$(find "$BATS_TEST_TMPDIR" -name '*.jsonl')" ]
+	# the same tick with a JSONL path only: lines, still no libcurl
+	rm -f "$BATS_TEST_TMPDIR"/ld.*
+	AGENT_TRACE_JSONL_PATH="$BATS_TEST_TMPDIR/t.jsonl" LD_DEBUG=files LD_DEBUG_OUTPUT="$BATS_TEST_TMPDIR/ld" \
+		run -0 agent-cycle
+	assert_equal "$(wc -l <"$BATS_TEST_TMPDIR/t.jsonl")" 5
+	run ! grep -l 'libcurl' "$BATS_TEST_TMPDIR"/ld.*
+	# OTEL_SDK_DISABLED=true turns everything off
+	OTEL_SDK_DISABLED=true AGENT_TRACE_JSONL_PATH="$BATS_TEST_TMPDIR/off.jsonl" run -0 agent-cycle
+	[ ! -e "$BATS_TEST_TMPDIR/off.jsonl" ]
+}
+
+@test "a closed port: every command still exits 0 within the bound, one line on stderr at most" {
+	export OTEL_EXPORTER_OTLP_ENDPOINT="http://127.0.0.1:$(closed_port)"
+	export OTEL_EXPORTER_OTLP_HEADERS='x-api-key=otlp-SECRET-77'
+	t0=$(ms)
+	run -0 --separate-stderr agent-budget status
+	[ $(($(ms) - t0)) -lt 3000 ]
+	assert_equal "$(jq -r .agent <<<"$output")" default
+	assert_regex "$stderr" '^agent-budget: trace export: POST /v1/traces: .+$'
+	assert_equal "$(grep -c . <<<"$stderr")" 1
+	# a whole tick: each process says it once, the tick is not held up
+	t0=$(ms)
+	run -0 --separate-stderr agent-cycle
+	[ $(($(ms) - t0)) -lt 3000 ]
+	assert_equal "$(jq -r .action <<<"$output")" wait
+	[ "$(grep -c . <<<"$stderr")" -le 5 ]
+	run ! grep -v -E '^agent-[a-z-]+: trace export: POST /v1/traces: ' <<<"$stderr"
+	run ! grep -e otlp-SECRET-77 -e sk-test-SECRET-4242 <<<"$stderr"
+}
+
+@test "a collector that never answers: the export gives up at its bound, the pipeline is not held up" {
+	recv_start "$BATS_TEST_TMPDIR/recv" --hang
+	export AGENT_AUTO_START=0
+	AGENT_OTLP_TIMEOUT_MS=500
+	export AGENT_OTLP_TIMEOUT_MS
+	t0=$(ms)
+	run -0 --separate-stderr agent-db status
+	t1=$(ms)
+	[ $((t1 - t0)) -ge 450 ] && [ $((t1 - t0)) -lt 1500 ]
+	assert_equal "$stderr" "agent-db: trace export: POST /v1/traces: no answer within the 500 ms bound"
+	# the default bound (2 s): the five exports of a tick overlap, the next
+	# stage is not kept waiting for the previous one's export
+	unset AGENT_OTLP_TIMEOUT_MS
+	t0=$(ms)
+	run -0 --separate-stderr agent-cycle
+	t1=$(ms)
+	[ $((t1 - t0)) -ge 1900 ] && [ $((t1 - t0)) -lt 3000 ]
+	assert_equal "$(jq -r .event <<<"$output")" idle
+	assert_equal "$(grep -c 'no answer within the 2000 ms bound' <<<"$stderr")" 5
+}
+
+@test "retries: 503 and 429 again within the bound, 400 never; OTEL_EXPORTER_OTLP_TRACES_ENDPOINT is the whole URL" {
+	recv_start "$BATS_TEST_TMPDIR/r503" --fail 2 --status 503
+	run -0 --separate-stderr agent-db status
+	assert_equal "$stderr" ""
+	assert_equal "$(requests)" 3
+	assert_equal "$(md5sum "$RECV"/req-*.json | cut -d' ' -f1 | sort -u | wc -l)" 1
+	recv_start "$BATS_TEST_TMPDIR/r429" --fail 1 --status 429 --retry-after 0
+	run -0 --separate-stderr agent-db status
+	assert_equal "$stderr" ""
+	assert_equal "$(requests)" 2
+	# a Retry-After beyond the bound: given up at once, not waited for
+	recv_start "$BATS_TEST_TMPDIR/rlong" --fail 1 --status 503 --retry-after 30
+	t0=$(ms)
+	run -0 --separate-stderr agent-db status
+	[ $(($(ms) - t0)) -lt 1500 ]
+	assert_equal "$stderr" "agent-db: trace export: POST /v1/traces: HTTP 503 after 1 attempt within the 2000 ms bound"
+	recv_start "$BATS_TEST_TMPDIR/r400" --fail 5 --status 400
+	run -0 --separate-stderr agent-db status
+	assert_equal "$stderr" "agent-db: trace export: POST /v1/traces: HTTP 400"
+	assert_equal "$(requests)" 1
+	recv_start "$BATS_TEST_TMPDIR/full"
+	OTEL_EXPORTER_OTLP_TRACES_ENDPOINT="http://127.0.0.1:$(cat "$RECV/port")/custom/traces" \
+		OTEL_EXPORTER_OTLP_ENDPOINT="http://127.0.0.1:$(closed_port)" run -0 --separate-stderr agent-db status
+	assert_equal "$stderr" ""
+	grep -qx 'path: /custom/traces' "$RECV/req-1.headers"
+	assert_equal "$(spans | jq -c 'map([.name, .kind, .status.code, has("parentSpanId")])')" '[["agent-db status",1,0,false]]'
+}
+
+@test "a failed API call is a chat span in error; an AGENT_TOOLS_DIR tool is an extension and gets its span as TRACEPARENT" {
+	recv_start "$BATS_TEST_TMPDIR/recv"
+	sql "INSERT INTO agent_sessions (agent, phase, created_at, updated_at, designing_at)
+	     VALUES ('default', 'designing', 100, 100, 100)" >/dev/null
+	sim_fault '{"route":"messages","status":529,"count":1}'
+	run -0 --separate-stderr agent-invoke --kind design --session 1
+	all=$(spans)
+	assert_equal "$(jq -c "$JQ_DEFS"' [.[] | select(.name | startswith("chat "))][0]
+		| [.status.code, a("error.type"), a("http.response.status_code")]' <<<"$all")" '[2,"overloaded_error","529"]'
+	assert_equal "$(jq -c '[.[] | select(.name | startswith("chat ")) | .status.code][1:] | unique' <<<"$all")" '[0]'
+	assert_equal "$(jq -c 'map(select(.name == "agent-invoke" or .name == "invoke_agent default") | .status.code)' <<<"$all")" '[0,0]'
+	rm -f "$RECV"/req-*
+	sim_clear
+	tools="$BATS_TEST_TMPDIR/tools"
+	mkdir -p "$tools"
+	echo '{"name":"trace_probe","description":"probe","kinds":["design"],"input_schema":{"type":"object"}}' \
+		>"$tools/trace_probe.json"
+	printf '#!/bin/sh\nprintf "%%s" "$TRACEPARENT" >"%s/probe.tp"\necho "{\\"ok\\":true}"\n' "$BATS_TEST_TMPDIR" \
+		>"$tools/trace_probe"
+	chmod +x "$tools/trace_probe"
+	sim_fault '{"route":"messages","count":1,"tool_use":{"name":"trace_probe","input":{"x":"arg-SECRET-99"}}}'
+	AGENT_TOOLS_DIR="$tools" AGENT_MAX_ITERATIONS=1 run -0 --separate-stderr agent-invoke --kind design
+	all=$(spans)
+	probe=$(jq -c "$JQ_DEFS"' [.[] | select(.name == "execute_tool trace_probe")]
+		| map({id: .spanId, trace: .traceId, type: a("gen_ai.tool.type"), code: .status.code})' <<<"$all")
+	assert_equal "$(jq -c 'map([.type, .code])' <<<"$probe")" '[["extension",0]]'
+	assert_equal "$(cat "$BATS_TEST_TMPDIR/probe.tp")" "$(jq -r '.[0] | "00-\(.trace)-\(.id)-01"' <<<"$probe")"
+	run ! grep -l -e arg-SECRET-99 -e sk-test-SECRET-4242 "$RECV"/req-*.json
+}
