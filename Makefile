@@ -148,7 +148,9 @@ install: all
 	@if [ -f completions/agent.bash ]; then \
 	  install -D -m 644 completions/agent.bash $(DESTDIR)$(BASHCOMPDIR)/agent; fi
 	@for u in share/systemd/*.service share/systemd/*.timer; do [ -f "$$u" ] || continue; \
-	  install -D -m 644 "$$u" "$(DESTDIR)$(SYSTEMDDIR)/$${u#share/systemd/}"; done
+	  install -d "$(DESTDIR)$(SYSTEMDDIR)"; \
+	  sed 's|/usr/local/bin/|$(BINDIR)/|g' "$$u" >"$(DESTDIR)$(SYSTEMDDIR)/$${u#share/systemd/}"; \
+	  chmod 644 "$(DESTDIR)$(SYSTEMDDIR)/$${u#share/systemd/}"; done
 
 uninstall:
 	rm -f $(C_CMDS:%=$(DESTDIR)$(BINDIR)/%) $(SH_CMDS:%=$(DESTDIR)$(BINDIR)/%)

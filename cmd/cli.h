@@ -15,7 +15,7 @@ void cli_init(const char *prog);
 /* "prog: message" on stderr, one line. */
 void cli_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
-/* Prints e (unless quiet) and returns its code. */
+/* Prints e (errors are printed even with -q) and returns its code. */
 int cli_fail(const struct err *e);
 
 /* Flushes stdout and checks for a write error: returns rc, or EX_TEMP when

@@ -142,9 +142,9 @@ UPDATE agent_sessions
        backtesting_at = CASE WHEN $3 = 'backtesting' AND $2 <> 'backtesting' THEN $6 ELSE backtesting_at END,
        assessing_at = CASE WHEN $3 = 'assessing' AND $2 <> 'assessing' THEN $6 ELSE assessing_at END,
        completed_at = CASE WHEN $3 = 'idle' THEN $6 ELSE completed_at END,
-       retry_count = CASE WHEN $3 <> $2 THEN 0 ELSE retry_count END,
-       invoke_attempts = CASE WHEN $3 <> $2 THEN 0 ELSE invoke_attempts END,
-       conn_failures = CASE WHEN $3 <> $2 THEN 0 ELSE conn_failures END,
+       retry_count = CASE WHEN $3 <> $2 AND $3 <> 'idle' THEN 0 ELSE retry_count END,
+       invoke_attempts = CASE WHEN $3 <> $2 AND $3 <> 'idle' THEN 0 ELSE invoke_attempts END,
+       conn_failures = CASE WHEN $3 <> $2 AND $3 <> 'idle' THEN 0 ELSE conn_failures END,
        updated_at = $6
  WHERE id = $1 AND phase = $2
 
