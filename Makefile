@@ -57,7 +57,7 @@ LIBS_agent-budget := $(STORE_LIBS)
 LIBS_agent-invoke := $(STORE_LIBS) $(CURL_LIBS) $(YAML_LIBS)
 LIBS_agent-sim    := $(MHD_LIBS) $(JQ_LIBS) -lm
 LIBS_agent-trigger     := $(STORE_LIBS) $(CURL_LIBS)
-LIBS_agent-metrics-agg := $(STORE_LIBS)
+LIBS_agent-metrics-agg := $(STORE_LIBS) $(CURL_LIBS)
 LIBS_agent-control     := $(STORE_LIBS) $(CURL_LIBS)
 
 SH_CMDS := agent-cycle agent

@@ -28,6 +28,14 @@ static int need_store(struct metrics_ctx *c, struct err *e)
 	return c->store ? 0 : store_open(&c->store, c->db, e);
 }
 
+int metrics_store(struct metrics_ctx *c, struct store **s, struct err *e)
+{
+	int rc = need_store(c, e);
+
+	*s = c->store;
+	return rc;
+}
+
 /* The first number found at any of the paths (NULL-terminated), or null. */
 static jv first_number(jv v, const char *const *paths, int integer)
 {

@@ -47,4 +47,72 @@ int metrics_release_tick(struct metrics_ctx *c, const char *agent, const char *i
  * its invocations); now stands in for a missing completed_at. */
 jv metrics_of_session(jv session, jv usage, int64_t now);
 
+/* ---------------------------------------------------------------- rendering
+ *
+ * The Prometheus exposition of the store (metrics_render.c): counters and
+ * histograms from the rollups that triggers keep current
+ * (share/sql/<driver>/0003-metric-rollups.sql), gauges from a few indexed
+ * rows, so it costs the same with any history.  Every series carries an
+ * "agent" label; names are prefixed with AGENT_METRICS_NAMESPACE ("agent"),
+ * except the OpenTelemetry GenAI histograms (gen_ai_*).
+ */
+struct prom;
+
+/* AGENT_METRICS_NAMESPACE, else "agent"; EX_PERM when not a name. */
+int metrics_namespace(const char **ns, struct err *e);
+
+/* Appends the exposition of agent (NULL: every agent in the store) to out. */
+int metrics_render(struct store *s, const char *agent, struct prom *out, struct err *e);
+
+/* Counts a failed delivery (method "textfile" or "push") for agent. */
+int metrics_count_failure(struct store *s, const char *agent, const char *method, struct err *e);
+
+/* ---------------------------------------------------------------- delivery
+ * (metrics_deliver.c) */
+
+/* Replaces the file at path atomically: a temporary file in the same
+ * directory, written, fsync'd, renamed over it.  EX_TEMP on failure (the
+ * old file stays as it was). */
+int metrics_write_textfile(const char *path, const char *text, size_t len, struct err *e);
+
+/* PUTs the exposition to a Pushgateway at base_url, group
+ * /metrics/job/agent/agent/<agent> (the value @base64-encoded when it is
+ * not a plain path segment): the group is replaced as a whole.  EX_TEMP
+ * for a failed exchange or a status other than 2xx; bounded to a few
+ * seconds. */
+int metrics_push(const char *base_url, const char *agent, const char *text, size_t len,
+		 struct err *e);
+
+/* The Pushgateway URL: AGENT_PUSHGATEWAY_URL, else
+ * PROMETHEUS_PUSHGATEWAY_URL, else NULL. */
+const char *metrics_push_url(void);
+
+/*
+ * Delivers as configured: with AGENT_METRICS_TEXTFILE, every agent's
+ * metrics to that file; with a Pushgateway URL, agent's to its group.
+ * A failed delivery is counted (metrics_delivery_failures_total) and its
+ * message appended to *problems (an array of strings, created here); the
+ * return value is the number of failures.
+ */
+int metrics_deliver(struct metrics_ctx *c, const char *agent, jv *problems);
+
+/* Opens the context's store if needed (the pipeline, delivery, serving). */
+int metrics_store(struct metrics_ctx *c, struct store **s, struct err *e);
+
+/* ---------------------------------------------------------------- serving
+ * (metrics_serve.c, libmicrohttpd) */
+
+struct metrics_server;
+
+/*
+ * Serves GET /metrics on addr ("HOST:PORT", "[V6]:PORT", or "PORT" for
+ * 127.0.0.1; port 0 picks a free one), rendering afresh from the store for
+ * each scrape, on a thread of its own until metrics_serve_stop.  *url gets
+ * the endpoint (http://HOST:PORT/metrics).  EX_USAGE for a bad address,
+ * EX_PERM when it cannot listen.
+ */
+int metrics_serve_start(struct metrics_server **out, const char *addr, const char *db,
+			const char *agent, char *url, size_t url_size, struct err *e);
+void metrics_serve_stop(struct metrics_server *srv);
+
 #endif

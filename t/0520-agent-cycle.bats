@@ -146,7 +146,7 @@ metric_cols="outcome, COALESCE(failed_gate, '-'), strategy_name, cycle_started_a
 
 @test "metrics-agg: usage errors exit 2" {
 	run -2 --separate-stderr agent-metrics-agg --status 4
-	assert_equal "${stderr%%$'\n'*}" "agent-metrics-agg: --status, --stage and --agent go with --release"
+	assert_equal "${stderr%%$'\n'*}" "agent-metrics-agg: --status and --stage go with --release"
 	run -2 --separate-stderr agent-metrics-agg --release 'a b'
 	assert_equal "${stderr%%$'\n'*}" "agent-metrics-agg: --release: not a tick id: 'a b'"
 	run -2 --separate-stderr agent-metrics-agg --release t1 --status 256

@@ -191,6 +191,36 @@ BEGIN
      WHERE NOT COALESCE(p, 0);
 END;
 
+-- The same for a session written with its verdicts (an import, a test).
+CREATE TRIGGER metric_gates_inserted AFTER INSERT ON agent_sessions
+WHEN NEW.training_gate IS NOT NULL OR NEW.backtest_gate IS NOT NULL
+BEGIN
+    INSERT INTO metric_observe SELECT NEW.agent, 'gate_results_total',
+        'gate="' || g || '",result="' || CASE WHEN p THEN 'pass' ELSE 'fail' END || '"', 1
+      FROM (SELECT 'training' AS g, CASE WHEN json_valid(NEW.training_gate)
+                   THEN json_extract(NEW.training_gate, '$.passed') END = 1 AS p
+             WHERE NEW.training_gate IS NOT NULL
+            UNION ALL
+            SELECT 'backtest', CASE WHEN json_valid(NEW.backtest_gate)
+                   THEN json_extract(NEW.backtest_gate, '$.passed') END = 1
+             WHERE NEW.backtest_gate IS NOT NULL);
+    INSERT INTO metric_observe SELECT NEW.agent, 'gate_failures_total',
+        'gate="' || g || '",reason="' || replace(replace(replace(COALESCE(r, 'unknown'),
+            '\', '\\'), '"', '\"'), char(10), '\n') || '"', 1
+      FROM (SELECT 'training' AS g, CASE WHEN json_valid(NEW.training_gate)
+                   THEN json_extract(NEW.training_gate, '$.passed') END = 1 AS p,
+                   CASE WHEN json_valid(NEW.training_gate)
+                   THEN CAST(json_extract(NEW.training_gate, '$.reason') AS TEXT) END AS r
+             WHERE NEW.training_gate IS NOT NULL
+            UNION ALL
+            SELECT 'backtest', CASE WHEN json_valid(NEW.backtest_gate)
+                   THEN json_extract(NEW.backtest_gate, '$.passed') END = 1,
+                   CASE WHEN json_valid(NEW.backtest_gate)
+                   THEN CAST(json_extract(NEW.backtest_gate, '$.reason') AS TEXT) END
+             WHERE NEW.backtest_gate IS NOT NULL)
+     WHERE NOT COALESCE(p, 0);
+END;
+
 -- ---------------------------------------------------------------- ticks
 
 -- A tick is counted when it is over (its exit status recorded by the last
