@@ -22,8 +22,9 @@
  *   TRACEPARENT                          the W3C parent of this process's spans
  *
  * With neither an endpoint nor a JSONL path every call below returns at
- * once and costs nothing (libcurl is loaded only when an export is due:
- * lib/dl.c).  A TRACEPARENT whose sampled flag is 0 records
+ * once and costs nothing.  An http:// endpoint on an IP literal or
+ * localhost is posted to on a plain socket; anything else (https, a host
+ * name, credentials in the URL) through libcurl, loaded only then.  A TRACEPARENT whose sampled flag is 0 records
  * nothing too.  An invalid or all-zero TRACEPARENT is ignored: a new trace
  * starts.
  *

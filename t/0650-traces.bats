@@ -196,6 +196,32 @@ closed_port() { # a loopback port nothing listens on
 	# OTEL_SDK_DISABLED=true turns everything off
 	OTEL_SDK_DISABLED=true AGENT_TRACE_JSONL_PATH="$BATS_TEST_TMPDIR/off.jsonl" run -0 agent-cycle
 	[ ! -e "$BATS_TEST_TMPDIR/off.jsonl" ]
+	# a collector on loopback over http is posted to on a plain socket:
+	# still no libcurl (its load alone costs a process ~20x a stage's work)
+	recv_start "$BATS_TEST_TMPDIR/recv"
+	rm -f "$BATS_TEST_TMPDIR"/ld.*
+	LD_DEBUG=files LD_DEBUG_OUTPUT="$BATS_TEST_TMPDIR/ld" run -0 --separate-stderr agent-cycle
+	assert_equal "$stderr" ""
+	assert_equal "$(requests)" 5
+	run ! grep -l 'libcurl' "$BATS_TEST_TMPDIR"/ld.*
+}
+
+@test "an endpoint with credentials in it goes through libcurl: the same export and retries, the credentials never printed" {
+	recv_start "$BATS_TEST_TMPDIR/recv" --fail 1 --status 502
+	port=$(cat "$RECV/port")
+	export OTEL_EXPORTER_OTLP_TRACES_ENDPOINT="http://otel:pw-SECRET-55@127.0.0.1:$port/v1/traces"
+	LD_DEBUG=files LD_DEBUG_OUTPUT="$BATS_TEST_TMPDIR/ld" run -0 --separate-stderr agent-budget status
+	assert_equal "$stderr" ""
+	grep -l libcurl "$BATS_TEST_TMPDIR"/ld.* >/dev/null
+	assert_equal "$(requests)" 2
+	grep -qx "authorization: Basic $(printf otel:pw-SECRET-55 | base64)" "$RECV/req-2.headers"
+	assert_equal "$(jq -c '[.resourceSpans[].scopeSpans[].spans[].name]' "$RECV/req-2.json")" '["agent-budget status"]'
+	cmp "$RECV/req-1.json" "$RECV/req-2.json"
+	# refused: one line, the path only
+	export OTEL_EXPORTER_OTLP_TRACES_ENDPOINT="http://otel:pw-SECRET-55@127.0.0.1:$(closed_port)/v1/traces"
+	run -0 --separate-stderr agent-budget status
+	assert_regex "$stderr" '^agent-budget: trace export: POST /v1/traces: .+$'
+	run ! grep -e pw-SECRET-55 -e otel: <<<"$stderr"
 }
 
 @test "a closed port: every command still exits 0 within the bound, one line on stderr at most" {

@@ -348,6 +348,18 @@ static void export_refused(void **state)
 	assert_null(strstr(msg, "s3cret"));
 	assert_null(strchr(msg, '\n'));
 	free(msg);
+	/* the same through libcurl (credentials in the URL), and over IPv6 */
+	setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "http://u:pw-s3cret@127.0.0.1:1", 1);
+	assert_int_equal(in_child(one_span), 0);
+	msg = slurp(errfile);
+	assert_non_null(strstr(msg, "trace export: POST /v1/traces: "));
+	assert_null(strstr(msg, "s3cret"));
+	free(msg);
+	setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "http://[::1]:1/", 1);
+	assert_int_equal(in_child(one_span), 0);
+	msg = slurp(errfile);
+	assert_non_null(strstr(msg, "trace export: POST /v1/traces: "));
+	free(msg);
 }
 
 static void export_bounded(void **state)
