@@ -13,6 +13,7 @@
 #include "metrics.h"
 #include "prom.h"
 #include "tick.h"
+#include "trace.h"
 #include "trigger.h"
 
 static const char summary[] =
@@ -134,9 +135,12 @@ static int one(jv doc, void *arg)
 	char *agent;
 	int dry = 0, rc;
 	jv out;
+	/* one span per tick document, a child of the tick's trace */
+	int span = trace_tick_start("agent-metrics-agg", doc);
 
 	if (metrics_tick(c, doc, &out, &e))
-		return cli_fail(&e);
+		return cli_fail(&e);  /* the span ends, in error, at exit */
+	trace_tick_result(span, "agent-metrics-agg", out);
 	json_bool(out, "tick.dry_run", &dry);
 	agent = tick_agent(out);
 	rc = cli_emit(out);
@@ -146,6 +150,7 @@ static int one(jv doc, void *arg)
 		deliver(c, agent);
 	}
 	free(agent);
+	trace_end(span);
 	return rc;
 }
 
@@ -243,6 +248,11 @@ int main(int argc, char **argv)
 		return cli_finish(events(a.events, a.strict));
 	metrics_init(&c, a.db);
 	if (a.release) {
+		int span = trace_start("agent-metrics-agg", TRACE_INTERNAL);  /* ended at exit */
+
+		trace_str(span, "agent.tick.id", a.release);
+		trace_str(span, "agent.tick.failed_stage", a.stage);
+		trace_int(span, "agent.tick.failed_status", a.status);
 		rc = metrics_release_tick(&c, a.agent, a.release, a.status, a.stage, &out, &e);
 		if (rc)
 			rc = cli_fail(&e);
