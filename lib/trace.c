@@ -53,6 +53,9 @@ static struct {
 	struct span *spans;
 	int n, cap, exported, dropped;
 	char child_tp[64];
+	int64_t t0_real, t0_mono;    /* trace_init: the process span's start */
+	int perr;                    /* trace_fail(0, ...): the process span's error */
+	char perr_type[24], perr_msg[512];
 } T;
 
 /* --- time, ids, hex */
@@ -313,6 +316,8 @@ void trace_init(const char *command)
 	if ((!ep && !tep && !jl) || (dis && !strcasecmp(dis, "true")) || !(flags & 1))
 		return;  /* off: nothing below runs, nothing is loaded */
 	T.on = 1;
+	T.t0_real = real_ns();
+	T.t0_mono = mono_ns();
 	T.resource = jv_array();
 	T.headers = jv_array();
 	if (tep) {
@@ -613,9 +618,19 @@ void trace_fail(int span, int code, const char *message)
 	static const char *const types[] = { NULL, NULL, "usage", "bad_input", "temporary_failure",
 					     "permanent_failure" };
 
-	if (!get(span) || code == EX_DONE || code == EX_NO)
+	const char *type = code > 0 && code <= EX_PERM ? types[code] : "_OTHER";
+
+	if (!T.on || code == EX_DONE || code == EX_NO)
 		return;
-	trace_error(span, code > 0 && code <= EX_PERM ? types[code] : "_OTHER", message);
+	if (span == 0) {
+		/* no span open: the process span trace_finish makes carries it */
+		T.perr = 1;
+		snprintf(T.perr_type, sizeof T.perr_type, "%s", type);
+		if (message)
+			snprintf(T.perr_msg, sizeof T.perr_msg, "%s", message);
+		return;
+	}
+	trace_error(span, type, message);
 }
 
 /* --- JSONL: one line per span as it ends, one write(2) each */
@@ -1087,7 +1102,21 @@ int trace_finish(struct err *e)
 	char msg[300] = "";
 	int to, rc = 0;
 
-	if (!T.on || (T.n == T.exported && !T.jsonl_err[0]))
+	if (!T.on)
+		return 0;
+	if (T.n == 0) {
+		/* a process that made no span of its own still shows, as one span
+		 * named after the command, from trace_init to now */
+		int h = trace_start(T.command, TRACE_INTERNAL);
+
+		if (h) {
+			T.spans[h - 1].start_ns = T.t0_real;
+			T.spans[h - 1].mono_start = T.t0_mono;
+			if (T.perr)
+				trace_error(h, T.perr_type, T.perr_msg[0] ? T.perr_msg : NULL);
+		}
+	}
+	if (T.n == T.exported && !T.jsonl_err[0])
 		return 0;  /* nothing recorded: nothing to send or to say */
 	for (int i = T.n; i > T.exported; i--)
 		trace_end(i);

@@ -79,7 +79,7 @@ void trace_error(int span, const char *type, const char *message);
 
 /* trace_error with error.type named after an exit status (agent(7)):
  * usage, bad_input, temporary_failure, permanent_failure; 0 and EX_NO set
- * nothing. */
+ * nothing.  With span 0 it is the process span's error (trace_finish). */
 void trace_fail(int span, int code, const char *message);
 
 /* Ends the span (and any span opened after it that is still open). */
@@ -91,7 +91,8 @@ void trace_end(int span);
 const char *trace_child_traceparent(void);
 
 /*
- * Ends every open span, then exports what was recorded: one POST within
+ * Ends every open span (a process that made none gets one, named after the
+ * command, from trace_init on), then exports what was recorded: one POST within
  * AGENT_OTLP_TIMEOUT_MS, retried only on 429, 502, 503 and 504 while the
  * bound allows.  Returns 0, or EX_TEMP with e set (one line naming what
  * failed, never a header value or credentials) when the export or a JSONL

@@ -263,6 +263,44 @@ static void nested_spans(void **state)
 	jv_free(l);
 }
 
+/* --- a process that makes no span of its own */
+
+static void failing_scenario(void)
+{
+	trace_fail(trace_current(), EX_TEMP, "database is locked");
+	trace_fail(0, EX_NO, "a valid no is no error");
+}
+
+static void process_span(void **state)
+{
+	jv l, x;
+	char *s;
+
+	setenv("AGENT_TRACE_JSONL_PATH", jsonl, 1);
+	setenv("TRACEPARENT", TP, 1);
+	assert_int_equal(in_child(failing_scenario), 0);
+	l = lines();
+	assert_int_equal(jv_array_length(jv_copy(l)), 1);
+	x = jv_array_get(l, 0);
+	assert_string_equal((s = str(x, "name")), "test");
+	free(s);
+	assert_string_equal((s = str(x, "parent_span_id")), "b7ad6b7169203331");
+	free(s);
+	assert_string_equal((s = str(x, "status")), "error");
+	free(s);
+	assert_string_equal((s = str(x, "status_message")), "database is locked");
+	free(s);
+	assert_string_equal((s = str(x, "attributes.error\.type")), "(absent)");  /* keys have dots */
+	free(s);
+	{
+		jv t = attr(x, "error.type");
+
+		assert_string_equal(jv_string_value(t), "temporary_failure");
+		jv_free(t);
+	}
+	jv_free(x);
+}
+
 /* --- TRACEPARENT */
 
 static void one_span(void)
@@ -412,6 +450,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(off_without_settings, setup, teardown),
 		cmocka_unit_test_setup_teardown(nested_spans, setup, teardown),
+		cmocka_unit_test_setup_teardown(process_span, setup, teardown),
 		cmocka_unit_test_setup_teardown(traceparent_invalid, setup, teardown),
 		cmocka_unit_test_setup_teardown(export_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(export_bounded, setup, teardown),
