@@ -467,13 +467,31 @@ static jv session_check(struct tools_ctx *c, const char *phase, const char *name
 	return r;
 }
 
+/* POSTs a start request; *op gets the new operation's id and *resp the
+ * answer, or the failure to give the model comes back (invalid otherwise). */
+static jv start_operation(struct tools_ctx *c, const char *path, jv body, char **op, jv *resp,
+			  struct err *e)
+{
+	long status = 0;
+	int rc = backend_call(c->backend, "POST", path, body, &status, resp, e), ok = 1;
+
+	*resp = backend_result(rc, status, rc ? jv_null() : *resp, e);
+	*op = json_string(*resp, "task_id");
+	if (!*op)
+		*op = json_string(*resp, "operation_id");
+	if (*op && backend_id_ok(*op))
+		return jv_invalid();
+	/* a failure the backend explained goes back as it is */
+	return json_bool(*resp, "success", &ok) && !ok ? jv_copy(*resp)
+		: fail("the backend did not return an operation id");
+}
+
 static jv t_start_training(struct tools_ctx *c, jv in, int *err, struct change *ch, struct err *e)
 {
-	int bad = 0, rc;
+	int bad = 0;
 	char *name = arg_str(in, "strategy_name", 64, &bad), *from = arg_str(in, "start_date", 10, &bad);
 	char *to = arg_str(in, "end_date", 10, &bad), *op = NULL;
 	jv syms = token_list(in, "symbols"), tfs = token_list(in, "timeframes"), body, resp = jv_null(), r;
-	long status = 0;
 
 	*err = 1;
 	if (bad || !name || !strategy_name_ok(name) || !jv_is_valid(syms) || !jv_is_valid(tfs) ||
@@ -493,18 +511,9 @@ static jv t_start_training(struct tools_ctx *c, jv in, int *err, struct change *
 		body = json_set(body, "start_date", jv_string(from));
 	if (to)
 		body = json_set(body, "end_date", jv_string(to));
-	rc = backend_call(c->backend, "POST", "/trainings/start", body, &status, &resp, e);
-	resp = backend_result(rc, status, resp, e);
-	op = json_string(resp, "task_id");
-	if (!op)
-		op = json_string(resp, "operation_id");
-	if (!op || !backend_id_ok(op)) {
-		int failed = 0;
-
-		r = json_bool(resp, "success", &failed) && !failed ? jv_copy(resp)
-			: fail("the backend did not return an operation id");
+	r = start_operation(c, "/trainings/start", body, &op, &resp, e);
+	if (jv_is_valid(r))
 		goto out;
-	}
 	if (c->session_id) {
 		ch->stmt = "move";
 		ch->from = "designing";
@@ -528,12 +537,11 @@ out:
 
 static jv t_start_backtest(struct tools_ctx *c, jv in, int *err, struct change *ch, struct err *e)
 {
-	int bad = 0, rc;
+	int bad = 0;
 	char *name = arg_str(in, "strategy_name", 64, &bad), *sym = arg_str(in, "symbol", 32, &bad);
 	char *tf = arg_str(in, "timeframe", 32, &bad), *from = arg_str(in, "start_date", 10, &bad);
 	char *to = arg_str(in, "end_date", 10, &bad), *op = NULL;
 	jv cap = json_get(jv_copy(in), "initial_capital"), body, resp = jv_null(), r;
-	long status = 0;
 
 	*err = 1;
 	if (bad || !name || !strategy_name_ok(name) || !sym || !token_ok(sym) || !tf || !token_ok(tf) ||
@@ -556,16 +564,9 @@ static jv t_start_backtest(struct tools_ctx *c, jv in, int *err, struct change *
 	body = json_set(body, "end_date", jv_string(to));
 	if (jv_get_kind(cap) == JV_KIND_NUMBER)
 		body = json_set(body, "initial_capital", jv_copy(cap));
-	rc = backend_call(c->backend, "POST", "/backtests/start", body, &status, &resp, e);
-	resp = backend_result(rc, status, resp, e);
-	op = json_string(resp, "operation_id");
-	if (!op || !backend_id_ok(op)) {
-		int failed = 0;
-
-		r = json_bool(resp, "success", &failed) && !failed ? jv_copy(resp)
-			: fail("the backend did not return an operation id");
+	r = start_operation(c, "/backtests/start", body, &op, &resp, e);
+	if (jv_is_valid(r))
 		goto out;
-	}
 	if (c->session_id) {
 		ch->stmt = "session_set_backtest_op";
 		ch->params = jv_array();
