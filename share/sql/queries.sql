@@ -347,3 +347,185 @@ SELECT agent, phase, COUNT(*) AS n FROM agent_sessions
 -- name: metrics_count
 -- Adds $4 to counter $2{$3} of agent $1 (a delivery failure).
 INSERT INTO metric_observe (agent, name, labels, v) VALUES ($1, $2, $3, $4)
+
+-- ---------------------------------------------------------------- views (agent-status, agent-history, agent-session, agent-logs, agent-monitor)
+-- Read-only, each bounded by LIMIT and served by an index, so a view costs
+-- the same with ten sessions or a million.
+
+-- name: views_state
+SELECT agent, paused, pause_reason, paused_at, lease_holder, lease_expires_at, last_tick_at
+  FROM agent_state WHERE agent = $1
+
+-- name: views_current
+-- The agent's active session (agent_sessions_active), without its results.
+SELECT id, phase, strategy_name, training_operation_id, backtest_operation_id, progress,
+       retry_count, conn_failures, designing_at, training_at, backtesting_at, assessing_at,
+       created_at, updated_at
+  FROM agent_sessions WHERE agent = $1 AND phase <> 'idle' ORDER BY id DESC LIMIT 1
+
+-- name: views_active_count
+SELECT COUNT(*) AS n FROM agent_sessions WHERE agent = $1 AND phase <> 'idle'
+
+-- name: views_recent
+-- The agent's latest ended sessions.  $1 agent, $2 how many
+SELECT s.id, s.outcome, s.strategy_name, s.failure_reason, s.training_gate, s.backtest_gate,
+       s.created_at, s.completed_at, m.backtest_sharpe
+  FROM agent_sessions s LEFT JOIN agent_metrics m ON m.session_id = s.id
+ WHERE s.agent = $1 AND s.phase = 'idle'
+ ORDER BY s.id DESC LIMIT $2
+
+-- name: views_history
+-- $1 agent, $2 how many, newest first; usage from the invocations (the
+-- metrics row exists only once a tick has seen the session end).
+SELECT s.id, s.phase, s.outcome, s.strategy_name, s.failure_reason, s.training_gate,
+       s.backtest_gate, s.assessment, s.created_at, s.completed_at,
+       m.training_accuracy, m.training_loss, m.training_epochs, m.backtest_sharpe,
+       m.backtest_win_rate, m.backtest_max_drawdown, m.backtest_trades, m.backtest_profit_factor,
+       (SELECT COUNT(*) FROM agent_invocations i WHERE i.session_id = s.id) AS invocations,
+       (SELECT COALESCE(SUM(i.input_tokens), 0) FROM agent_invocations i WHERE i.session_id = s.id) AS input_tokens,
+       (SELECT COALESCE(SUM(i.output_tokens), 0) FROM agent_invocations i WHERE i.session_id = s.id) AS output_tokens,
+       (SELECT COALESCE(SUM(i.cost_micros), 0) FROM agent_invocations i WHERE i.session_id = s.id) AS cost_micros
+  FROM agent_sessions s LEFT JOIN agent_metrics m ON m.session_id = s.id
+ WHERE s.agent = $1
+ ORDER BY s.id DESC LIMIT $2
+
+-- name: views_history_outcome
+-- views_history for one outcome ($3), on agent_sessions_outcome.
+SELECT s.id, s.phase, s.outcome, s.strategy_name, s.failure_reason, s.training_gate,
+       s.backtest_gate, s.assessment, s.created_at, s.completed_at,
+       m.training_accuracy, m.training_loss, m.training_epochs, m.backtest_sharpe,
+       m.backtest_win_rate, m.backtest_max_drawdown, m.backtest_trades, m.backtest_profit_factor,
+       (SELECT COUNT(*) FROM agent_invocations i WHERE i.session_id = s.id) AS invocations,
+       (SELECT COALESCE(SUM(i.input_tokens), 0) FROM agent_invocations i WHERE i.session_id = s.id) AS input_tokens,
+       (SELECT COALESCE(SUM(i.output_tokens), 0) FROM agent_invocations i WHERE i.session_id = s.id) AS output_tokens,
+       (SELECT COALESCE(SUM(i.cost_micros), 0) FROM agent_invocations i WHERE i.session_id = s.id) AS cost_micros
+  FROM agent_sessions s LEFT JOIN agent_metrics m ON m.session_id = s.id
+ WHERE s.agent = $1 AND s.outcome = $3
+ ORDER BY s.id DESC LIMIT $2
+
+-- name: views_session_usage
+SELECT COUNT(*) AS invocations, COALESCE(SUM(input_tokens), 0) AS input_tokens,
+       COALESCE(SUM(output_tokens), 0) AS output_tokens,
+       COALESCE(SUM(cache_write_tokens), 0) AS cache_write_tokens,
+       COALESCE(SUM(cache_read_tokens), 0) AS cache_read_tokens,
+       COALESCE(SUM(cost_micros), 0) AS cost_micros
+  FROM agent_invocations WHERE session_id = $1
+
+-- name: views_session_metrics
+SELECT training_epochs, backtest_trades, backtest_profit_factor FROM agent_metrics WHERE session_id = $1
+
+-- name: views_session_invocations
+-- $1 session, $2 at most
+SELECT id, agent, session_id, tick_id, kind, model, stop_reason, status, error, input_tokens,
+       output_tokens, cache_write_tokens, cache_read_tokens, cost_micros, attempts, duration_ms,
+       created_at
+  FROM agent_invocations WHERE session_id = $1 ORDER BY id LIMIT $2
+
+-- name: views_session_actions
+SELECT id, agent, session_id, invocation_id, tick_id, tool_name, success, error, duration_ms,
+       created_at
+  FROM agent_actions WHERE session_id = $1 ORDER BY id LIMIT $2
+
+-- name: views_log_ticks_after
+-- agent-logs: rows past a watermark, oldest first.  $1 agent, $2 after id, $3 at most
+SELECT id, agent, tick_id, at, event, action, reason, session_id, invoked, skip_reason,
+       budget_spent_micros, budget_remaining_micros, duration_ms, exit_status, failed_stage
+  FROM agent_triggers WHERE agent = $1 AND id > $2 ORDER BY id LIMIT $3
+
+-- name: views_log_ticks_last
+-- The newest rows.  $1 agent, $2 how many
+SELECT id, agent, tick_id, at, event, action, reason, session_id, invoked, skip_reason,
+       budget_spent_micros, budget_remaining_micros, duration_ms, exit_status, failed_stage
+  FROM agent_triggers WHERE agent = $1 ORDER BY id DESC LIMIT $2
+
+-- name: views_log_ticks_session_after
+-- $1 session, $2 after id, $3 at most
+SELECT id, agent, tick_id, at, event, action, reason, session_id, invoked, skip_reason,
+       budget_spent_micros, budget_remaining_micros, duration_ms, exit_status, failed_stage
+  FROM agent_triggers WHERE session_id = $1 AND id > $2 ORDER BY id LIMIT $3
+
+-- name: views_log_ticks_session_last
+SELECT id, agent, tick_id, at, event, action, reason, session_id, invoked, skip_reason,
+       budget_spent_micros, budget_remaining_micros, duration_ms, exit_status, failed_stage
+  FROM agent_triggers WHERE session_id = $1 ORDER BY id DESC LIMIT $2
+
+-- name: views_log_invocations_after
+SELECT id, agent, session_id, tick_id, kind, model, stop_reason, status, error, input_tokens,
+       output_tokens, cache_write_tokens, cache_read_tokens, cost_micros, attempts, duration_ms,
+       created_at
+  FROM agent_invocations WHERE agent = $1 AND id > $2 ORDER BY id LIMIT $3
+
+-- name: views_log_invocations_last
+SELECT id, agent, session_id, tick_id, kind, model, stop_reason, status, error, input_tokens,
+       output_tokens, cache_write_tokens, cache_read_tokens, cost_micros, attempts, duration_ms,
+       created_at
+  FROM agent_invocations WHERE agent = $1 ORDER BY id DESC LIMIT $2
+
+-- name: views_log_invocations_session_after
+SELECT id, agent, session_id, tick_id, kind, model, stop_reason, status, error, input_tokens,
+       output_tokens, cache_write_tokens, cache_read_tokens, cost_micros, attempts, duration_ms,
+       created_at
+  FROM agent_invocations WHERE session_id = $1 AND id > $2 ORDER BY id LIMIT $3
+
+-- name: views_log_invocations_session_last
+SELECT id, agent, session_id, tick_id, kind, model, stop_reason, status, error, input_tokens,
+       output_tokens, cache_write_tokens, cache_read_tokens, cost_micros, attempts, duration_ms,
+       created_at
+  FROM agent_invocations WHERE session_id = $1 ORDER BY id DESC LIMIT $2
+
+-- name: views_log_actions_after
+SELECT id, agent, session_id, invocation_id, tick_id, tool_name, success, error, duration_ms,
+       created_at
+  FROM agent_actions WHERE agent = $1 AND id > $2 ORDER BY id LIMIT $3
+
+-- name: views_log_actions_last
+SELECT id, agent, session_id, invocation_id, tick_id, tool_name, success, error, duration_ms,
+       created_at
+  FROM agent_actions WHERE agent = $1 ORDER BY id DESC LIMIT $2
+
+-- name: views_log_actions_session_after
+SELECT id, agent, session_id, invocation_id, tick_id, tool_name, success, error, duration_ms,
+       created_at
+  FROM agent_actions WHERE session_id = $1 AND id > $2 ORDER BY id LIMIT $3
+
+-- name: views_log_actions_session_last
+SELECT id, agent, session_id, invocation_id, tick_id, tool_name, success, error, duration_ms,
+       created_at
+  FROM agent_actions WHERE session_id = $1 ORDER BY id DESC LIMIT $2
+
+-- ---------------------------------------------------------------- metrics rendering (agent-metrics-agg)
+-- Every statement here reads the rollups (0003-metric-rollups.sql) or an
+-- indexed handful of rows: rendering costs the same with any history.
+
+-- name: metrics_bounds
+SELECT name, idx, le FROM metric_bounds ORDER BY name, idx
+
+-- name: metrics_rollups
+-- $1 agent, '' for all
+SELECT agent, name, labels, idx, n, total FROM metric_rollups
+ WHERE $1 = '' OR agent = $1
+ ORDER BY name, agent, labels, idx
+
+-- name: metrics_agents
+SELECT agent FROM agent_state
+UNION SELECT agent FROM metric_rollups
+UNION SELECT agent FROM agent_sessions WHERE phase <> 'idle'
+ORDER BY 1
+
+-- name: metrics_state
+-- $1 agent, '' for all
+SELECT agent, paused, last_tick_at FROM agent_state WHERE $1 = '' OR agent = $1
+
+-- name: metrics_last_trigger
+SELECT at FROM agent_triggers WHERE agent = $1 ORDER BY id DESC LIMIT 1
+
+-- name: metrics_active
+-- Sessions in progress (the partial index agent_sessions_active); $1 agent,
+-- '' for all
+SELECT agent, phase, COUNT(*) AS n FROM agent_sessions
+ WHERE phase <> 'idle' AND ($1 = '' OR agent = $1)
+ GROUP BY agent, phase
+
+-- name: metrics_count
+-- Adds $4 to counter $2{$3} of agent $1 (a delivery failure).
+INSERT INTO metric_observe (agent, name, labels, v) VALUES ($1, $2, $3, $4)

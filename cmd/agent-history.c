@@ -1,0 +1,113 @@
+/* agent-history: the agent's latest research sessions, one block each. */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "clock.h"
+#include "cli.h"
+#include "session.h"
+#include "store.h"
+#include "trigger.h"
+#include "views.h"
+
+static const char summary[] =
+	"Show the agent's latest research sessions, newest first."
+	"\vEach session: outcome (or phase while it runs), strategy, when and how long, "
+	"training accuracy and loss, backtest Sharpe, win rate, drawdown and trades, the "
+	"assessment's verdict or why it failed, and what its model calls cost.  OUTCOME "
+	"is one of success, failed_design, failed_training, failed_training_gate, "
+	"failed_backtest, failed_backtest_gate, failed_assessment, cancelled, "
+	"failed_interrupted, failed_orphan.  A human layout on a terminal; the JSON "
+	"document it is built from otherwise, or with --json.  Exit status: 0, 2 for a "
+	"bad option, 4 and 5 when the store cannot be read.";
+
+static struct argp_option options[] = {
+	{ "agent", 'a', "NAME", 0, "agent (default: AGENT_NAME, else \"default\")", 0 },
+	{ "db", 'd', "URI", 0, "store to use (default: AGENT_DB)", 0 },
+	{ "limit", 'n', "N", 0, "sessions to show, 1 to 1000 (default 10)", 0 },
+	{ "outcome", 'o', "OUTCOME", 0, "only the sessions that ended with OUTCOME", 0 },
+	{ "json", 'j', 0, 0, "print JSON even on a terminal", 0 },
+	{ "quiet", 'q', 0, 0, "print nothing; the exit status says it", 0 },
+	{ 0 }
+};
+
+struct args {
+	const char *agent, *db, *outcome;
+	long long limit;
+	int json;
+};
+
+static error_t parse(int key, char *arg, struct argp_state *st)
+{
+	struct args *a = st->input;
+
+	switch (key) {
+	case 'a':
+		if (!trigger_name_ok(arg, 100))
+			argp_error(st, "--agent: not 1 to 100 characters of [A-Za-z0-9_.-]: '%s'", arg);
+		a->agent = arg;
+		break;
+	case 'd': a->db = arg; break;
+	case 'n': a->limit = cli_number(st, "--limit", arg, 1, VIEWS_LIMIT_MAX); break;
+	case 'o':
+		if (!session_is_outcome(arg))
+			argp_error(st, "--outcome: unknown outcome '%.60s'", arg);
+		a->outcome = arg;
+		break;
+	case 'j': a->json = 1; break;
+	case 'q': cli_quiet = 1; break;
+	case ARGP_KEY_ARG: argp_error(st, "unexpected argument '%s'", arg); break;
+	default: return ARGP_ERR_UNKNOWN;
+	}
+	return 0;
+}
+
+static struct argp argp = { options, parse, NULL, summary, 0, 0, 0 };
+
+int main(int argc, char **argv)
+{
+	struct args a = { .limit = 10 };
+	struct err e = ERR_INIT;
+	struct store *s = NULL;
+	const char *agent;
+	int64_t now;
+	jv doc = jv_null();
+	int rc;
+
+	cli_init("agent-history");
+	argv[0] = (char *)cli_prog;   /* getopt names argv[0] in its messages */
+	argp_parse(&argp, argc, argv, 0, 0, &a);
+	agent = a.agent ? a.agent : getenv("AGENT_NAME");
+	if (!agent || !*agent)
+		agent = "default";
+	if (!trigger_name_ok(agent, 100)) {
+		cli_warn("AGENT_NAME: not 1 to 100 characters of [A-Za-z0-9_.-]: '%.60s'", agent);
+		return EX_PERM;
+	}
+	if (clock_now_s(&now, &e)) {
+		e.code = EX_PERM;
+		return cli_fail(&e);
+	}
+	if ((rc = store_open(&s, a.db, &e)))
+		return cli_fail(&e);
+	rc = views_history(s, agent, (int)a.limit, a.outcome, now, &doc, &e);
+	store_close(s);
+	if (rc)
+		return cli_fail(&e);
+	if (cli_quiet) {
+		jv_free(doc);
+		return 0;
+	}
+	if (cli_tty() && !a.json) {
+		char *text = views_render_history(doc, cli_color());
+
+		jv_free(doc);
+		if (!text) {
+			cli_warn("out of memory");
+			return EX_TEMP;
+		}
+		fputs(text, stdout);
+		free(text);
+		return cli_finish(0);
+	}
+	return cli_finish(cli_emit(doc));
+}

@@ -1,0 +1,99 @@
+/* agent-status: the current cycle, the recent ones, today's budget, the pause. */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "budget.h"
+#include "cli.h"
+#include "store.h"
+#include "trigger.h"
+#include "views.h"
+
+static const char summary[] =
+	"Show the agent's current research cycle, its recent cycles and today's budget."
+	"\vCurrent cycle: session, phase, strategy, age and the backend operation's "
+	"progress as the last tick saw it (no backend call).  Recent cycles: outcome, "
+	"Sharpe or the gate and metric that failed, age.  Today's budget: used of the "
+	"limit, invocations, cycles completed and active, cycles still affordable.  A "
+	"paused agent gets a banner.  A human layout on a terminal; the JSON document "
+	"it is built from otherwise, or with --json.  Exit status: 0, or 4 and 5 when "
+	"the store cannot be read.";
+
+static struct argp_option options[] = {
+	{ "agent", 'a', "NAME", 0, "agent (default: AGENT_NAME, else \"default\")", 0 },
+	{ "db", 'd', "URI", 0, "store to use (default: AGENT_DB)", 0 },
+	{ "recent", 'n', "N", 0, "recent cycles to show, 0 to 1000 (default 5)", 0 },
+	{ "json", 'j', 0, 0, "print JSON even on a terminal", 0 },
+	{ "quiet", 'q', 0, 0, "print nothing; the exit status says it", 0 },
+	{ 0 }
+};
+
+struct args {
+	const char *agent, *db;
+	long long recent;
+	int json;
+};
+
+static error_t parse(int key, char *arg, struct argp_state *st)
+{
+	struct args *a = st->input;
+
+	switch (key) {
+	case 'a':
+		if (!trigger_name_ok(arg, 100))
+			argp_error(st, "--agent: not 1 to 100 characters of [A-Za-z0-9_.-]: '%s'", arg);
+		a->agent = arg;
+		break;
+	case 'd': a->db = arg; break;
+	case 'n': a->recent = cli_number(st, "--recent", arg, 0, VIEWS_LIMIT_MAX); break;
+	case 'j': a->json = 1; break;
+	case 'q': cli_quiet = 1; break;
+	case ARGP_KEY_ARG: argp_error(st, "unexpected argument '%s'", arg); break;
+	default: return ARGP_ERR_UNKNOWN;
+	}
+	return 0;
+}
+
+static struct argp argp = { options, parse, NULL, summary, 0, 0, 0 };
+
+int main(int argc, char **argv)
+{
+	struct args a = { .recent = 5 };
+	struct err e = ERR_INIT;
+	struct budget_cfg cfg;
+	struct store *s = NULL;
+	jv doc = jv_null();
+	int rc;
+
+	cli_init("agent-status");
+	argv[0] = (char *)cli_prog;   /* getopt names argv[0] in its messages */
+	argp_parse(&argp, argc, argv, 0, 0, &a);
+	if ((rc = budget_config(&cfg, a.agent, &e)))
+		return cli_fail(&e);
+	if (!trigger_name_ok(cfg.agent, 100)) {
+		cli_warn("AGENT_NAME: not 1 to 100 characters of [A-Za-z0-9_.-]: '%.60s'", cfg.agent);
+		return EX_PERM;
+	}
+	if ((rc = store_open(&s, a.db, &e)))
+		return cli_fail(&e);
+	rc = views_status(s, &cfg, (int)a.recent, &doc, &e);
+	store_close(s);
+	if (rc)
+		return cli_fail(&e);
+	if (cli_quiet) {
+		jv_free(doc);
+		return 0;
+	}
+	if (cli_tty() && !a.json) {
+		char *text = views_render_status(doc, cli_color());
+
+		jv_free(doc);
+		if (!text) {
+			cli_warn("out of memory");
+			return EX_TEMP;
+		}
+		fputs(text, stdout);
+		free(text);
+		return cli_finish(0);
+	}
+	return cli_finish(cli_emit(doc));
+}

@@ -1,0 +1,78 @@
+#!/usr/bin/env bats
+# The shipped monitoring assets: the alert rules (promtool check rules, and
+# promtool test rules: every alert fires and stays quiet when it should), the
+# Grafana dashboard (its variables, rows and data sources), and the metric
+# names both use, which agent-metrics-agg must render.
+
+load helpers/common
+
+DASH="$ROOT/share/grafana/agent.json"
+RULES="$ROOT/share/alerts/agent.rules.yml"
+
+setup() {
+	fresh_store
+	unset AGENT_METRICS_NAMESPACE
+}
+teardown() { drop_store; }
+
+@test "alerts: promtool check rules is clean; the ten alerts, critical and warning" {
+	run -0 --separate-stderr promtool check rules "$RULES"
+	assert_line "  SUCCESS: 10 rules found"
+	run -0 --separate-stderr bash -c "grep -E '^ +- alert: ' '$RULES' | awk '{print \$3}' | tr '\n' ' '"
+	assert_equal "$output" "AgentNoActivity AgentBudgetExhausted AgentHighFailureRate AgentToolErrorRate AgentCycleTooLong AgentGateFailureRate AgentMetricsStale AgentTextfileStale AgentDeliveryFailing AgentTicksFailing "
+	# each alert names its runbook section, which exists
+	local a bad=
+	for a in $output; do
+		grep -q "runbook_url: 'docs/runbook.md#${a,,}'" "$RULES" || bad+="$a: no runbook_url"$'\n'
+		grep -qx "### $a" "$ROOT/docs/runbook.md" || bad+="$a: no section in docs/runbook.md"$'\n'
+	done
+	[ -z "$bad" ] || fail "$bad"
+}
+
+@test "alerts: promtool test rules passes (each alert fires, and does not)" {
+	run -0 --separate-stderr promtool test rules "$ROOT/share/alerts/agent.rules.test.yml"
+	assert_line "  SUCCESS"
+	# every alert has a test where it fires and one where it must not
+	local a bad=
+	for a in $(grep -E '^ +- alert: ' "$RULES" | awk '{print $3}'); do
+		[ "$(grep -c "alertname: $a\$" "$ROOT/share/alerts/agent.rules.test.yml")" -ge 2 ] ||
+			bad+="$a: fewer than two evaluations in the tests"$'\n'
+		grep -A2 "alertname: $a\$" "$ROOT/share/alerts/agent.rules.test.yml" | grep -q 'exp_alerts: \[\]' ||
+			bad+="$a: no test that it stays quiet"$'\n'
+	done
+	[ -z "$bad" ] || fail "$bad"
+}
+
+@test "dashboard: data source and agent variables, five rows, every panel on \${datasource}" {
+	run -0 jq -r '.templating.list | map("\(.name) \(.type) \(.query | if type == "object" then .query else . end)") | .[]' "$DASH"
+	assert_equal "$output" 'datasource datasource prometheus
+agent query label_values(agent_cycles_started_total, agent)'
+	run -0 jq -r '[.panels[] | select(.type == "row") | .title] | join(", ")' "$DASH"
+	assert_equal "$output" "Status, Quality gates, Cost, Performance, Health"
+	# every panel and every target on the template data source, with a query
+	run -0 jq -r '.panels[] | select(.type != "row")
+		| select(.datasource.uid != "${datasource}" or .datasource.type != "prometheus"
+			or (.targets | length) == 0
+			or any(.targets[]; .datasource.uid != "${datasource}" or (.expr | length) == 0))
+		| .title' "$DASH"
+	assert_equal "$output" ""
+	# unique ids, inside the 24 columns
+	assert_equal "$(jq '[.panels[].id] | length == (unique | length)' "$DASH")" true
+	assert_equal "$(jq '[.panels[].gridPos | select(.x + .w > 24)] | length' "$DASH")" 0
+	# every panel filters by the agent variable
+	run -0 jq -r '.panels[] | select(.type != "row") | .targets[].expr | select(test("agent=~\"\\$agent\"") | not)' "$DASH"
+	assert_equal "$output" ""
+}
+
+@test "dashboard and alerts use only metrics agent-metrics-agg renders" {
+	local rendered used m bad=
+	rendered=$(agent-metrics-agg --render | sed -n 's/^# TYPE \([^ ]*\) .*/\1/p')
+	used=$({ jq -r '.panels[].targets[]?.expr' "$DASH"; grep -E '^ +expr:|^ {10}' "$RULES"; } |
+		grep -oE '\b(agent|gen_ai)_[a-z_]+' | grep -vxE 'gen_ai_(request_model|token_type|operation_name|provider_name)' |
+		sed -E 's/_(bucket|sum|count)$//' | sort -u)
+	[ -n "$used" ] || fail "found no metric names"
+	for m in $used; do
+		grep -qx "$m" <<<"$rendered" || bad+="$m is used but not rendered"$'\n'
+	done
+	[ -z "$bad" ] || fail "$bad"
+}
