@@ -60,11 +60,12 @@ LIBS_agent-trigger     := $(STORE_LIBS) $(CURL_LIBS)
 LIBS_agent-metrics-agg := $(STORE_LIBS) $(CURL_LIBS)
 LIBS_agent-control     := $(STORE_LIBS) $(CURL_LIBS)
 # the operator's views and the monitor
-C_CMDS += agent-status agent-history agent-session agent-logs
+C_CMDS += agent-status agent-history agent-session agent-logs agent-monitor
 LIBS_agent-status  := $(STORE_LIBS)
 LIBS_agent-history := $(STORE_LIBS)
 LIBS_agent-session := $(STORE_LIBS)
 LIBS_agent-logs    := $(STORE_LIBS)
+LIBS_agent-monitor := $(STORE_LIBS) $(CURL_LIBS)
 
 SH_CMDS := agent-cycle agent
 

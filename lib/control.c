@@ -85,8 +85,8 @@ static jv cancel_operation(const char *id, const char *reason, struct err *warn)
 	return json_set(o, "error", jv_string(be.msg));
 }
 
-int control_cancel(struct store *s, const char *agent, const char *reason, int64_t now,
-		   jv *out, struct err *warn, struct err *e)
+static int cancel(struct store *s, const char *agent, int64_t only, const char *reason,
+		  int64_t now, jv *out, struct err *warn, struct err *e)
 {
 	const char *why = reason && *reason ? reason : "cancelled by the operator";
 	char *phase = NULL, *op = NULL, *done = NULL;
@@ -103,13 +103,27 @@ int control_cancel(struct store *s, const char *agent, const char *reason, int64
 		jv_free(session);
 		if ((rc = session_active(s, agent, &session, e)))
 			goto out;
+		if (jv_get_kind(session) == JV_KIND_OBJECT && only) {
+			int64_t id = 0;
+
+			json_int(session, "id", &id);
+			if (id != only) {
+				jv_free(session);
+				session = jv_null();
+			}
+		}
 		if (jv_get_kind(session) != JV_KIND_OBJECT) {
 			o = json_set(jv_object(), "agent", jv_string(agent));
 			o = json_set(o, "command", jv_string("cancel"));
 			o = json_set(o, "cancelled", jv_false());
 			o = json_set(o, "reason", jv_string("no_active_session"));
 			*out = o;
-			rc = err_set(e, EX_NO, "nothing to cancel: agent '%s' has no active session", agent);
+			if (only)
+				rc = err_set(e, EX_NO, "nothing to cancel: session %lld is not active",
+					     (long long)only);
+			else
+				rc = err_set(e, EX_NO, "nothing to cancel: agent '%s' has no active session",
+					     agent);
 			goto out;
 		}
 		json_int(session, "id", &sid);
@@ -158,4 +172,16 @@ out:
 	free(op);
 	free(done);
 	return rc;
+}
+
+int control_cancel(struct store *s, const char *agent, const char *reason, int64_t now,
+		   jv *out, struct err *warn, struct err *e)
+{
+	return cancel(s, agent, 0, reason, now, out, warn, e);
+}
+
+int control_cancel_session(struct store *s, const char *agent, int64_t id, const char *reason,
+			   int64_t now, jv *out, struct err *warn, struct err *e)
+{
+	return cancel(s, agent, id, reason, now, out, warn, e);
 }

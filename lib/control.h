@@ -30,4 +30,9 @@ int control_pause(struct store *s, const char *agent, int pause, const char *rea
 int control_cancel(struct store *s, const char *agent, const char *reason, int64_t now,
 		   jv *out, struct err *warn, struct err *e);
 
+/* control_cancel, only when the agent's active session is `id` (EX_NO
+ * otherwise): a follower cancels the session it follows, never a newer one. */
+int control_cancel_session(struct store *s, const char *agent, int64_t id, const char *reason,
+			   int64_t now, jv *out, struct err *warn, struct err *e);
+
 #endif

@@ -296,6 +296,31 @@ Today's budget (2026-11-24 UTC)
 	assert_regex "$stderr" "^agent-history: "
 }
 
+@test "agent: status, history, session, logs and budget through the dispatcher" {
+	run -0 agent status --json
+	assert_equal "$(jq -r .current.id <<<"$output")" 5
+	run -0 agent history --json -n 1
+	assert_equal "$(jq -c '[.sessions[].id]' <<<"$output")" '[5]'
+	run -0 agent session 2 --json
+	assert_equal "$(jq -r .session.outcome <<<"$output")" failed_backtest_gate
+	run -0 agent logs --json -n 1
+	assert_equal "$(jq -r .tick_id <<<"$output")" tk4
+	# agent budget: no command word is the status view; --days N the history
+	run -0 --separate-stderr agent budget --json
+	assert_equal "$(jq -c '[.spent_usd, .invocations]' <<<"$output")" '[1.234567,4]'
+	NO_COLOR=1 run -0 tty agent budget
+	assert_equal "${lines[0]}" "Budget for default on 2026-11-24 (UTC)"
+	run -0 agent budget --days 2
+	assert_equal "$(jq -c '[.[].day]' <<<"$output")" '["2026-11-24"]'
+	run -0 agent budget set 7
+	run -0 agent budget status --json
+	assert_equal "$(jq -c .limit_usd <<<"$output")" 7
+	run -0 agent help
+	assert_regex "$output" $'\n  agent-status +Show the agent\'s current research cycle'
+	assert_regex "$output" $'\n  budget +Today\'s budget'
+	assert_regex "$output" $'\n  trigger -f +Start a cycle and follow it'
+}
+
 @test "agent-status on a million sessions: under 200 ms (the goal is 20 ms)" {
 	empty_store
 	if [ "${AGENT_TEST_STORE:-sqlite}" = postgres ]; then

@@ -1,0 +1,369 @@
+/* agent-monitor: follow a research cycle with nested progress bars; Ctrl+C cancels. */
+#include <errno.h>
+#include <fcntl.h>
+#include <langinfo.h>
+#include <limits.h>
+#include <locale.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "backend.h"
+#include "cli.h"
+#include "json.h"
+#include "monitor.h"
+#include "store.h"
+#include "trigger.h"
+
+extern char **environ;
+
+static const char summary_doc[] =
+	"Follow a research cycle until it ends, with a progress bar for the cycle and one for its backend operation."
+	"\vWithout SESSION it follows the agent's active session.  With --trigger it first "
+	"runs one tick (agent-cycle, found next to agent-monitor or on PATH) and follows "
+	"the cycle that tick starts or moves.  The cycle's bar stands at 5 % designing, "
+	"20 % training, 65 % backtesting, 90 % assessing; the operation's bar shows the "
+	"backend's progress (GET /operations/{id}, every --interval seconds).  Ctrl+C "
+	"(SIGINT) cancels the session as agent-control cancel does, unless --no-cancel; "
+	"SIGTERM stops following.  Bars on a terminal; one JSON object a line per change "
+	"otherwise (or with --json), the last one the summary.  Exit status: 0 when the "
+	"session ended with success (or on SIGTERM); 1 when it ended otherwise, was "
+	"cancelled, or there is none to follow; 4 at --timeout, when the backend lost the "
+	"operation or a tick failed for a temporary reason; 2 and 5 as usual.";
+
+enum { OPT_NO_CANCEL = 256, OPT_FORCE };
+
+static struct argp_option options[] = {
+	{ "agent", 'a', "NAME", 0, "agent (default: AGENT_NAME, else \"default\")", 0 },
+	{ "db", 'd', "URI", 0, "store to use (default: AGENT_DB)", 0 },
+	{ "trigger", 't', 0, 0, "run one tick first (agent-cycle) and follow its cycle", 0 },
+	{ "force", OPT_FORCE, 0, 0, "with --trigger: start a new cycle even when automatic starts are off", 0 },
+	{ "no-cancel", OPT_NO_CANCEL, 0, 0, "Ctrl+C stops following; the cycle goes on", 0 },
+	{ "interval", 'i', "SECONDS", 0, "seconds between polls, 0.1 to 10 (default 0.5)", 0 },
+	{ "timeout", 'T', "SECONDS", 0, "stop following after SECONDS (default 86400)", 0 },
+	{ "json", 'j', 0, 0, "print JSON even on a terminal", 0 },
+	{ "quiet", 'q', 0, 0, "print nothing; the exit status says it", 0 },
+	{ 0 }
+};
+
+struct args {
+	const char *agent, *db;
+	long long session;
+	double interval, timeout;
+	int trigger, force, no_cancel, json;
+};
+
+static double seconds(struct argp_state *st, const char *opt, const char *arg, double min,
+		      double max)
+{
+	char *end;
+	double v;
+
+	errno = 0;
+	v = strtod(arg, &end);
+	if (errno || *end || !*arg || !(v >= min && v <= max))
+		argp_error(st, "%s: not a number of seconds from %g to %g: '%s'", opt, min, max, arg);
+	return v;
+}
+
+static error_t parse(int key, char *arg, struct argp_state *st)
+{
+	struct args *a = st->input;
+
+	switch (key) {
+	case 'a':
+		if (!trigger_name_ok(arg, 100))
+			argp_error(st, "--agent: not 1 to 100 characters of [A-Za-z0-9_.-]: '%s'", arg);
+		a->agent = arg;
+		break;
+	case 'd': a->db = arg; break;
+	case 't': a->trigger = 1; break;
+	case OPT_FORCE: a->force = 1; break;
+	case OPT_NO_CANCEL: a->no_cancel = 1; break;
+	case 'i': a->interval = seconds(st, "--interval", arg, 0.1, 10); break;
+	case 'T': a->timeout = seconds(st, "--timeout", arg, 0.1, 31536000); break;
+	case 'j': a->json = 1; break;
+	case 'q': cli_quiet = 1; break;
+	case ARGP_KEY_ARG:
+		if (a->session)
+			argp_error(st, "unexpected argument '%s'", arg);
+		a->session = cli_number(st, "SESSION", arg, 1, 9000000000000000000LL);
+		break;
+	case ARGP_KEY_END:
+		if (a->session && a->trigger)
+			argp_error(st, "SESSION and --trigger do not go together");
+		if (a->force && !a->trigger)
+			argp_error(st, "--force goes with --trigger");
+		break;
+	default: return ARGP_ERR_UNKNOWN;
+	}
+	return 0;
+}
+
+static struct argp argp = { options, parse, "[SESSION]", summary_doc, 0, 0, 0 };
+
+static volatile sig_atomic_t interrupted, stopped;
+static int no_cancel;
+
+static void on_signal(int sig)
+{
+	if (sig == SIGINT && !interrupted && !no_cancel)
+		interrupted = 1;
+	else
+		stopped = 1;   /* SIGTERM, or a second Ctrl+C */
+}
+
+struct view {
+	int human, color, utf8, width, drawn, rc;
+	jv last;           /* the last frame printed, without its clock */
+};
+
+static int emit(void *arg, jv fr)
+{
+	struct view *v = arg;
+
+	if (cli_quiet || v->rc) {
+		jv_free(fr);
+		return 0;
+	}
+	if (v->human) {
+		char *text = monitor_render_frame(fr, v->width, v->color, v->utf8);
+
+		jv_free(fr);
+		/* back to the first of the two lines, then each line anew */
+		printf("%s\r\033[2K", v->drawn ? "\033[1A" : "");
+		for (char *p = text; p && *p; p++)
+			fputs(*p == '\n' ? "\n\033[2K" : (char[]){ *p, 0 }, stdout);
+		free(text);
+		v->drawn = 1;
+	} else {
+		jv key = jv_object_delete(jv_object_delete(jv_copy(fr), jv_string("at")),
+					  jv_string("elapsed_seconds"));
+
+		if (jv_equal(jv_copy(key), jv_copy(v->last))) {
+			jv_free(key);
+			jv_free(fr);
+			return 0;
+		}
+		jv_free(v->last);
+		v->last = key;
+		v->rc = cli_emit(fr);
+	}
+	if (fflush(stdout) != 0)
+		v->rc = EX_TEMP;
+	return v->rc;
+}
+
+/* ---------------------------------------------------------------- the tick */
+
+struct tick {
+	pid_t pid;
+	int status;          /* -1 while it runs */
+	FILE *out, *err;     /* its stdout and stderr (unlinked temporary files) */
+};
+
+static int tick_status(void *arg)
+{
+	struct tick *t = arg;
+	int st;
+
+	if (t->status < 0 && t->pid > 0 && waitpid(t->pid, &st, WNOHANG) == t->pid)
+		t->status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+	return t->status;
+}
+
+/* agent-cycle next to this program, else on PATH. */
+static const char *cycle_path(char *buf, size_t n)
+{
+	ssize_t len = readlink("/proc/self/exe", buf, n - 16);
+	char *slash;
+
+	if (len > 0) {
+		buf[len] = '\0';
+		if ((slash = strrchr(buf, '/'))) {
+			strcpy(slash + 1, "agent-cycle");
+			if (access(buf, X_OK) == 0)
+				return buf;
+		}
+	}
+	return "agent-cycle";
+}
+
+static int tick_start(struct tick *t, const struct args *a)
+{
+	char path[PATH_MAX];
+	const char *argv[10];
+	posix_spawn_file_actions_t fa;
+	posix_spawnattr_t at;
+	int n = 0, rc;
+
+	t->status = -1;
+	t->out = tmpfile();
+	t->err = tmpfile();
+	if (!t->out || !t->err) {
+		cli_warn("cannot create a temporary file: %s", strerror(errno));
+		return EX_TEMP;
+	}
+	argv[n++] = "agent-cycle";
+	argv[n++] = "-q";
+	if (a->force)
+		argv[n++] = "--force";
+	if (a->agent) {
+		argv[n++] = "--agent";
+		argv[n++] = a->agent;
+	}
+	if (a->db) {
+		argv[n++] = "--db";
+		argv[n++] = a->db;
+	}
+	argv[n] = NULL;
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+	posix_spawn_file_actions_adddup2(&fa, fileno(t->out), 1);
+	posix_spawn_file_actions_adddup2(&fa, fileno(t->err), 2);
+	posix_spawnattr_init(&at);
+	/* its own process group: Ctrl+C is the monitor's to handle */
+	posix_spawnattr_setpgroup(&at, 0);
+	posix_spawnattr_setflags(&at, POSIX_SPAWN_SETPGROUP);
+	rc = posix_spawnp(&t->pid, cycle_path(path, sizeof path), &fa, &at, (char *const *)argv,
+			  environ);
+	posix_spawn_file_actions_destroy(&fa);
+	posix_spawnattr_destroy(&at);
+	if (rc) {
+		cli_warn("cannot run agent-cycle: %s", strerror(rc));
+		return EX_PERM;
+	}
+	return 0;
+}
+
+/* What the tick said: its decision, or its last diagnostic. */
+static jv tick_message(struct tick *t, jv sum)
+{
+	char line[600] = "", last[600] = "";
+	jv doc;
+	struct err e = ERR_INIT;
+
+	rewind(t->err);
+	while (fgets(line, sizeof line, t->err))
+		if (line[0] != '\n')
+			snprintf(last, sizeof last, "%s", line);
+	last[strcspn(last, "\n")] = '\0';
+	rewind(t->out);
+	line[0] = '\0';
+	if (fgets(line, sizeof line, t->out) && json_parse(line, strlen(line), &doc, &e) == 0) {
+		char *ev = json_string(doc, "event"), *ac = json_string(doc, "action");
+		char *re = json_string(doc, "reason");
+
+		sum = json_set(sum, "message", jv_string_fmt("no cycle to follow: the tick's event %s, action %s (%s)",
+							      ev ? ev : "?", ac ? ac : "?", re ? re : "?"));
+		free(ev);
+		free(ac);
+		free(re);
+		jv_free(doc);
+	} else if (t->status > 0) {
+		sum = json_set(sum, "message", jv_string_fmt("the tick failed (exit %d)%s%s", t->status,
+							      last[0] ? ": " : "", last));
+	}
+	return sum;
+}
+
+int main(int argc, char **argv)
+{
+	struct args a = { .interval = 0.5, .timeout = 86400 };
+	struct err e = ERR_INIT;
+	struct store *s = NULL;
+	struct backend b;
+	struct tick t = { .pid = 0, .status = -1 };
+	struct view v = { .last = jv_null() };
+	struct monitor_cfg c = { 0 };
+	struct sigaction sa;
+	struct winsize ws;
+	const char *agent;
+	jv sum = jv_null();
+	int rc;
+
+	cli_init("agent-monitor");
+	argv[0] = (char *)cli_prog;   /* getopt names argv[0] in its messages */
+	argp_parse(&argp, argc, argv, 0, 0, &a);
+	agent = a.agent ? a.agent : getenv("AGENT_NAME");
+	if (!agent || !*agent)
+		agent = "default";
+	if (!trigger_name_ok(agent, 100)) {
+		cli_warn("AGENT_NAME: not 1 to 100 characters of [A-Za-z0-9_.-]: '%.60s'", agent);
+		return EX_PERM;
+	}
+	if ((rc = backend_init(&b, &e)))
+		return cli_fail(&e);
+	if (b.timeout_ms > 5000)
+		b.timeout_ms = 5000;   /* a poll waits no longer than the bars can stand still */
+	if ((rc = store_open(&s, a.db, &e)))
+		return cli_fail(&e);
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_signal;
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	setlocale(LC_CTYPE, "");
+	v.human = cli_tty() && !a.json;
+	v.color = cli_color();
+	v.utf8 = strcmp(nl_langinfo(CODESET), "UTF-8") == 0;
+	v.width = ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 20 ? ws.ws_col : 80;
+	if (a.trigger && (rc = tick_start(&t, &a))) {
+		store_close(s);
+		return rc;
+	}
+	c.agent = agent;
+	c.session = a.session;
+	c.poll_s = a.interval;
+	c.timeout_s = a.timeout;
+	c.start_wait_s = 600;
+	c.tick_status = a.trigger ? tick_status : NULL;
+	c.tick_arg = &t;
+	c.emit = emit;
+	c.emit_arg = &v;
+	no_cancel = a.no_cancel;
+	c.interrupt = &interrupted;
+	c.stop = &stopped;
+	if (v.human && !cli_quiet)
+		fputs("\033[?25l", stdout);   /* no cursor blinking over the bars */
+	rc = monitor_run(&c, s, &b, &sum, &e);
+	if (v.human && !cli_quiet)
+		fputs(v.drawn ? "\n\033[?25h" : "\033[?25h", stdout);
+	store_close(s);
+	if (t.pid > 0) {
+		/* give the tick a moment to end; it is never killed half-way */
+		for (int i = 0; i < 100 && tick_status(&t) < 0; i++)
+			usleep(50000);
+		char *end = json_string(sum, "end");
+
+		if (end && (!strcmp(end, "none") || !strcmp(end, "tick_failed")))
+			sum = tick_message(&t, sum);
+		free(end);
+	}
+	jv_free(v.last);
+	if (t.out)
+		fclose(t.out);
+	if (t.err)
+		fclose(t.err);
+	if (rc) {
+		jv_free(sum);
+		return cli_finish(cli_fail(&e));
+	}
+	rc = monitor_exit_status(sum);
+	if (cli_quiet) {
+		jv_free(sum);
+	} else if (v.human) {
+		char *text = monitor_render_summary(sum, v.color);
+
+		jv_free(sum);
+		fputs(text ? text : "", stdout);
+		free(text);
+	} else if (cli_emit(sum)) {
+		rc = EX_TEMP;
+	}
+	return cli_finish(rc);
+}
