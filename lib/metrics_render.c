@@ -226,7 +226,8 @@ static int render_family(struct render *r, const struct family *f, struct err *e
 		jv_free(row);
 	}
 	if (rc == 0) {
-		qsort(v, n, sizeof *v, series_cmp);
+		if (n)
+			qsort(v, n, sizeof *v, series_cmp);
 		full_name(name, sizeof name, r->ns, f->name, f->global);
 		prom_family(r->out, name, f->type == HISTOGRAM ? "histogram" : "counter", f->help);
 		for (size_t i = 0; i < n; i++) {
