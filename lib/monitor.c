@@ -464,7 +464,8 @@ char *monitor_render_frame(jv fr, int width, int color, int utf8)
 	if (!f)
 		goto out;
 	json_int(fr, "session", &sid);
-	json_int(fr, "elapsed_seconds", &el);
+	int has_el = json_int(fr, "elapsed_seconds", &el);
+
 	json_number(fr, "percent", &pct);
 	if (sid)
 		fprintf(f, "%sSession %lld%s ", col(color, BOLD), (long long)sid, col(color, RESET));
@@ -475,7 +476,7 @@ char *monitor_render_frame(jv fr, int width, int color, int utf8)
 	bar(f, pct, bw, color);
 	fprintf(f, " %3.0f%%  ", pct);
 	put(f, step ? step : "", 24);
-	if (el > 0)
+	if (has_el && el >= 0)
 		fprintf(f, "  %02lld:%02lld:%02lld", (long long)(el / 3600), (long long)(el % 3600 / 60),
 			(long long)(el % 60));
 	fputs(utf8 ? "\n  \xe2\x94\x94\xe2\x94\x80 " : "\n  `- ", f);

@@ -526,6 +526,7 @@ static jv tick_ranks(jv events, jv ranks)
 		free(tick);
 		jv_free(ev);
 	}
+	jv_free(events);
 	return ranks;
 }
 
