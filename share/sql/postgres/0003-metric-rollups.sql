@@ -6,6 +6,11 @@
 -- back together, so nothing is counted twice and nothing is lost, whoever
 -- writes.  The same logical schema as sqlite/0003-metric-rollups.sql (read
 -- the comments there); here the triggers call plpgsql functions.
+
+-- The backfill at the end reads the whole history: no statement timeout
+-- for this migration (the store's connections have one of 60 s).
+SET LOCAL statement_timeout = 0;
+
 CREATE TABLE metric_bounds (
     name                    TEXT    NOT NULL,
     idx                     INTEGER NOT NULL,
@@ -273,133 +278,147 @@ CREATE TRIGGER metric_actions AFTER INSERT ON agent_actions
 -- ---------------------------------------------------------------- history
 
 -- The rollups of what the store already holds, once, in this migration's
--- transaction (grouped: a store with millions of rows migrates in seconds).
+-- transaction.  Each source is grouped by its raw columns first, so the
+-- label text and the bucket are worked out per group, not per row: a store
+-- with 10 million tool calls migrates in a minute or so, not in ten.
+
+-- Counters.
 INSERT INTO metric_rollups AS r (agent, name, labels, idx, n, total)
-SELECT agent, name, labels, idx, COUNT(*), SUM(v) FROM (
-    SELECT agent, 'cycles_started_total' AS name, '' AS labels, 0 AS idx, 1::bigint AS v FROM agent_sessions
+SELECT agent, name, labels, 0, SUM(n), SUM(v) FROM (
+    SELECT agent, 'cycles_started_total' AS name, '' AS labels, COUNT(*) AS n, COUNT(*) AS v
+      FROM agent_sessions GROUP BY agent
     UNION ALL
-    SELECT agent, 'cycles_total', 'outcome="' || metric_label(outcome) || '"', 0, 1
-      FROM agent_sessions WHERE outcome IS NOT NULL
+    SELECT agent, 'cycles_total', 'outcome="' || metric_label(outcome) || '"', COUNT(*), COUNT(*)
+      FROM agent_sessions WHERE outcome IS NOT NULL GROUP BY agent, outcome
     UNION ALL
-    SELECT agent, 'gate_results_total', 'gate="training",result="'
-           || CASE WHEN training_gate -> 'passed' = 'true'::jsonb THEN 'pass' ELSE 'fail' END || '"', 0, 1
-      FROM agent_sessions WHERE training_gate IS NOT NULL
+    SELECT agent, 'gate_results_total',
+           'gate="' || g || '",result="' || CASE WHEN p THEN 'pass' ELSE 'fail' END || '"', n, n
+      FROM (SELECT agent, 'training' AS g, COALESCE(training_gate -> 'passed' = 'true'::jsonb, false) AS p, COUNT(*) AS n
+              FROM agent_sessions WHERE training_gate IS NOT NULL
+             GROUP BY agent, COALESCE(training_gate -> 'passed' = 'true'::jsonb, false)
+            UNION ALL
+            SELECT agent, 'backtest', COALESCE(backtest_gate -> 'passed' = 'true'::jsonb, false), COUNT(*)
+              FROM agent_sessions WHERE backtest_gate IS NOT NULL
+             GROUP BY agent, COALESCE(backtest_gate -> 'passed' = 'true'::jsonb, false)) gr
     UNION ALL
-    SELECT agent, 'gate_results_total', 'gate="backtest",result="'
-           || CASE WHEN backtest_gate -> 'passed' = 'true'::jsonb THEN 'pass' ELSE 'fail' END || '"', 0, 1
-      FROM agent_sessions WHERE backtest_gate IS NOT NULL
+    SELECT agent, 'gate_failures_total',
+           'gate="' || g || '",reason="' || metric_label(COALESCE(r, 'unknown')) || '"', n, n
+      FROM (SELECT agent, 'training' AS g, CASE WHEN jsonb_typeof(training_gate) = 'object' THEN training_gate ->> 'reason' END AS r, COUNT(*) AS n
+              FROM agent_sessions WHERE training_gate IS NOT NULL AND NOT COALESCE(training_gate -> 'passed' = 'true'::jsonb, false)
+             GROUP BY agent, CASE WHEN jsonb_typeof(training_gate) = 'object' THEN training_gate ->> 'reason' END
+            UNION ALL
+            SELECT agent, 'backtest', CASE WHEN jsonb_typeof(backtest_gate) = 'object' THEN backtest_gate ->> 'reason' END, COUNT(*)
+              FROM agent_sessions WHERE backtest_gate IS NOT NULL AND NOT COALESCE(backtest_gate -> 'passed' = 'true'::jsonb, false)
+             GROUP BY agent, CASE WHEN jsonb_typeof(backtest_gate) = 'object' THEN backtest_gate ->> 'reason' END) gf
     UNION ALL
-    SELECT agent, 'gate_failures_total', 'gate="training",reason="'
-           || metric_label(COALESCE(CASE WHEN jsonb_typeof(training_gate) = 'object'
-                                         THEN training_gate ->> 'reason' END, 'unknown')) || '"', 0, 1
-      FROM agent_sessions
-     WHERE training_gate IS NOT NULL AND NOT COALESCE(training_gate -> 'passed' = 'true'::jsonb, false)
+    SELECT agent, 'triggers_total',
+           'event="' || metric_label(event) || '",invoked="' || CASE WHEN invoked THEN 'true' ELSE 'false' END || '"',
+           n, n
+      FROM (SELECT agent, event, invoked, COUNT(*) AS n FROM agent_triggers
+             WHERE exit_status IS NOT NULL GROUP BY agent, event, invoked) t
     UNION ALL
-    SELECT agent, 'gate_failures_total', 'gate="backtest",reason="'
-           || metric_label(COALESCE(CASE WHEN jsonb_typeof(backtest_gate) = 'object'
-                                         THEN backtest_gate ->> 'reason' END, 'unknown')) || '"', 0, 1
-      FROM agent_sessions
-     WHERE backtest_gate IS NOT NULL AND NOT COALESCE(backtest_gate -> 'passed' = 'true'::jsonb, false)
-    UNION ALL
-    SELECT agent, 'triggers_total', 'event="' || metric_label(event) || '",invoked="'
-           || CASE WHEN invoked THEN 'true' ELSE 'false' END || '"', 0, 1
-      FROM agent_triggers WHERE exit_status IS NOT NULL
-    UNION ALL
-    SELECT agent, 'tick_failures_total',
-           'stage="' || metric_label(COALESCE(failed_stage, 'unknown')) || '"', 0, 1
+    SELECT agent, 'tick_failures_total', 'stage="' || metric_label(COALESCE(failed_stage, 'unknown')) || '"',
+           COUNT(*), COUNT(*)
       FROM agent_triggers WHERE exit_status IS NOT NULL AND (failed_stage IS NOT NULL OR exit_status <> 0)
+     GROUP BY agent, failed_stage
     UNION ALL
-    SELECT agent, 'errors_total', 'type="stage"', 0, 1
+    SELECT agent, 'errors_total', 'type="stage"', COUNT(*), COUNT(*)
       FROM agent_triggers WHERE exit_status IS NOT NULL AND (failed_stage IS NOT NULL OR exit_status <> 0)
+     GROUP BY agent
     UNION ALL
-    SELECT agent, 'invocations_total',
-           'kind="' || metric_label(kind) || '",status="' || metric_label(status) || '"', 0, 1
-      FROM agent_invocations
+    SELECT agent, 'invocations_total', 'kind="' || metric_label(kind) || '",status="' || metric_label(status) || '"',
+           COUNT(*), COUNT(*)
+      FROM agent_invocations GROUP BY agent, kind, status
     UNION ALL
-    SELECT agent, 'tokens_total', 'type="input"', 0, input_tokens FROM agent_invocations
+    SELECT i.agent, 'tokens_total', t.labels, i.n,
+           CASE t.k WHEN 0 THEN i.input WHEN 1 THEN i.output WHEN 2 THEN i.cw ELSE i.cr END
+      FROM (SELECT agent, COUNT(*) AS n, SUM(input_tokens) AS input, SUM(output_tokens) AS output,
+                   SUM(cache_write_tokens) AS cw, SUM(cache_read_tokens) AS cr
+              FROM agent_invocations GROUP BY agent) i
+     CROSS JOIN (SELECT 0 AS k, 'type="input"' AS labels UNION ALL SELECT 1, 'type="output"'
+                 UNION ALL SELECT 2, 'type="cache_write"' UNION ALL SELECT 3, 'type="cache_read"') t
     UNION ALL
-    SELECT agent, 'tokens_total', 'type="output"', 0, output_tokens FROM agent_invocations
+    SELECT agent, 'cost_usd_total', '', COUNT(*), SUM(cost_micros) FROM agent_invocations GROUP BY agent
     UNION ALL
-    SELECT agent, 'tokens_total', 'type="cache_write"', 0, cache_write_tokens FROM agent_invocations
+    SELECT agent, 'errors_total',
+           CASE WHEN status = 'error' THEN 'type="model_call"' ELSE 'type="model_charge_unknown"' END,
+           COUNT(*), COUNT(*)
+      FROM agent_invocations WHERE status IN ('error', 'unknown_charge') GROUP BY agent, status
     UNION ALL
-    SELECT agent, 'tokens_total', 'type="cache_read"', 0, cache_read_tokens FROM agent_invocations
+    SELECT agent, 'tool_calls_total',
+           'status="' || CASE WHEN success THEN 'ok' ELSE 'error' END || '",tool="'
+           || CASE WHEN unk THEN '_unknown' ELSE metric_label(tool_name) END || '"', n, n
+      FROM (SELECT agent, tool_name, success, COALESCE(NOT success AND error LIKE 'unknown tool %', false) AS unk, COUNT(*) AS n
+              FROM agent_actions GROUP BY agent, tool_name, success, COALESCE(NOT success AND error LIKE 'unknown tool %', false)) a
     UNION ALL
-    SELECT agent, 'cost_usd_total', '', 0, cost_micros FROM agent_invocations
-    UNION ALL
-    SELECT agent, 'errors_total', 'type="model_call"', 0, 1 FROM agent_invocations WHERE status = 'error'
-    UNION ALL
-    SELECT agent, 'errors_total', 'type="model_charge_unknown"', 0, 1
-      FROM agent_invocations WHERE status = 'unknown_charge'
-    UNION ALL
-    SELECT agent, 'tool_calls_total', 'status="' || CASE WHEN success THEN 'ok' ELSE 'error' END
-           || '",tool="' || CASE WHEN NOT success AND error LIKE 'unknown tool %' THEN '_unknown'
-                                 ELSE metric_label(tool_name) END || '"', 0, 1
-      FROM agent_actions
-    UNION ALL
-    SELECT agent, 'errors_total', 'type="tool_call"', 0, 1 FROM agent_actions WHERE NOT success
-) o
-GROUP BY agent, name, labels, idx
+    SELECT agent, 'errors_total', 'type="tool_call"', COUNT(*), COUNT(*)
+      FROM agent_actions WHERE NOT success GROUP BY agent
+) c
+GROUP BY agent, name, labels
 ON CONFLICT (agent, name, labels, idx) DO UPDATE SET n = r.n + excluded.n, total = r.total + excluded.total;
 
--- Histograms: each observation in its bucket, then grouped.
+-- Histograms: each distinct value once in its bucket, then summed.
 INSERT INTO metric_rollups AS r (agent, name, labels, idx, n, total)
-SELECT agent, name, labels, idx, COUNT(*), SUM(v) FROM (
-  SELECT o.agent, o.name, o.labels, o.v,
-         (SELECT min(b.idx) FROM metric_bounds b WHERE b.name = o.name AND b.le >= o.v) AS idx
+SELECT agent, name, labels, idx, SUM(n), SUM(v * n) FROM (
+  SELECT g.agent, g.name, g.labels, g.v, g.n,
+         (SELECT MIN(b.idx) FROM metric_bounds b WHERE b.name = g.name AND b.le >= g.v) AS idx
     FROM (
-    SELECT agent, 'cycle_duration_seconds' AS name, '' AS labels,
-           GREATEST(COALESCE(completed_at, updated_at) - created_at, 0) AS v
-      FROM agent_sessions WHERE outcome IS NOT NULL
+    SELECT agent, 'cycle_duration_seconds' AS name, '' AS labels, v, COUNT(*) AS n
+      FROM (SELECT agent, GREATEST(COALESCE(completed_at, updated_at) - created_at, 0) AS v
+              FROM agent_sessions WHERE outcome IS NOT NULL) s
+     GROUP BY agent, v
     UNION ALL
-    SELECT agent, 'phase_duration_seconds', 'phase="designing"',
-           GREATEST(COALESCE(training_at, backtesting_at, assessing_at, completed_at, updated_at)
-                    - designing_at, 0)
-      FROM agent_sessions WHERE outcome IS NOT NULL AND designing_at IS NOT NULL
+    SELECT agent, 'phase_duration_seconds', 'phase="' || p || '"', v, COUNT(*)
+      FROM (SELECT agent, 'designing' AS p,
+                   GREATEST(COALESCE(COALESCE(training_at, backtesting_at, assessing_at, completed_at), updated_at) - designing_at, 0) AS v
+              FROM agent_sessions WHERE outcome IS NOT NULL AND designing_at IS NOT NULL
+            UNION ALL
+            SELECT agent, 'training',
+                   GREATEST(COALESCE(COALESCE(backtesting_at, assessing_at, completed_at), updated_at) - training_at, 0)
+              FROM agent_sessions WHERE outcome IS NOT NULL AND training_at IS NOT NULL
+            UNION ALL
+            SELECT agent, 'backtesting', GREATEST(COALESCE(COALESCE(assessing_at, completed_at), updated_at) - backtesting_at, 0)
+              FROM agent_sessions WHERE outcome IS NOT NULL AND backtesting_at IS NOT NULL
+            UNION ALL
+            SELECT agent, 'assessing', GREATEST(COALESCE(completed_at, updated_at) - assessing_at, 0)
+              FROM agent_sessions WHERE outcome IS NOT NULL AND assessing_at IS NOT NULL) ph
+     GROUP BY agent, p, v
     UNION ALL
-    SELECT agent, 'phase_duration_seconds', 'phase="training"',
-           GREATEST(COALESCE(backtesting_at, assessing_at, completed_at, updated_at) - training_at, 0)
-      FROM agent_sessions WHERE outcome IS NOT NULL AND training_at IS NOT NULL
+    SELECT agent, 'tick_duration_seconds', '', v, COUNT(*)
+      FROM (SELECT agent, GREATEST(COALESCE(duration_ms, 0), 0) AS v
+              FROM agent_triggers WHERE exit_status IS NOT NULL) t
+     GROUP BY agent, v
     UNION ALL
-    SELECT agent, 'phase_duration_seconds', 'phase="backtesting"',
-           GREATEST(COALESCE(assessing_at, completed_at, updated_at) - backtesting_at, 0)
-      FROM agent_sessions WHERE outcome IS NOT NULL AND backtesting_at IS NOT NULL
-    UNION ALL
-    SELECT agent, 'phase_duration_seconds', 'phase="assessing"',
-           GREATEST(COALESCE(completed_at, updated_at) - assessing_at, 0)
-      FROM agent_sessions WHERE outcome IS NOT NULL AND assessing_at IS NOT NULL
-    UNION ALL
-    SELECT agent, 'tick_duration_seconds', '', GREATEST(COALESCE(duration_ms, 0), 0)
-      FROM agent_triggers WHERE exit_status IS NOT NULL
-    UNION ALL
-    SELECT agent, 'invocation_duration_seconds', 'kind="' || metric_label(kind) || '"',
-           GREATEST(duration_ms, 0)
-      FROM agent_invocations
+    SELECT agent, 'invocation_duration_seconds', 'kind="' || metric_label(kind) || '"', v, n
+      FROM (SELECT agent, kind, v, COUNT(*) AS n
+              FROM (SELECT agent, kind, GREATEST(duration_ms, 0) AS v FROM agent_invocations) i
+             GROUP BY agent, kind, v) ik
     UNION ALL
     SELECT agent, 'gen_ai_client_operation_duration_seconds',
            CASE WHEN status = 'ok' THEN '' ELSE 'error_type="' || metric_label(status) || '",' END
-           || 'gen_ai_operation_name="chat",gen_ai_provider_name="anthropic",gen_ai_request_model="'
-           || metric_label(model) || '"',
-           GREATEST(duration_ms, 0)
-      FROM agent_invocations
+           || 'gen_ai_operation_name="chat",gen_ai_provider_name="anthropic",gen_ai_request_model="' || metric_label(model) || '"', v, n
+      FROM (SELECT agent, status, model, v, COUNT(*) AS n
+              FROM (SELECT agent, status, model, GREATEST(duration_ms, 0) AS v FROM agent_invocations) i
+             GROUP BY agent, status, model, v) io
     UNION ALL
     SELECT agent, 'gen_ai_client_token_usage',
-           'gen_ai_operation_name="chat",gen_ai_provider_name="anthropic",gen_ai_request_model="'
-           || metric_label(model) || '",gen_ai_token_type="input"',
-           input_tokens + cache_write_tokens + cache_read_tokens
-      FROM agent_invocations WHERE status = 'ok'
-    UNION ALL
-    SELECT agent, 'gen_ai_client_token_usage',
-           'gen_ai_operation_name="chat",gen_ai_provider_name="anthropic",gen_ai_request_model="'
-           || metric_label(model) || '",gen_ai_token_type="output"',
-           output_tokens
-      FROM agent_invocations WHERE status = 'ok'
+           'gen_ai_operation_name="chat",gen_ai_provider_name="anthropic",gen_ai_request_model="' || metric_label(model) || '",gen_ai_token_type="' || tt || '"', v, n
+      FROM (SELECT agent, model, tt, v, COUNT(*) AS n
+              FROM (SELECT agent, model, 'input' AS tt,
+                           input_tokens + cache_write_tokens + cache_read_tokens AS v
+                      FROM agent_invocations WHERE status = 'ok'
+                    UNION ALL
+                    SELECT agent, model, 'output', output_tokens
+                      FROM agent_invocations WHERE status = 'ok') i
+             GROUP BY agent, model, tt, v) iu
     UNION ALL
     SELECT agent, 'tool_duration_seconds',
-           'tool="' || CASE WHEN NOT success AND error LIKE 'unknown tool %' THEN '_unknown'
-                            ELSE metric_label(tool_name) END || '"',
-           GREATEST(duration_ms, 0)
-      FROM agent_actions
-    ) o
+           'tool="' || CASE WHEN unk THEN '_unknown' ELSE metric_label(tool_name) END || '"', v, n
+      FROM (SELECT agent, tool_name, unk, v, COUNT(*) AS n
+              FROM (SELECT agent, tool_name, COALESCE(NOT success AND error LIKE 'unknown tool %', false) AS unk, GREATEST(duration_ms, 0) AS v
+                      FROM agent_actions) a
+             GROUP BY agent, tool_name, unk, v) ad
+    ) g
   ) h
 GROUP BY agent, name, labels, idx
 ON CONFLICT (agent, name, labels, idx) DO UPDATE SET n = r.n + excluded.n, total = r.total + excluded.total;
