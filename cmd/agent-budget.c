@@ -269,7 +269,7 @@ int main(int argc, char **argv)
 	jv out = jv_null();
 	int rc;
 
-	cli_init("agent-budget");
+	cli_init("agent-budget", argv);
 	argp_parse(&argp, argc, argv, 0, 0, &a);
 	if (!a.verb) {
 		struct pipe_run p;

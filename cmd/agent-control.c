@@ -120,7 +120,7 @@ int main(int argc, char **argv)
 	jv out = jv_invalid();
 	int rc;
 
-	cli_init("agent-control");
+	cli_init("agent-control", argv);
 	argp_parse(&argp, argc, argv, 0, 0, &a);
 	trace_startf(TRACE_INTERNAL, "agent-control %s", a.verb);  /* ended at exit */
 	agent = a.agent ? a.agent : getenv("AGENT_NAME");

@@ -58,7 +58,7 @@ int main(int argc, char **argv)
 	jv out, applied = jv_array();
 	int rc, cur = 0, latest = 0;
 
-	cli_init("agent-db");
+	cli_init("agent-db", argv);
 	argp_parse(&argp, argc, argv, 0, 0, &a);
 	trace_startf(TRACE_INTERNAL, "agent-db %s", a.verb);  /* ended at exit */
 	rc = store_open_raw(&s, a.db, &e);

@@ -223,7 +223,7 @@ int main(int argc, char **argv)
 	struct run r = { 0 };
 	int rc;
 
-	cli_init("agent-gate");
+	cli_init("agent-gate", argv);
 	a.sets = jv_array();
 	argp_parse(&argp, argc, argv, 0, 0, &a);
 	r.a = &a;

@@ -73,8 +73,7 @@ int main(int argc, char **argv)
 	jv doc = jv_null();
 	int rc;
 
-	cli_init("agent-history");
-	argv[0] = (char *)cli_prog;   /* getopt names argv[0] in its messages */
+	cli_init("agent-history", argv);
 	argp_parse(&argp, argc, argv, 0, 0, &a);
 	agent = a.agent ? a.agent : getenv("AGENT_NAME");
 	if (!agent || !*agent)

@@ -108,7 +108,7 @@ int main(int argc, char **argv)
 	jv out;
 	int rc;
 
-	cli_init("agent-invoke");
+	cli_init("agent-invoke", argv);
 	argp_parse(&argp, argc, argv, 0, 0, &a);
 	if (!a.kind && !a.session) {
 		struct pipe_run p = { NULL, a.db };

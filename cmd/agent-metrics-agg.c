@@ -240,7 +240,7 @@ int main(int argc, char **argv)
 	jv out;
 	int rc;
 
-	cli_init("agent-metrics-agg");
+	cli_init("agent-metrics-agg", argv);
 	argp_parse(&argp, argc, argv, 0, 0, &a);
 	if (a.serve)
 		return serve(a.db, a.serve, a.agent);

@@ -287,8 +287,7 @@ int main(int argc, char **argv)
 	jv sum = jv_null();
 	int rc;
 
-	cli_init("agent-monitor");
-	argv[0] = (char *)cli_prog;   /* getopt names argv[0] in its messages */
+	cli_init("agent-monitor", argv);
 	argp_parse(&argp, argc, argv, 0, 0, &a);
 	agent = a.agent ? a.agent : getenv("AGENT_NAME");
 	if (!agent || !*agent)

@@ -68,8 +68,7 @@ int main(int argc, char **argv)
 	jv doc = jv_null();
 	int rc;
 
-	cli_init("agent-session");
-	argv[0] = (char *)cli_prog;   /* getopt names argv[0] in its messages */
+	cli_init("agent-session", argv);
 	argp_parse(&argp, argc, argv, 0, 0, &a);
 	if (clock_now_s(&now, &e)) {
 		e.code = EX_PERM;

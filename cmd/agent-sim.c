@@ -125,7 +125,7 @@ int main(int argc, char **argv)
 	char *url;
 	int sig, rc;
 
-	cli_init("agent-sim");
+	cli_init("agent-sim", argv);
 	argp_parse(&argp, argc, argv, 0, 0, &a);
 
 	/* The server threads inherit this mask, so only sigwait sees the signals. */

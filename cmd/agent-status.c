@@ -64,8 +64,7 @@ int main(int argc, char **argv)
 	jv doc = jv_null();
 	int rc;
 
-	cli_init("agent-status");
-	argv[0] = (char *)cli_prog;   /* getopt names argv[0] in its messages */
+	cli_init("agent-status", argv);
 	argp_parse(&argp, argc, argv, 0, 0, &a);
 	if ((rc = budget_config(&cfg, a.agent, &e)))
 		return cli_fail(&e);

@@ -65,7 +65,7 @@ int main(int argc, char **argv)
 	int rc, span;
 	const char *tp;
 
-	cli_init("agent-trigger");
+	cli_init("agent-trigger", argv);
 	argp_parse(&argp, argc, argv, 0, 0, &a);
 	span = trace_start("agent-trigger", TRACE_INTERNAL);
 	if ((rc = trigger_config(&cfg, a.agent, a.tick, &e)))

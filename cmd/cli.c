@@ -36,9 +36,12 @@ static void trace_exit(void)
 		cli_warn("%s", e.msg);
 }
 
-void cli_init(const char *prog)
+void cli_init(const char *prog, char **argv)
 {
 	cli_prog = prog;
+	/* getopt's messages ("unrecognized option") name argv[0] */
+	if (argv && argv[0])
+		argv[0] = (char *)prog;
 	/* argp names the program in its messages: the name, not the path */
 	program_invocation_name = (char *)prog;
 	program_invocation_short_name = (char *)prog;

@@ -9,8 +9,9 @@
 
 extern const char *cli_prog;
 
-/* Program name for diagnostics, argp exit status 2, version string. */
-void cli_init(const char *prog);
+/* Program name for diagnostics (also as argv[0], which getopt's messages
+ * use), argp exit status 2, version string. */
+void cli_init(const char *prog, char **argv);
 
 /* "prog: message" on stderr, one line. */
 void cli_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "json.h"
 #include "sqlfiles.h"
 #include "store_int.h"
 
@@ -310,22 +311,24 @@ int store_schema_version(struct store *s, int *current, int *latest, struct err 
 	if (rc)
 		return rc;
 	if (jv_get_kind(row) == JV_KIND_OBJECT) {
-		jv v = jv_object_get(row, jv_string("version"));
+		int64_t max = 0, applied = 0;
 
-		if (jv_get_kind(v) == JV_KIND_NUMBER)
-			*current = (int)jv_number_value(v);
-		jv_free(v);
-	} else {
-		jv_free(row);
+		json_int(row, "version", &max);
+		json_int(row, "applied", &applied);
+		/* versions are 1..N: fewer rows than the highest means a gap (a
+		 * migration that landed after a later one was applied), which
+		 * counts as not migrated, so store_migrate fills it */
+		*current = (int)(applied < max ? applied : max);
 	}
+	jv_free(row);
 	return 0;
 }
 
 int store_migrate(struct store *s, jv *applied, struct err *e)
 {
 	const char *dir = s->driver == STORE_SQLITE ? "sqlite/" : "postgres/";
-	jv done = jv_array();
-	int rc, cur, latest;
+	jv done = jv_array(), have = jv_null();
+	int rc;
 
 	rc = store_begin(s, e);
 	if (rc)
@@ -333,13 +336,24 @@ int store_migrate(struct store *s, jv *applied, struct err *e)
 	rc = store_query(s, "schema_lock", jv_array(), NULL, e);
 	if (rc == 0)
 		rc = store_query(s, "schema_create", jv_array(), NULL, e);
-	/* another process may have migrated while we waited for the lock */
+	/* another process may have migrated while we waited for the lock:
+	 * apply exactly the versions not recorded yet */
 	if (rc == 0)
-		rc = store_schema_version(s, &cur, &latest, e);
+		rc = store_query(s, "schema_list", jv_array(), &have, e);
 	for (const struct sqlfile *f = sqlfiles; rc == 0 && f->name; f++) {
-		int v = migration_version(f->name, dir);
+		int v = migration_version(f->name, dir), seen = 0, n;
 
-		if (v <= cur)
+		if (v <= 0)
+			continue;
+		n = jv_array_length(jv_copy(have));
+		for (int i = 0; i < n && !seen; i++) {
+			jv row = jv_array_get(jv_copy(have), i);
+			int64_t hv = 0;
+
+			seen = json_int(row, "version", &hv) && hv == v;
+			jv_free(row);
+		}
+		if (seen)
 			continue;
 		rc = s->ops->script(s, f->text, e);
 		if (rc) {
@@ -358,6 +372,7 @@ int store_migrate(struct store *s, jv *applied, struct err *e)
 	}
 	rc = store_commit(s, e);
 out:
+	jv_free(have);
 	if (applied && rc == 0)
 		*applied = done;
 	else

@@ -13,7 +13,7 @@
 #define CACHE_SIZE 64
 
 struct stmt_cache {
-	const char *name[CACHE_SIZE];   /* points into the static SQL table */
+	const char *name[CACHE_SIZE];   /* the statement's SQL, in the static SQL table */
 	sqlite3_stmt *stmt[CACHE_SIZE];
 	int n;
 };
@@ -118,14 +118,16 @@ static sqlite3_stmt *prepare(struct store *s, const char *name, const char *sql,
 	struct stmt_cache *c = s->cache;
 	sqlite3_stmt *st;
 
+	/* keyed by the SQL text's address: the table's, stable for the process
+	 * (a caller's name may live in a buffer it reuses) */
 	for (int i = 0; i < c->n; i++)
-		if (c->name[i] == name || strcmp(c->name[i], name) == 0)
+		if (c->name[i] == sql)
 			return c->stmt[i];
 	*rc = sqlite3_prepare_v2(s->handle, sql, -1, &st, NULL);
 	if (*rc != SQLITE_OK)
 		return NULL;
 	if (c->n < CACHE_SIZE) {
-		c->name[c->n] = name;
+		c->name[c->n] = sql;
 		c->stmt[c->n] = st;
 		c->n++;
 	}

@@ -2,7 +2,7 @@
 -- A driver's own queries.sql overrides a name here.
 
 -- name: schema_version
-SELECT COALESCE(MAX(version), 0) AS version FROM schema_migrations
+SELECT COALESCE(MAX(version), 0) AS version, COUNT(*) AS applied FROM schema_migrations
 
 -- name: schema_list
 SELECT version, name, applied_at FROM schema_migrations ORDER BY version
