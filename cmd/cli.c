@@ -20,6 +20,8 @@ const char *argp_program_bug_address = NULL;
 /* At exit the spans go out (lib/trace.h), after stdout is handed back: the
  * next stage of a pipeline gets its end of input without waiting for the
  * export.  A failed export is one warning; it never changes the status. */
+static int ran;  /* past option parsing: --help and --version make no span */
+
 static void trace_exit(void)
 {
 	struct err e = ERR_INIT;
@@ -27,6 +29,8 @@ static void trace_exit(void)
 
 	if (!trace_on())
 		return;
+	if (ran)
+		trace_process_span();
 	if (fflush(stdout) == 0 && (fd = open("/dev/null", O_WRONLY | O_CLOEXEC)) >= 0 &&
 	    fd != STDOUT_FILENO) {
 		dup2(fd, STDOUT_FILENO);
@@ -64,12 +68,14 @@ void cli_warn(const char *fmt, ...)
 int cli_fail(const struct err *e)
 {
 	cli_warn("%s", e->msg[0] ? e->msg : "failed");
+	ran = 1;
 	trace_fail(trace_current(), e->code ? e->code : EX_PERM, e->msg);
 	return e->code ? e->code : EX_PERM;
 }
 
 int cli_finish(int rc)
 {
+	ran = 1;
 	if (fflush(stdout) != 0 || ferror(stdout)) {
 		cli_warn("write error: %s", strerror(errno ? errno : EIO));
 		return rc ? rc : EX_TEMP;
@@ -91,6 +97,7 @@ int cli_color(void)
 
 int cli_emit(jv v)
 {
+	ran = 1;
 	if (json_write(stdout, v) < 0) {
 		cli_warn("write error: %s", strerror(errno));
 		return EX_TEMP;

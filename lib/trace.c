@@ -668,7 +668,7 @@ static void jsonl_write(const struct span *s)
 	char id[17], parent[17], trace[33], ts[40], start[24], end[24];
 	struct tm tm;
 	time_t secs = (time_t)(s->end_ns / 1000000000);
-	jv line, attrs = jv_object();
+	jv line, attrs;
 	char *text;
 	size_t len;
 	ssize_t w;
@@ -691,6 +691,7 @@ static void jsonl_write(const struct span *s)
 		 tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(s->end_ns / 1000000 % 1000));
 	snprintf(start, sizeof start, "%lld", (long long)s->start_ns);
 	snprintf(end, sizeof end, "%lld", (long long)s->end_ns);
+	attrs = jv_object();
 	jv_object_foreach(s->attrs, k, v) {
 		attrs = jv_object_set(attrs, k, plain_value(v));
 	}
@@ -1097,26 +1098,28 @@ static int export(const char *body, char *msg, size_t msgn)
 	return rc;
 }
 
+void trace_process_span(void)
+{
+	int h;
+
+	if (!T.on || T.n > 0)
+		return;
+	h = trace_start(T.command, TRACE_INTERNAL);
+	if (h) {
+		T.spans[h - 1].start_ns = T.t0_real;
+		T.spans[h - 1].mono_start = T.t0_mono;
+		if (T.perr)
+			trace_error(h, T.perr_type, T.perr_msg[0] ? T.perr_msg : NULL);
+		trace_end(h);
+	}
+}
+
 int trace_finish(struct err *e)
 {
 	char msg[300] = "";
 	int to, rc = 0;
 
-	if (!T.on)
-		return 0;
-	if (T.n == 0) {
-		/* a process that made no span of its own still shows, as one span
-		 * named after the command, from trace_init to now */
-		int h = trace_start(T.command, TRACE_INTERNAL);
-
-		if (h) {
-			T.spans[h - 1].start_ns = T.t0_real;
-			T.spans[h - 1].mono_start = T.t0_mono;
-			if (T.perr)
-				trace_error(h, T.perr_type, T.perr_msg[0] ? T.perr_msg : NULL);
-		}
-	}
-	if (T.n == T.exported && !T.jsonl_err[0])
+	if (!T.on || (T.n == T.exported && !T.jsonl_err[0]))
 		return 0;  /* nothing recorded: nothing to send or to say */
 	for (int i = T.n; i > T.exported; i--)
 		trace_end(i);

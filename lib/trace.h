@@ -90,9 +90,13 @@ void trace_end(int span);
  * process got, or NULL.  Static storage, valid until the next call. */
 const char *trace_child_traceparent(void);
 
+/* When this process has made no span, one named after the command, from
+ * trace_init to now, a child of TRACEPARENT, in error when trace_fail(0,
+ * ...) said so: every command shows in a trace without code of its own. */
+void trace_process_span(void);
+
 /*
- * Ends every open span (a process that made none gets one, named after the
- * command, from trace_init on), then exports what was recorded: one POST within
+ * Ends every open span, then exports what was recorded: one POST within
  * AGENT_OTLP_TIMEOUT_MS, retried only on 429, 502, 503 and 504 while the
  * bound allows.  Returns 0, or EX_TEMP with e set (one line naming what
  * failed, never a header value or credentials) when the export or a JSONL

@@ -78,10 +78,12 @@ closed_port() { # a loopback port nothing listens on
 	assert_equal "$(jq -c '[.event, .action, .invocation.calls > 0]' <<<"$output")" '["start_new_cycle","wait",true]'
 	tp=$(jq -r .tick.traceparent <<<"$output")
 	trace=${tp:3:32} root=${tp:36:16}
+	# --version makes no span
+	version=$(agent-db --version | awk '{print $3}')
 	# one export per process of the pipeline, each valid OTLP/JSON
 	assert_equal "$(requests)" 5
 	for r in "$RECV"/req-*.json; do
-		jq -e --arg v "$(agent-db --version | awk '{print $3}')" '
+		jq -e --arg v "$version" '
 			(.resourceSpans | length == 1)
 			and ([.resourceSpans[0].resource.attributes[] | {(.key): .value.stringValue}] | add
 			     | .["service.name"] == "agent-test" and .["deployment.environment"] == "test"
@@ -100,7 +102,8 @@ closed_port() { # a loopback port nothing listens on
 		and (.kind | type == "number") and (.status.code | type == "number")
 		and (.startTimeUnixNano | test("^[0-9]{19}$")) and (.endTimeUnixNano | test("^[0-9]{19}$"))
 		and .endTimeUnixNano >= .startTimeUnixNano
-		and all(.attributes[]; .value | (has("intValue") | not) or (.intValue | type == "string")))' <<<"$all" >/dev/null
+		and all(.attributes[]; .value | (has("intValue") | not) or (.intValue | type == "string")))' <<<"$all" >/dev/null ||
+		{ echo "malformed spans: $all"; return 1; }
 	# every stage exactly once, a child of the tick's root span
 	for s in agent-trigger agent-gate agent-budget agent-invoke agent-metrics-agg; do
 		assert_equal "$(jq -c --arg s "$s" "$JQ_DEFS named(\$s) | map([.parentSpanId, .kind, .status.code])" <<<"$all")" \
@@ -222,6 +225,20 @@ closed_port() { # a loopback port nothing listens on
 	run -0 --separate-stderr agent-budget status
 	assert_regex "$stderr" '^agent-budget: trace export: POST /v1/traces: .+$'
 	run ! grep -e pw-SECRET-55 -e otel: <<<"$stderr"
+}
+
+@test "a command without spans of its own has one for the process, in error when it failed; --help has none" {
+	recv_start "$BATS_TEST_TMPDIR/recv"
+	export TRACEPARENT=00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01
+	run -0 --separate-stderr agent-status --json
+	run -5 --separate-stderr agent-history --json --db "$BATS_TEST_TMPDIR/no/such/dir/x.db"
+	run -0 agent-status --help
+	run -0 agent-status --version
+	run -2 agent-status --no-such-option
+	assert_equal "$(requests)" 2
+	assert_equal "$(spans | jq -c 'sort_by(.name) | map([.name, .traceId, .parentSpanId, .status.code,
+		(.attributes | map(select(.key == "error.type") | .value.stringValue) | join(""))])')" \
+		'[["agent-history","0af7651916cd43dd8448eb211c80319c","b7ad6b7169203331",2,"permanent_failure"],["agent-status","0af7651916cd43dd8448eb211c80319c","b7ad6b7169203331",0,""]]'
 }
 
 @test "a closed port: every command still exits 0 within the bound, one line on stderr at most" {

@@ -269,6 +269,8 @@ static void failing_scenario(void)
 {
 	trace_fail(trace_current(), EX_TEMP, "database is locked");
 	trace_fail(0, EX_NO, "a valid no is no error");
+	trace_process_span();
+	trace_process_span();  /* once */
 }
 
 static void process_span(void **state)
