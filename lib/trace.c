@@ -715,6 +715,16 @@ static void jsonl_write(const struct span *s)
 	{
 		jv sid = jv_object_get(jv_copy(attrs), jv_string("agent.session.id"));
 
+		if (jv_get_kind(sid) != JV_KIND_NUMBER) {
+			/* a chat span has the session as its conversation id */
+			jv c = jv_object_get(jv_copy(attrs), jv_string("gen_ai.conversation.id"));
+			char *rest = NULL;
+			long long n = jv_get_kind(c) == JV_KIND_STRING ? strtoll(jv_string_value(c), &rest, 10) : 0;
+
+			jv_free(sid);
+			sid = rest && !*rest && n > 0 ? jv_number((double)n) : jv_null();
+			jv_free(c);
+		}
 		if (jv_get_kind(sid) == JV_KIND_NUMBER)
 			line = json_set(line, "session_id", sid);
 		else

@@ -170,6 +170,9 @@ closed_port() { # a loopback port nothing listens on
 	# the JSONL attributes are plain values
 	assert_equal "$(jq -c 'select(.name == "agent-trigger") | [.attributes["agent.trigger.event"], .parent_span_id]' \
 		"$AGENT_TRACE_JSONL_PATH")" "[\"start_new_cycle\",\"${tp:36:16}\"]"
+	# every chat line names its session, for agent-metrics-agg --events and for jq
+	assert_equal "$(jq -s -c 'map(select(.name | startswith("chat ")) | .session_id) | unique' "$AGENT_TRACE_JSONL_PATH")" \
+		"[$(sql "SELECT id FROM agent_sessions")]"
 	assert_equal "$(jq -s 'map(select(.name | startswith("chat "))) | map(.attributes["gen_ai.usage.input_tokens"]) | add' \
 		"$AGENT_TRACE_JSONL_PATH")" \
 		"$(sql "SELECT SUM(input_tokens + cache_read_tokens + cache_write_tokens) FROM agent_invocations")"
