@@ -346,7 +346,7 @@ SELECT agent, phase, COUNT(*) AS n FROM agent_sessions
 
 -- name: metrics_count
 -- Adds $4 to counter $2{$3} of agent $1 (a delivery failure).
-INSERT INTO metric_observe (agent, name, labels, v) VALUES ($1, $2, $3, $4)
+INSERT INTO metric_observe (agent, name, a, v) VALUES ($1, $2, $3, $4)
 
 -- ---------------------------------------------------------------- views (agent-status, agent-history, agent-session, agent-logs, agent-monitor)
 -- Read-only, each bounded by LIMIT and served by an index, so a view costs
@@ -492,40 +492,3 @@ SELECT id, agent, session_id, invocation_id, tick_id, tool_name, success, error,
 SELECT id, agent, session_id, invocation_id, tick_id, tool_name, success, error, duration_ms,
        created_at
   FROM agent_actions WHERE session_id = $1 ORDER BY id DESC LIMIT $2
-
--- ---------------------------------------------------------------- metrics rendering (agent-metrics-agg)
--- Every statement here reads the rollups (0003-metric-rollups.sql) or an
--- indexed handful of rows: rendering costs the same with any history.
-
--- name: metrics_bounds
-SELECT name, idx, le FROM metric_bounds ORDER BY name, idx
-
--- name: metrics_rollups
--- $1 agent, '' for all
-SELECT agent, name, labels, idx, n, total FROM metric_rollups
- WHERE $1 = '' OR agent = $1
- ORDER BY name, agent, labels, idx
-
--- name: metrics_agents
-SELECT agent FROM agent_state
-UNION SELECT agent FROM metric_rollups
-UNION SELECT agent FROM agent_sessions WHERE phase <> 'idle'
-ORDER BY 1
-
--- name: metrics_state
--- $1 agent, '' for all
-SELECT agent, paused, last_tick_at FROM agent_state WHERE $1 = '' OR agent = $1
-
--- name: metrics_last_trigger
-SELECT at FROM agent_triggers WHERE agent = $1 ORDER BY id DESC LIMIT 1
-
--- name: metrics_active
--- Sessions in progress (the partial index agent_sessions_active); $1 agent,
--- '' for all
-SELECT agent, phase, COUNT(*) AS n FROM agent_sessions
- WHERE phase <> 'idle' AND ($1 = '' OR agent = $1)
- GROUP BY agent, phase
-
--- name: metrics_count
--- Adds $4 to counter $2{$3} of agent $1 (a delivery failure).
-INSERT INTO metric_observe (agent, name, labels, v) VALUES ($1, $2, $3, $4)

@@ -103,13 +103,19 @@ BEGIN
 END
 $$;
 
--- The statement agent-metrics-agg counts with (queries.sql), as on SQLite.
+-- INSERT INTO metric_observe (agent, name, a, x1, b, x2, c, v): the same
+-- counting as metric_add, with the labels a || x1 || b || x2 || c where x1
+-- and x2 are raw values escaped here, as on SQLite (queries.sql uses it).
 CREATE VIEW metric_observe AS
-    SELECT agent, name, labels, total AS v FROM metric_rollups WHERE false;
+    SELECT agent, name, labels AS a, labels AS x1, labels AS b, labels AS x2, labels AS c,
+           total AS v
+      FROM metric_rollups WHERE false;
 
 CREATE FUNCTION metric_observe_insert() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    PERFORM metric_add(NEW.agent, NEW.name, NEW.labels, NEW.v);
+    PERFORM metric_add(NEW.agent, NEW.name,
+        COALESCE(NEW.a, '') || COALESCE(metric_label(NEW.x1), '') || COALESCE(NEW.b, '')
+        || COALESCE(metric_label(NEW.x2), '') || COALESCE(NEW.c, ''), NEW.v);
     RETURN NEW;
 END
 $$;

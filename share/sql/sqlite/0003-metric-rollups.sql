@@ -87,18 +87,30 @@ INSERT INTO metric_bounds (name, idx, le) VALUES
     ('gen_ai_client_token_usage', 12, 16777216), ('gen_ai_client_token_usage', 13, 67108864),
     ('gen_ai_client_token_usage', 14, 9223372036854775807);
 
--- The one way to count: INSERT INTO metric_observe (agent, name, labels, v)
--- adds v to a counter, or observes v in a histogram (a name with bounds).
--- A trigger must never fail its writer, hence the COALESCEs.
+-- The one way to count:
+--   INSERT INTO metric_observe (agent, name, a, x1, b, x2, c, v)
+-- adds v to counter `name`, or observes v in histogram `name` (a name with
+-- bounds), under the labels a || x1 || b || x2 || c: x1 and x2 are raw label
+-- values, escaped here; a, b and c the text around them; NULL pieces are
+-- empty.  A trigger must never fail its writer, hence the COALESCEs.  (The
+-- views below are SQLite's way to write a function once: the triggers on
+-- the tables stay short, and the schema every connection parses small.)
 CREATE VIEW metric_observe AS
-    SELECT agent, name, labels, total AS v FROM metric_rollups WHERE 0;
+    SELECT agent, name, labels AS a, labels AS x1, labels AS b, labels AS x2, labels AS c,
+           total AS v
+      FROM metric_rollups WHERE 0;
 
 CREATE TRIGGER metric_observe_insert INSTEAD OF INSERT ON metric_observe
 BEGIN
     INSERT INTO metric_rollups (agent, name, labels, idx, n, total)
-    SELECT COALESCE(NEW.agent, 'default'), NEW.name, COALESCE(NEW.labels, ''),
-           COALESCE((SELECT MIN(b.idx) FROM metric_bounds b
-                      WHERE b.name = NEW.name AND b.le >= COALESCE(NEW.v, 0)), 0),
+    SELECT COALESCE(NEW.agent, 'default'), NEW.name,
+           COALESCE(NEW.a, '')
+           || COALESCE(replace(replace(replace(NEW.x1, '\', '\\'), '"', '\"'), char(10), '\n'), '')
+           || COALESCE(NEW.b, '')
+           || COALESCE(replace(replace(replace(NEW.x2, '\', '\\'), '"', '\"'), char(10), '\n'), '')
+           || COALESCE(NEW.c, ''),
+           COALESCE((SELECT MIN(mb.idx) FROM metric_bounds mb
+                      WHERE mb.name = NEW.name AND mb.le >= COALESCE(NEW.v, 0)), 0),
            1, COALESCE(NEW.v, 0)
      WHERE NEW.name IS NOT NULL
     ON CONFLICT (agent, name, labels, idx)
@@ -107,118 +119,82 @@ END;
 
 -- ---------------------------------------------------------------- sessions
 
-CREATE TRIGGER metric_session_created AFTER INSERT ON agent_sessions
-BEGIN
-    INSERT INTO metric_observe VALUES (NEW.agent, 'cycles_started_total', '', 1);
-END;
+-- A session ends once: its outcome goes from NULL to a value (or it is
+-- written already ended).  Phase durations as agent_metrics has them: from
+-- a phase's start to the next phase that started, or to the end.
+CREATE VIEW metric_session_end AS
+    SELECT agent, outcome, created_at, designing_at, training_at, backtesting_at, assessing_at,
+           COALESCE(completed_at, updated_at) AS ended_at
+      FROM agent_sessions WHERE 0;
 
--- A session ends once: its outcome goes from NULL to a value.  Phase
--- durations as agent_metrics has them: from a phase's start to the next
--- phase that started, or to the end.
-CREATE TRIGGER metric_session_ended AFTER UPDATE OF outcome ON agent_sessions
-WHEN OLD.outcome IS NULL AND NEW.outcome IS NOT NULL
+CREATE TRIGGER metric_session_end_insert INSTEAD OF INSERT ON metric_session_end
 BEGIN
-    INSERT INTO metric_observe VALUES (NEW.agent, 'cycles_total', 'outcome="' || NEW.outcome || '"', 1);
-    INSERT INTO metric_observe VALUES (NEW.agent, 'cycle_duration_seconds', '',
-        max(COALESCE(NEW.completed_at, NEW.updated_at) - NEW.created_at, 0));
-    INSERT INTO metric_observe SELECT NEW.agent, 'phase_duration_seconds', 'phase="designing"',
-        max(COALESCE(NEW.training_at, NEW.backtesting_at, NEW.assessing_at, NEW.completed_at,
-                     NEW.updated_at) - NEW.designing_at, 0) WHERE NEW.designing_at IS NOT NULL;
-    INSERT INTO metric_observe SELECT NEW.agent, 'phase_duration_seconds', 'phase="training"',
-        max(COALESCE(NEW.backtesting_at, NEW.assessing_at, NEW.completed_at, NEW.updated_at)
-            - NEW.training_at, 0) WHERE NEW.training_at IS NOT NULL;
-    INSERT INTO metric_observe SELECT NEW.agent, 'phase_duration_seconds', 'phase="backtesting"',
-        max(COALESCE(NEW.assessing_at, NEW.completed_at, NEW.updated_at) - NEW.backtesting_at, 0)
-        WHERE NEW.backtesting_at IS NOT NULL;
-    INSERT INTO metric_observe SELECT NEW.agent, 'phase_duration_seconds', 'phase="assessing"',
-        max(COALESCE(NEW.completed_at, NEW.updated_at) - NEW.assessing_at, 0)
-        WHERE NEW.assessing_at IS NOT NULL;
-END;
-
--- The same for a session written already ended (an import, a test).
-CREATE TRIGGER metric_session_inserted_ended AFTER INSERT ON agent_sessions
-WHEN NEW.outcome IS NOT NULL
-BEGIN
-    INSERT INTO metric_observe VALUES (NEW.agent, 'cycles_total', 'outcome="' || NEW.outcome || '"', 1);
-    INSERT INTO metric_observe VALUES (NEW.agent, 'cycle_duration_seconds', '',
-        max(COALESCE(NEW.completed_at, NEW.updated_at) - NEW.created_at, 0));
-    INSERT INTO metric_observe SELECT NEW.agent, 'phase_duration_seconds', 'phase="designing"',
-        max(COALESCE(NEW.training_at, NEW.backtesting_at, NEW.assessing_at, NEW.completed_at,
-                     NEW.updated_at) - NEW.designing_at, 0) WHERE NEW.designing_at IS NOT NULL;
-    INSERT INTO metric_observe SELECT NEW.agent, 'phase_duration_seconds', 'phase="training"',
-        max(COALESCE(NEW.backtesting_at, NEW.assessing_at, NEW.completed_at, NEW.updated_at)
-            - NEW.training_at, 0) WHERE NEW.training_at IS NOT NULL;
-    INSERT INTO metric_observe SELECT NEW.agent, 'phase_duration_seconds', 'phase="backtesting"',
-        max(COALESCE(NEW.assessing_at, NEW.completed_at, NEW.updated_at) - NEW.backtesting_at, 0)
-        WHERE NEW.backtesting_at IS NOT NULL;
-    INSERT INTO metric_observe SELECT NEW.agent, 'phase_duration_seconds', 'phase="assessing"',
-        max(COALESCE(NEW.completed_at, NEW.updated_at) - NEW.assessing_at, 0)
-        WHERE NEW.assessing_at IS NOT NULL;
+    INSERT INTO metric_observe (agent, name, a, x1, b, v)
+    VALUES (NEW.agent, 'cycles_total', 'outcome="', NEW.outcome, '"', 1);
+    INSERT INTO metric_observe (agent, name, v)
+    VALUES (NEW.agent, 'cycle_duration_seconds', max(NEW.ended_at - NEW.created_at, 0));
+    INSERT INTO metric_observe (agent, name, a, v)
+    SELECT NEW.agent, 'phase_duration_seconds', 'phase="' || p || '"', max(t1 - t0, 0) FROM (
+        SELECT 'designing' AS p, NEW.designing_at AS t0,
+               COALESCE(NEW.training_at, NEW.backtesting_at, NEW.assessing_at, NEW.ended_at) AS t1
+        UNION ALL
+        SELECT 'training', NEW.training_at, COALESCE(NEW.backtesting_at, NEW.assessing_at, NEW.ended_at)
+        UNION ALL
+        SELECT 'backtesting', NEW.backtesting_at, COALESCE(NEW.assessing_at, NEW.ended_at)
+        UNION ALL
+        SELECT 'assessing', NEW.assessing_at, NEW.ended_at)
+     WHERE t0 IS NOT NULL;
 END;
 
 -- A gate's verdict is written once per session (agent-gate in the pipeline).
+CREATE VIEW metric_gate AS
+    SELECT agent, 'training' AS gate, training_gate AS verdict FROM agent_sessions WHERE 0;
+
+CREATE TRIGGER metric_gate_insert INSTEAD OF INSERT ON metric_gate
+BEGIN
+    INSERT INTO metric_observe (agent, name, a, x1, b, x2, c, v)
+    SELECT NEW.agent, 'gate_results_total', 'gate="', NEW.gate, '",result="',
+           CASE WHEN p THEN 'pass' ELSE 'fail' END, '"', 1
+      FROM (SELECT CASE WHEN json_valid(NEW.verdict) THEN json_extract(NEW.verdict, '$.passed') END = 1 AS p);
+    INSERT INTO metric_observe (agent, name, a, x1, b, x2, c, v)
+    SELECT NEW.agent, 'gate_failures_total', 'gate="', NEW.gate, '",reason="',
+           COALESCE(CASE WHEN json_valid(NEW.verdict)
+                         THEN CAST(json_extract(NEW.verdict, '$.reason') AS TEXT) END, 'unknown'), '"', 1
+     WHERE NOT COALESCE(CASE WHEN json_valid(NEW.verdict)
+                             THEN json_extract(NEW.verdict, '$.passed') END = 1, 0);
+END;
+
+CREATE TRIGGER metric_session_created AFTER INSERT ON agent_sessions
+BEGIN
+    INSERT INTO metric_observe (agent, name, v) VALUES (NEW.agent, 'cycles_started_total', 1);
+    INSERT INTO metric_session_end
+    SELECT NEW.agent, NEW.outcome, NEW.created_at, NEW.designing_at, NEW.training_at,
+           NEW.backtesting_at, NEW.assessing_at, COALESCE(NEW.completed_at, NEW.updated_at)
+     WHERE NEW.outcome IS NOT NULL;
+    INSERT INTO metric_gate SELECT NEW.agent, 'training', NEW.training_gate
+     WHERE NEW.training_gate IS NOT NULL;
+    INSERT INTO metric_gate SELECT NEW.agent, 'backtest', NEW.backtest_gate
+     WHERE NEW.backtest_gate IS NOT NULL;
+END;
+
+CREATE TRIGGER metric_session_ended AFTER UPDATE OF outcome ON agent_sessions
+WHEN OLD.outcome IS NULL AND NEW.outcome IS NOT NULL
+BEGIN
+    INSERT INTO metric_session_end
+    VALUES (NEW.agent, NEW.outcome, NEW.created_at, NEW.designing_at, NEW.training_at,
+            NEW.backtesting_at, NEW.assessing_at, COALESCE(NEW.completed_at, NEW.updated_at));
+END;
+
 CREATE TRIGGER metric_training_gate AFTER UPDATE OF training_gate ON agent_sessions
 WHEN OLD.training_gate IS NULL AND NEW.training_gate IS NOT NULL
 BEGIN
-    INSERT INTO metric_observe SELECT NEW.agent, 'gate_results_total',
-        'gate="training",result="' || CASE WHEN p THEN 'pass' ELSE 'fail' END || '"', 1
-      FROM (SELECT CASE WHEN json_valid(NEW.training_gate)
-                        THEN json_extract(NEW.training_gate, '$.passed') END = 1 AS p);
-    INSERT INTO metric_observe SELECT NEW.agent, 'gate_failures_total',
-        'gate="training",reason="' || replace(replace(replace(COALESCE(r, 'unknown'),
-            '\', '\\'), '"', '\"'), char(10), '\n') || '"', 1
-      FROM (SELECT CASE WHEN json_valid(NEW.training_gate)
-                        THEN json_extract(NEW.training_gate, '$.passed') END = 1 AS p,
-                   CASE WHEN json_valid(NEW.training_gate)
-                        THEN CAST(json_extract(NEW.training_gate, '$.reason') AS TEXT) END AS r)
-     WHERE NOT COALESCE(p, 0);
+    INSERT INTO metric_gate VALUES (NEW.agent, 'training', NEW.training_gate);
 END;
 
 CREATE TRIGGER metric_backtest_gate AFTER UPDATE OF backtest_gate ON agent_sessions
 WHEN OLD.backtest_gate IS NULL AND NEW.backtest_gate IS NOT NULL
 BEGIN
-    INSERT INTO metric_observe SELECT NEW.agent, 'gate_results_total',
-        'gate="backtest",result="' || CASE WHEN p THEN 'pass' ELSE 'fail' END || '"', 1
-      FROM (SELECT CASE WHEN json_valid(NEW.backtest_gate)
-                        THEN json_extract(NEW.backtest_gate, '$.passed') END = 1 AS p);
-    INSERT INTO metric_observe SELECT NEW.agent, 'gate_failures_total',
-        'gate="backtest",reason="' || replace(replace(replace(COALESCE(r, 'unknown'),
-            '\', '\\'), '"', '\"'), char(10), '\n') || '"', 1
-      FROM (SELECT CASE WHEN json_valid(NEW.backtest_gate)
-                        THEN json_extract(NEW.backtest_gate, '$.passed') END = 1 AS p,
-                   CASE WHEN json_valid(NEW.backtest_gate)
-                        THEN CAST(json_extract(NEW.backtest_gate, '$.reason') AS TEXT) END AS r)
-     WHERE NOT COALESCE(p, 0);
-END;
-
--- The same for a session written with its verdicts (an import, a test).
-CREATE TRIGGER metric_gates_inserted AFTER INSERT ON agent_sessions
-WHEN NEW.training_gate IS NOT NULL OR NEW.backtest_gate IS NOT NULL
-BEGIN
-    INSERT INTO metric_observe SELECT NEW.agent, 'gate_results_total',
-        'gate="' || g || '",result="' || CASE WHEN p THEN 'pass' ELSE 'fail' END || '"', 1
-      FROM (SELECT 'training' AS g, CASE WHEN json_valid(NEW.training_gate)
-                   THEN json_extract(NEW.training_gate, '$.passed') END = 1 AS p
-             WHERE NEW.training_gate IS NOT NULL
-            UNION ALL
-            SELECT 'backtest', CASE WHEN json_valid(NEW.backtest_gate)
-                   THEN json_extract(NEW.backtest_gate, '$.passed') END = 1
-             WHERE NEW.backtest_gate IS NOT NULL);
-    INSERT INTO metric_observe SELECT NEW.agent, 'gate_failures_total',
-        'gate="' || g || '",reason="' || replace(replace(replace(COALESCE(r, 'unknown'),
-            '\', '\\'), '"', '\"'), char(10), '\n') || '"', 1
-      FROM (SELECT 'training' AS g, CASE WHEN json_valid(NEW.training_gate)
-                   THEN json_extract(NEW.training_gate, '$.passed') END = 1 AS p,
-                   CASE WHEN json_valid(NEW.training_gate)
-                   THEN CAST(json_extract(NEW.training_gate, '$.reason') AS TEXT) END AS r
-             WHERE NEW.training_gate IS NOT NULL
-            UNION ALL
-            SELECT 'backtest', CASE WHEN json_valid(NEW.backtest_gate)
-                   THEN json_extract(NEW.backtest_gate, '$.passed') END = 1,
-                   CASE WHEN json_valid(NEW.backtest_gate)
-                   THEN CAST(json_extract(NEW.backtest_gate, '$.reason') AS TEXT) END
-             WHERE NEW.backtest_gate IS NOT NULL)
-     WHERE NOT COALESCE(p, 0);
+    INSERT INTO metric_gate VALUES (NEW.agent, 'backtest', NEW.backtest_gate);
 END;
 
 -- ---------------------------------------------------------------- ticks
@@ -226,76 +202,75 @@ END;
 -- A tick is counted when it is over (its exit status recorded by the last
 -- stage or by agent-cycle after a failed stage): only then is "invoked"
 -- final.
+CREATE VIEW metric_tick_end AS
+    SELECT agent, event, invoked, duration_ms, exit_status, failed_stage
+      FROM agent_triggers WHERE 0;
+
+CREATE TRIGGER metric_tick_end_insert INSTEAD OF INSERT ON metric_tick_end
+BEGIN
+    INSERT INTO metric_observe (agent, name, a, x1, b, x2, c, v)
+    VALUES (NEW.agent, 'triggers_total', 'event="', NEW.event, '",invoked="',
+            CASE WHEN NEW.invoked THEN 'true' ELSE 'false' END, '"', 1);
+    INSERT INTO metric_observe (agent, name, v)
+    VALUES (NEW.agent, 'tick_duration_seconds', max(COALESCE(NEW.duration_ms, 0), 0));
+    INSERT INTO metric_observe (agent, name, a, x1, b, v)
+    SELECT NEW.agent, 'tick_failures_total', 'stage="', COALESCE(NEW.failed_stage, 'unknown'), '"', 1
+     WHERE NEW.failed_stage IS NOT NULL OR NEW.exit_status <> 0
+    UNION ALL
+    SELECT NEW.agent, 'errors_total', 'type="stage"', NULL, NULL, 1
+     WHERE NEW.failed_stage IS NOT NULL OR NEW.exit_status <> 0;
+END;
+
 CREATE TRIGGER metric_tick_finished AFTER UPDATE OF exit_status ON agent_triggers
 WHEN OLD.exit_status IS NULL AND NEW.exit_status IS NOT NULL
 BEGIN
-    INSERT INTO metric_observe VALUES (NEW.agent, 'triggers_total',
-        'event="' || replace(replace(replace(NEW.event, '\', '\\'), '"', '\"'), char(10), '\n')
-        || '",invoked="' || CASE WHEN NEW.invoked THEN 'true' ELSE 'false' END || '"', 1);
-    INSERT INTO metric_observe VALUES (NEW.agent, 'tick_duration_seconds', '',
-        max(COALESCE(NEW.duration_ms, 0), 0));
-    INSERT INTO metric_observe SELECT NEW.agent, 'tick_failures_total',
-        'stage="' || replace(replace(replace(COALESCE(NEW.failed_stage, 'unknown'), '\', '\\'),
-            '"', '\"'), char(10), '\n') || '"', 1
-     WHERE NEW.failed_stage IS NOT NULL OR NEW.exit_status <> 0;
-    INSERT INTO metric_observe SELECT NEW.agent, 'errors_total', 'type="stage"', 1
-     WHERE NEW.failed_stage IS NOT NULL OR NEW.exit_status <> 0;
+    INSERT INTO metric_tick_end
+    VALUES (NEW.agent, NEW.event, NEW.invoked, NEW.duration_ms, NEW.exit_status, NEW.failed_stage);
 END;
 
 CREATE TRIGGER metric_tick_inserted_finished AFTER INSERT ON agent_triggers
 WHEN NEW.exit_status IS NOT NULL
 BEGIN
-    INSERT INTO metric_observe VALUES (NEW.agent, 'triggers_total',
-        'event="' || replace(replace(replace(NEW.event, '\', '\\'), '"', '\"'), char(10), '\n')
-        || '",invoked="' || CASE WHEN NEW.invoked THEN 'true' ELSE 'false' END || '"', 1);
-    INSERT INTO metric_observe VALUES (NEW.agent, 'tick_duration_seconds', '',
-        max(COALESCE(NEW.duration_ms, 0), 0));
-    INSERT INTO metric_observe SELECT NEW.agent, 'tick_failures_total',
-        'stage="' || replace(replace(replace(COALESCE(NEW.failed_stage, 'unknown'), '\', '\\'),
-            '"', '\"'), char(10), '\n') || '"', 1
-     WHERE NEW.failed_stage IS NOT NULL OR NEW.exit_status <> 0;
-    INSERT INTO metric_observe SELECT NEW.agent, 'errors_total', 'type="stage"', 1
-     WHERE NEW.failed_stage IS NOT NULL OR NEW.exit_status <> 0;
+    INSERT INTO metric_tick_end
+    VALUES (NEW.agent, NEW.event, NEW.invoked, NEW.duration_ms, NEW.exit_status, NEW.failed_stage);
 END;
 
 -- ---------------------------------------------------------------- model calls
 
+-- gen_ai_client_token_usage: the billable tokens of a call whose usage is
+-- known, input as the GenAI conventions count it for Anthropic (uncached +
+-- cache write + cache read).
 CREATE TRIGGER metric_invocation AFTER INSERT ON agent_invocations
 BEGIN
-    INSERT INTO metric_observe VALUES (NEW.agent, 'invocations_total',
-        'kind="' || replace(replace(replace(NEW.kind, '\', '\\'), '"', '\"'), char(10), '\n')
-        || '",status="' || replace(replace(replace(NEW.status, '\', '\\'), '"', '\"'), char(10), '\n')
-        || '"', 1);
-    INSERT INTO metric_observe VALUES (NEW.agent, 'invocation_duration_seconds',
-        'kind="' || replace(replace(replace(NEW.kind, '\', '\\'), '"', '\"'), char(10), '\n') || '"',
-        max(NEW.duration_ms, 0));
-    INSERT INTO metric_observe VALUES (NEW.agent, 'tokens_total', 'type="input"', NEW.input_tokens);
-    INSERT INTO metric_observe VALUES (NEW.agent, 'tokens_total', 'type="output"', NEW.output_tokens);
-    INSERT INTO metric_observe VALUES (NEW.agent, 'tokens_total', 'type="cache_write"', NEW.cache_write_tokens);
-    INSERT INTO metric_observe VALUES (NEW.agent, 'tokens_total', 'type="cache_read"', NEW.cache_read_tokens);
-    INSERT INTO metric_observe VALUES (NEW.agent, 'cost_usd_total', '', NEW.cost_micros);
-    INSERT INTO metric_observe VALUES (NEW.agent, 'gen_ai_client_operation_duration_seconds',
-        CASE WHEN NEW.status = 'ok' THEN '' ELSE 'error_type="'
-            || replace(replace(replace(NEW.status, '\', '\\'), '"', '\"'), char(10), '\n') || '",' END
-        || 'gen_ai_operation_name="chat",gen_ai_provider_name="anthropic",gen_ai_request_model="'
-        || replace(replace(replace(NEW.model, '\', '\\'), '"', '\"'), char(10), '\n') || '"',
-        max(NEW.duration_ms, 0));
-    -- billable tokens of a call whose usage is known; input as the GenAI
-    -- conventions count it for Anthropic: uncached + cache write + cache read
-    INSERT INTO metric_observe SELECT NEW.agent, 'gen_ai_client_token_usage',
-        'gen_ai_operation_name="chat",gen_ai_provider_name="anthropic",gen_ai_request_model="'
-        || replace(replace(replace(NEW.model, '\', '\\'), '"', '\"'), char(10), '\n')
-        || '",gen_ai_token_type="input"',
-        NEW.input_tokens + NEW.cache_write_tokens + NEW.cache_read_tokens WHERE NEW.status = 'ok';
-    INSERT INTO metric_observe SELECT NEW.agent, 'gen_ai_client_token_usage',
-        'gen_ai_operation_name="chat",gen_ai_provider_name="anthropic",gen_ai_request_model="'
-        || replace(replace(replace(NEW.model, '\', '\\'), '"', '\"'), char(10), '\n')
-        || '",gen_ai_token_type="output"',
-        NEW.output_tokens WHERE NEW.status = 'ok';
-    INSERT INTO metric_observe SELECT NEW.agent, 'errors_total', 'type="model_call"', 1
-     WHERE NEW.status = 'error';
-    INSERT INTO metric_observe SELECT NEW.agent, 'errors_total', 'type="model_charge_unknown"', 1
-     WHERE NEW.status = 'unknown_charge';
+    INSERT INTO metric_observe (agent, name, a, x1, b, x2, c, v)
+    VALUES (NEW.agent, 'invocations_total', 'kind="', NEW.kind, '",status="', NEW.status, '"', 1),
+           (NEW.agent, 'invocation_duration_seconds', 'kind="', NEW.kind, '"', NULL, NULL,
+            max(NEW.duration_ms, 0)),
+           (NEW.agent, 'gen_ai_client_operation_duration_seconds',
+            CASE WHEN NEW.status = 'ok' THEN NULL ELSE 'error_type="' END,
+            CASE WHEN NEW.status = 'ok' THEN NULL ELSE NEW.status END,
+            CASE WHEN NEW.status = 'ok' THEN '' ELSE '",' END
+            || 'gen_ai_operation_name="chat",gen_ai_provider_name="anthropic",gen_ai_request_model="',
+            NEW.model, '"', max(NEW.duration_ms, 0));
+    INSERT INTO metric_observe (agent, name, a, v)
+    VALUES (NEW.agent, 'tokens_total', 'type="input"', NEW.input_tokens),
+           (NEW.agent, 'tokens_total', 'type="output"', NEW.output_tokens),
+           (NEW.agent, 'tokens_total', 'type="cache_write"', NEW.cache_write_tokens),
+           (NEW.agent, 'tokens_total', 'type="cache_read"', NEW.cache_read_tokens),
+           (NEW.agent, 'cost_usd_total', '', NEW.cost_micros);
+    INSERT INTO metric_observe (agent, name, a, x1, b, v)
+    SELECT NEW.agent, 'gen_ai_client_token_usage',
+           'gen_ai_operation_name="chat",gen_ai_provider_name="anthropic",gen_ai_request_model="',
+           NEW.model, t, v
+      FROM (SELECT '",gen_ai_token_type="input"' AS t,
+                   NEW.input_tokens + NEW.cache_write_tokens + NEW.cache_read_tokens AS v
+            UNION ALL
+            SELECT '",gen_ai_token_type="output"', NEW.output_tokens)
+     WHERE NEW.status = 'ok';
+    INSERT INTO metric_observe (agent, name, a, v)
+    SELECT NEW.agent, 'errors_total',
+           CASE NEW.status WHEN 'error' THEN 'type="model_call"' ELSE 'type="model_charge_unknown"' END, 1
+     WHERE NEW.status IN ('error', 'unknown_charge');
 END;
 
 -- ---------------------------------------------------------------- tool calls
@@ -304,18 +279,17 @@ END;
 -- must not become a label value (cardinality).
 CREATE TRIGGER metric_action AFTER INSERT ON agent_actions
 BEGIN
-    INSERT INTO metric_observe SELECT NEW.agent, 'tool_calls_total',
-        'status="' || CASE WHEN NEW.success THEN 'ok' ELSE 'error' END || '",tool="' || t || '"', 1
+    INSERT INTO metric_observe (agent, name, a, x1, b, v)
+    SELECT NEW.agent, m, p, t, '"', v
       FROM (SELECT CASE WHEN NOT NEW.success AND NEW.error LIKE 'unknown tool %' THEN '_unknown'
-                        ELSE replace(replace(replace(NEW.tool_name, '\', '\\'), '"', '\"'), char(10), '\n')
-                   END AS t);
-    INSERT INTO metric_observe SELECT NEW.agent, 'tool_duration_seconds', 'tool="' || t || '"',
-        max(NEW.duration_ms, 0)
-      FROM (SELECT CASE WHEN NOT NEW.success AND NEW.error LIKE 'unknown tool %' THEN '_unknown'
-                        ELSE replace(replace(replace(NEW.tool_name, '\', '\\'), '"', '\"'), char(10), '\n')
-                   END AS t);
-    INSERT INTO metric_observe SELECT NEW.agent, 'errors_total', 'type="tool_call"', 1
-     WHERE NOT NEW.success;
+                        ELSE NEW.tool_name END AS t)
+     CROSS JOIN (SELECT 'tool_calls_total' AS m,
+                        'status="' || CASE WHEN NEW.success THEN 'ok' ELSE 'error' END || '",tool="' AS p,
+                        1 AS v
+                 UNION ALL
+                 SELECT 'tool_duration_seconds', 'tool="', max(NEW.duration_ms, 0));
+    INSERT INTO metric_observe (agent, name, a, v)
+    SELECT NEW.agent, 'errors_total', 'type="tool_call"', 1 WHERE NOT NEW.success;
 END;
 
 -- ---------------------------------------------------------------- history
