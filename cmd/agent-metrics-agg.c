@@ -111,6 +111,14 @@ static error_t parse(int key, char *arg, struct argp_state *st)
 
 static struct argp argp = { options, parse, NULL, summary, 0, 0, 0 };
 
+/* 1 when the metrics go to a textfile or a Pushgateway. */
+static int configured(void)
+{
+	const char *f = getenv("AGENT_METRICS_TEXTFILE");
+
+	return (f && *f) || metrics_push_url();
+}
+
 /* Delivery trouble is said, one line each, and never fails the tick. */
 static int deliver(struct metrics_ctx *c, const char *agent)
 {
@@ -144,8 +152,7 @@ static int one(jv doc, void *arg)
 	json_bool(out, "tick.dry_run", &dry);
 	agent = tick_agent(out);
 	rc = cli_emit(out);
-	if (rc == 0 && !dry && ((getenv("AGENT_METRICS_TEXTFILE") && *getenv("AGENT_METRICS_TEXTFILE")) ||
-				metrics_push_url())) {
+	if (rc == 0 && !dry && configured()) {
 		fflush(stdout);  /* the document first: the next reader need not wait */
 		deliver(c, agent);
 	}
@@ -254,19 +261,28 @@ int main(int argc, char **argv)
 		trace_str(span, "agent.tick.failed_stage", a.stage);
 		trace_int(span, "agent.tick.failed_status", a.status);
 		rc = metrics_release_tick(&c, a.agent, a.release, a.status, a.stage, &out, &e);
-		if (rc)
+		if (rc) {
 			rc = cli_fail(&e);
-		else if (cli_quiet)
-			jv_free(out);
-		else
-			rc = cli_emit(out);
+		} else {
+			char *who = json_string(out, "agent");
+
+			if (cli_quiet)
+				jv_free(out);
+			else
+				rc = cli_emit(out);
+			/* a failed tick refreshes the metrics too: they show the failure */
+			if (rc == 0 && configured()) {
+				fflush(stdout);
+				deliver(&c, who ? who : "default");
+			}
+			free(who);
+		}
 	} else if (a.render) {
 		rc = render(&c, a.agent);
 	} else if (a.deliver) {
 		const char *who = a.agent ? a.agent : getenv("AGENT_NAME");
 
-		if (!(getenv("AGENT_METRICS_TEXTFILE") && *getenv("AGENT_METRICS_TEXTFILE")) &&
-		    !metrics_push_url()) {
+		if (!configured()) {
 			cli_warn("--deliver: neither AGENT_METRICS_TEXTFILE nor a Pushgateway URL is set");
 			rc = EX_PERM;
 		} else {

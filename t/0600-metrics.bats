@@ -333,6 +333,23 @@ tick() { AGENT_AUTO_START=0 agent-trigger | agent-metrics-agg; }
 	assert_equal "$(sql "SELECT COALESCE(lease_holder, '-'), exit_status FROM agent_state, agent_triggers")" "-|0"
 }
 
+@test "textfile: a tick whose stage failed refreshes it too, through --release" {
+	local f="$BATS_TEST_TMPDIR/agent.prom"
+	export AGENT_METRICS_TEXTFILE=$f
+	AGENT_AUTO_START=0 agent-trigger --tick t1 >/dev/null
+	[ ! -e "$f" ] || fail "the first stage wrote the textfile"
+	run -0 --separate-stderr agent-metrics-agg -q --release t1 --status 4 --stage agent-invoke
+	assert_equal "$output$stderr" ""
+	grep -qx 'agent_tick_failures_total{agent="default",stage="agent-invoke"} 1' "$f"
+	grep -qx 'agent_errors_total{agent="default",type="stage"} 1' "$f"
+	# and through agent-cycle, whose stage fails for want of an API key
+	unset ANTHROPIC_API_KEY
+	sql "INSERT INTO agent_sessions (agent, phase, designing_at, created_at, updated_at)
+	     VALUES ('default', 'designing', 1, 1, 1)" >/dev/null
+	run -5 --separate-stderr agent-cycle -q
+	grep -qx 'agent_tick_failures_total{agent="default",stage="agent-invoke"} 2' "$f"
+}
+
 @test "push: a real Pushgateway gets the agent's group, replaced each tick" {
 	pushgateway_start
 	export AGENT_PUSHGATEWAY_URL=$PGW_URL

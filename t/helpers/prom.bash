@@ -4,8 +4,8 @@
 
 # free_port: a loopback TCP port nobody listens on now (bash's /dev/tcp).
 free_port() {
-	local p i
-	for i in $(seq 50); do
+	local p
+	for _ in $(seq 50); do
 		p=$((20000 + (RANDOM * 32768 + RANDOM) % 40000))
 		if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
 			echo "$p"
@@ -17,8 +17,8 @@ free_port() {
 
 # wait_http URL [SECONDS]: until URL answers 2xx (default 15 s).
 wait_http() {
-	local i n=$(((${2:-15}) * 20))
-	for i in $(seq "$n"); do
+	local n=$(((${2:-15}) * 20))
+	for _ in $(seq "$n"); do
 		curl -sf --max-time 1 -o /dev/null "$1" && return 0
 		sleep 0.05
 	done
@@ -29,8 +29,8 @@ wait_http() {
 # pushgateway_start: a Pushgateway on 127.0.0.1 with a throw-away
 # persistence file; exports PGW_URL and PGW_PID.
 pushgateway_start() {
-	local i p
-	for i in 1 2 3; do
+	local p
+	for _ in 1 2 3; do
 		p=$(free_port) || return 1
 		prometheus-pushgateway --web.listen-address="127.0.0.1:$p" \
 			--persistence.file="$BATS_TEST_TMPDIR/pushgateway.data" --log.level=warn \
@@ -50,10 +50,9 @@ pushgateway_start() {
 
 # stop PID: SIGTERM, then SIGKILL after 5 s.
 stop_pid() {
-	local i
 	[ -n "${1:-}" ] || return 0
 	kill "$1" 2>/dev/null || return 0
-	for i in $(seq 100); do
+	for _ in $(seq 100); do
 		kill -0 "$1" 2>/dev/null || { wait "$1" 2>/dev/null; return 0; }
 		sleep 0.05
 	done
@@ -65,16 +64,18 @@ stop_pid() {
 # serve_start [OPTIONS...]: agent-metrics-agg --serve 127.0.0.1:0 in the
 # background; exports SERVE_URL and SERVE_PID.
 serve_start() {
-	local out="$BATS_TEST_TMPDIR/serve.out" i
+	local out="$BATS_TEST_TMPDIR/serve.out"
 	agent-metrics-agg --serve 127.0.0.1:0 "$@" >"$out" 2>"$BATS_TEST_TMPDIR/serve.err" 3>&- &
 	SERVE_PID=$!
-	for i in $(seq 200); do
+	for _ in $(seq 200); do
 		[ -s "$out" ] && break
 		kill -0 "$SERVE_PID" 2>/dev/null || break
 		sleep 0.05
 	done
 	SERVE_URL=$(head -n 1 "$out" | jq -r .url 2>/dev/null)
-	[ -n "$SERVE_URL" ] && [ "$SERVE_URL" != null ] ||
-		{ echo "agent-metrics-agg --serve did not start: $(cat "$BATS_TEST_TMPDIR/serve.err")" >&2; return 1; }
+	if [ -z "$SERVE_URL" ] || [ "$SERVE_URL" = null ]; then
+		echo "agent-metrics-agg --serve did not start: $(cat "$BATS_TEST_TMPDIR/serve.err")" >&2
+		return 1
+	fi
 	export SERVE_URL SERVE_PID
 }
