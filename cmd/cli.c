@@ -54,15 +54,21 @@ void cli_init(const char *prog, char **argv)
 	atexit(trace_exit);
 }
 
+/* One write(2) per line: the stages of a tick share one stderr, and three
+ * stdio calls per line let two stages' lines cut into each other. */
 void cli_warn(const char *fmt, ...)
 {
+	char line[2048];
 	va_list ap;
+	int n = snprintf(line, sizeof line, "%s: ", cli_prog), m;
 
-	fprintf(stderr, "%s: ", cli_prog);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	m = vsnprintf(line + n, sizeof line - (size_t)n, fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
+	n = m < 0 ? n : n + m < (int)sizeof line - 1 ? n + m : (int)sizeof line - 2;
+	line[n++] = '\n';
+	if (write(STDERR_FILENO, line, (size_t)n) < 0)
+		return;  /* nowhere left to say it */
 }
 
 int cli_fail(const struct err *e)
