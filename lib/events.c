@@ -736,7 +736,8 @@ static size_t turn_key(const struct scan *s, char *buf, size_t n)
 
 		if (len + k + 1 > n)
 			return 0;
-		memcpy(buf + len, v->p, k);
+		if (k)
+			memcpy(buf + len, v->p, k);
 		len += k;
 		buf[len++] = '\x1f';
 	}
