@@ -335,6 +335,8 @@ int store_migrate(struct store *s, jv *applied, struct err *e)
 		goto out;
 	rc = store_query(s, "schema_lock", jv_array(), NULL, e);
 	if (rc == 0)
+		rc = store_query(s, "schema_no_timeout", jv_array(), NULL, e);
+	if (rc == 0)
 		rc = store_query(s, "schema_create", jv_array(), NULL, e);
 	/* another process may have migrated while we waited for the lock:
 	 * apply exactly the versions not recorded yet */

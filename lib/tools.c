@@ -899,7 +899,7 @@ int tools_run(struct tools_ctx *c, const char *use_id, const char *name, jv inpu
 		p = jv_array_append(p, c->invocation_id ? jv_number((double)c->invocation_id) : jv_null());
 		p = jv_array_append(p, json_str_or_null(c->tick_id));
 		p = jv_array_append(p, json_str_or_null(use_id));
-		p = jv_array_append(p, jv_string(name));
+		p = jv_array_append(p, jv_string(tool_name_ok(name) ? name : "_invalid"));
 		p = jv_array_append(p, recorded(jv_copy(input)));
 		p = jv_array_append(p, recorded(jv_copy(r)));
 		p = jv_array_append(p, jv_bool(!err));

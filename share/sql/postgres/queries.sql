@@ -12,6 +12,10 @@ ROLLBACK
 -- name: schema_lock
 SELECT pg_advisory_xact_lock(72616765)
 
+-- name: schema_no_timeout
+-- A migration may take long on a big store: no statement timeout for it.
+SET LOCAL statement_timeout = 0
+
 -- name: schema_exists
 SELECT to_regclass('schema_migrations')::text AS name
  WHERE to_regclass('schema_migrations') IS NOT NULL

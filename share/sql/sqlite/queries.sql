@@ -12,6 +12,9 @@ ROLLBACK
 -- name: schema_lock
 SELECT 1
 
+-- name: schema_no_timeout
+SELECT 1
+
 -- name: schema_exists
 SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'
 
