@@ -30,7 +30,7 @@ int dl_libpq(struct err *e)
 
 	if (dl_pq.ready)
 		return 0;
-	h = dlopen("libpq.so.5", RTLD_NOW | RTLD_LOCAL);
+	h = dlopen("libpq.so.5", RTLD_LAZY | RTLD_LOCAL);
 	if (!h)
 		return err_set(e, EX_PERM, "postgresql: cannot load libpq.so.5 (install libpq5): %s", dlerror());
 	if (resolve(h, pq_names, (void **)&dl_pq.fn, (int)(sizeof pq_names / sizeof *pq_names),
@@ -46,7 +46,7 @@ int dl_libcurl(struct err *e)
 
 	if (dl_curl.ready)
 		return 0;
-	h = dlopen("libcurl.so.4", RTLD_NOW | RTLD_LOCAL);
+	h = dlopen("libcurl.so.4", RTLD_LAZY | RTLD_LOCAL);
 	if (!h)
 		return err_set(e, EX_PERM, "http: cannot load libcurl.so.4 (install libcurl4): %s", dlerror());
 	if (resolve(h, curl_names, (void **)&dl_curl.fn, (int)(sizeof curl_names / sizeof *curl_names),

@@ -173,7 +173,7 @@ int http_do(const struct http_req *r, struct http_resp *out, struct err *e)
 			rc = err_set(e, EX_PERM, "%s %s: TLS verification failed: %s", r->method, path,
 				     curl_easy_strerror(cc));
 		else if (cc == CURLE_OPERATION_TIMEDOUT)
-			rc = err_set(e, EX_TEMP, "%s %s: timed out after %.0f s", r->method, path,
+			rc = err_set(e, EX_TEMP, "%s %s: timed out after %g s", r->method, path,
 				     (r->timeout_ms > 0 ? r->timeout_ms : 30000L) / 1000.0);
 		else
 			rc = err_set(e, EX_TEMP, "%s %s: %s", r->method, path, curl_easy_strerror(cc));

@@ -37,9 +37,9 @@ static int load_mhd(struct err *e)
 
 	if (h)
 		return 0;
-	h = dlopen("libmicrohttpd.so.12", RTLD_NOW | RTLD_LOCAL);
+	h = dlopen("libmicrohttpd.so.12", RTLD_LAZY | RTLD_LOCAL);
 	if (!h)
-		h = dlopen("libmicrohttpd.so", RTLD_NOW | RTLD_LOCAL);
+		h = dlopen("libmicrohttpd.so", RTLD_LAZY | RTLD_LOCAL);
 	if (!h)
 		return err_set(e, EX_PERM, "cannot load libmicrohttpd: %s", dlerror());
 #define X(f)                                                                     \

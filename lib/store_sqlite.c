@@ -208,7 +208,9 @@ static int sq_script(struct store *s, const char *sql, struct err *e)
 	int rc = sqlite3_exec(s->handle, sql, NULL, NULL, &msg);
 
 	if (rc != SQLITE_OK) {
-		int code = (rc & 0xff) == SQLITE_BUSY ? EX_TEMP : EX_PERM;
+		int p = rc & 0xff;
+		int code = p == SQLITE_BUSY || p == SQLITE_LOCKED || p == SQLITE_IOERR ||
+				   p == SQLITE_PROTOCOL ? EX_TEMP : EX_PERM;
 
 		err_set(e, code, "sqlite: %s", msg ? msg : sqlite3_errstr(rc));
 		sqlite3_free(msg);
@@ -275,8 +277,16 @@ int store_sqlite_open(struct store *s, const char *path, struct err *e)
 		sqlite3_db_config(db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, NULL);
 		sqlite3_file_control(db, "main", SQLITE_FCNTL_PERSIST_WAL, &one);
 	}
-	rc = sq_script(s, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
-			  " PRAGMA foreign_keys=ON;", e);
+	/* Two processes creating the file at once can see each other's WAL
+	 * half set up (busy, or an I/O error on a WAL not yet written): a few
+	 * short, bounded retries. */
+	for (int tries = 0;; tries++) {
+		rc = sq_script(s, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
+				  " PRAGMA foreign_keys=ON;", e);
+		if (rc != EX_TEMP || tries >= 5)
+			break;
+		sqlite3_sleep(20 * (tries + 1));
+	}
 	if (rc) {
 		sq_close(s);
 		err_wrap(e, "cannot open '%s'", path);

@@ -6,7 +6,8 @@
 free_port() {
 	local p
 	for _ in $(seq 50); do
-		p=$((20000 + (RANDOM * 32768 + RANDOM) % 40000))
+		# below the ephemeral range (32768-60999): no outgoing connection holds it
+		p=$((20000 + (RANDOM * 32768 + RANDOM) % 12000))
 		if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
 			echo "$p"
 			return 0
