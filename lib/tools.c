@@ -163,8 +163,10 @@ int tools_load(const char *kind, jv *defs, struct err *e)
 		}
 		jv_free(more);
 	}
-	if (rc)
+	if (rc) {
 		jv_free(*defs);
+		*defs = jv_null();
+	}
 	return rc;
 }
 
