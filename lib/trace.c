@@ -9,12 +9,8 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/random.h>
-#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
-#include <arpa/inet.h>
-#include <netdb.h>
-#include <poll.h>
 
 #include "http.h"
 #include "json.h"
@@ -811,217 +807,18 @@ static char *payload(int from, int to)
 	return json_dump(json_set(jv_object(), "resourceSpans", jv_array_append(jv_array(), rs)));
 }
 
-/*
- * http://HOST[:PORT]/PATH with an IP literal or "localhost" for HOST (a local
- * collector, the usual case) is posted on a plain socket.  Loading libcurl
- * and its TLS stack for it would cost each process ~17 million instructions
- * (about 20 ms on a busy machine), ten times what the whole stage does.
- * Anything else (https, a name to resolve, credentials in the URL) goes
- * through libcurl (http_do).
- */
-struct target {
-	char host[256], port[8];
-	const char *path;
-	int v6;
-};
-
-static int plain_target(const char *url, struct target *t)
-{
-	const char *p = url + 7, *end, *colon;
-	size_t n;
-
-	if (strncmp(url, "http://", 7))
-		return 0;
-	end = p + strcspn(p, "/?#");
-	if (memchr(p, '@', (size_t)(end - p)) || (*end && *end != '/') || strchr(end, '#'))
-		return 0;
-	t->v6 = *p == '[';
-	if (t->v6) {
-		const char *close = memchr(p, ']', (size_t)(end - p));
-
-		if (!close)
-			return 0;
-		n = (size_t)(close - p - 1);
-		p++;
-		colon = close[1] == ':' ? close + 1 : close + 1 == end ? NULL : end;
-		if (colon == end)
-			return 0;
-	} else {
-		colon = memchr(p, ':', (size_t)(end - p));
-		n = (size_t)((colon ? colon : end) - p);
-	}
-	if (n == 0 || n >= sizeof t->host)
-		return 0;
-	memcpy(t->host, p, n);
-	t->host[n] = 0;
-	if (colon) {
-		n = (size_t)(end - colon - 1);
-		if (n == 0 || n >= sizeof t->port || strspn(colon + 1, "0123456789") < n)
-			return 0;
-		memcpy(t->port, colon + 1, n);
-		t->port[n] = 0;
-	} else {
-		strcpy(t->port, "80");
-	}
-	t->path = *end ? end : "/";
-	if (!strcmp(t->host, "localhost"))
-		return 1;
-	{
-		unsigned char addr[16];
-
-		return inet_pton(t->v6 ? AF_INET6 : AF_INET, t->host, addr) == 1;
-	}
-}
-
-static int wait_fd(int fd, short events, int64_t deadline)
-{
-	for (;;) {
-		int64_t left = (deadline - mono_ns()) / 1000000;
-		struct pollfd p = { fd, events, 0 };
-		int r;
-
-		if (left <= 0)
-			return 0;
-		r = poll(&p, 1, (int)left);
-		if (r > 0)
-			return 1;
-		if (r == 0)
-			return 0;
-		if (errno != EINTR)
-			return -1;
-	}
-}
-
-/* One attempt on a plain socket: 0 with the status, or -1 with msg. */
-static int plain_post(const struct target *t, const char *const *hdrs, const char *body,
-		      int64_t deadline, long *status, double *retry_after, char *msg, size_t msgn)
-{
-	struct addrinfo hints = { 0 }, *res = NULL;
-	char head[8192], resp[4096], *eoh;
-	size_t hl, len = strlen(body), got = 0;
-	int fd = -1, err = ECONNREFUSED, timed_out = 0, w;
-
-	hints.ai_socktype = SOCK_STREAM;
-	hints.ai_flags = AI_NUMERICSERV | (strcmp(t->host, "localhost") ? AI_NUMERICHOST : 0);
-	if (getaddrinfo(t->host, t->port, &hints, &res) != 0 || !res) {
-		snprintf(msg, msgn, "POST %s: cannot resolve the collector's host", t->path);
-		return -1;
-	}
-	for (struct addrinfo *ai = res; ai && fd < 0; ai = ai->ai_next) {
-		int soerr = 0;
-		socklen_t sl = sizeof soerr;
-
-		fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-		if (fd < 0) {
-			err = errno;
-			continue;
-		}
-		if (connect(fd, ai->ai_addr, ai->ai_addrlen) < 0) {
-			if (errno != EINPROGRESS) {
-				soerr = errno;
-			} else if ((w = wait_fd(fd, POLLOUT, deadline)) <= 0) {
-				timed_out = w == 0;
-				soerr = w == 0 ? ETIMEDOUT : errno;
-			} else if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) < 0) {
-				soerr = errno;
-			}
-		}
-		if (soerr) {
-			err = soerr;
-			close(fd);
-			fd = -1;
-		}
-	}
-	freeaddrinfo(res);
-	if (fd < 0) {
-		if (timed_out)
-			snprintf(msg, msgn, "POST %s: no answer within the %ld ms bound", t->path, T.timeout_ms);
-		else
-			snprintf(msg, msgn, "POST %s: %s", t->path, strerror(err));
-		return -1;
-	}
-	hl = (size_t)snprintf(head, sizeof head,
-			      "POST %s HTTP/1.1\r\nHost: %s%s%s:%s\r\nUser-Agent: agent-toolkit/%s\r\n"
-			      "Content-Type: application/json\r\nContent-Length: %zu\r\nConnection: close\r\n",
-			      t->path, t->v6 ? "[" : "", t->host, t->v6 ? "]" : "", t->port, AGENT_VERSION, len);
-	for (const char *const *h = hdrs; *h && hl < sizeof head; h++)
-		hl += (size_t)snprintf(head + hl, sizeof head - hl, "%s\r\n", *h);
-	if (hl + 2 >= sizeof head) {
-		close(fd);
-		snprintf(msg, msgn, "POST %s: OTEL_EXPORTER_OTLP_HEADERS too long", t->path);
-		return -1;
-	}
-	memcpy(head + hl, "\r\n", 3);
-	hl += 2;
-	for (size_t off = 0, total = hl + len; off < total;) {
-		const char *p = off < hl ? head + off : body + (off - hl);
-		size_t n = off < hl ? hl - off : total - off;
-		ssize_t r = send(fd, p, n, MSG_NOSIGNAL);
-
-		if (r > 0) {
-			off += (size_t)r;
-			continue;
-		}
-		if (r < 0 && (errno == EAGAIN || errno == EINTR) && (w = wait_fd(fd, POLLOUT, deadline)) > 0)
-			continue;
-		close(fd);
-		if (r < 0 && errno == EAGAIN)
-			snprintf(msg, msgn, "POST %s: no answer within the %ld ms bound", t->path, T.timeout_ms);
-		else
-			snprintf(msg, msgn, "POST %s: %s", t->path, r < 0 ? strerror(errno) : "connection closed");
-		return -1;
-	}
-	/* the status line and the headers are all we read */
-	while (!(eoh = memmem(resp, got, "\r\n\r\n", 4)) && got < sizeof resp - 1) {
-		ssize_t r = recv(fd, resp + got, sizeof resp - 1 - got, 0);
-
-		if (r > 0) {
-			got += (size_t)r;
-			continue;
-		}
-		if (r == 0)
-			break;
-		if ((errno == EAGAIN || errno == EINTR) && (w = wait_fd(fd, POLLIN, deadline)) > 0)
-			continue;
-		if (errno == EAGAIN || errno == EINTR) {
-			close(fd);
-			snprintf(msg, msgn, "POST %s: no answer within the %ld ms bound", t->path, T.timeout_ms);
-			return -1;
-		}
-		break;
-	}
-	close(fd);
-	resp[got] = 0;
-	if (sscanf(resp, "HTTP/%*d.%*d %ld", status) != 1 || *status < 100 || *status > 599) {
-		snprintf(msg, msgn, "POST %s: not an HTTP answer", t->path);
-		return -1;
-	}
-	for (char *line = strstr(resp, "\r\n"); line && (!eoh || line < eoh); line = strstr(line + 2, "\r\n")) {
-		if (!strncasecmp(line + 2, "retry-after:", 12)) {
-			char *end;
-			double v = strtod(line + 14, &end);
-
-			if (end != line + 14 && v >= 0)
-				*retry_after = v;  /* an HTTP date is taken as absent: backoff applies */
-		}
-	}
-	return 0;
-}
-
 /* One attempt: 0 when an answer came (its status in *status), -1 with msg. */
 static int post_once(const char *const *hdrs, int n, const char *body, int64_t deadline,
 		     long *status, double *retry_after, char *msg, size_t msgn)
 {
-	struct target t;
 	struct http_req req = { 0 };
 	struct http_resp resp;
 	struct err e = ERR_INIT;
 	int64_t left = (deadline - mono_ns()) / 1000000;
 	const char *all[66];
 
+	/* lib/http posts to a local collector on a plain socket, without libcurl */
 	*retry_after = -1;
-	if (plain_target(T.url, &t))
-		return plain_post(&t, hdrs, body, deadline, status, retry_after, msg, msgn);
 	for (int i = 0; i < n && i < 63; i++)
 		all[i] = hdrs[i];
 	all[n < 63 ? n : 63] = "Content-Type: application/json";

@@ -81,7 +81,7 @@ state() { sql "SELECT CASE WHEN paused THEN 1 ELSE 0 END, COALESCE(pause_reason,
 @test "cancel: an unreachable backend is reported, the session still ends" {
 	seed training "training_operation_id = 'op_1'"
 	run -0 --separate-stderr agent-control cancel
-	assert_equal "$stderr" "agent-control: cannot cancel operation op_1: backend: DELETE /api/v1/operations/op_1: Couldn't connect to server"
+	assert_equal "$stderr" "agent-control: cannot cancel operation op_1: backend: DELETE /api/v1/operations/op_1: Connection refused"
 	assert_equal "$(jq -c '[.cancelled, .session.outcome, .session.failure_reason, .operation.id, .operation.cancelled]' <<<"$output")" \
 		'[true,"cancelled","cancelled by the operator","op_1",false]'
 	assert_regex "$(jq -r .operation.error <<<"$output")" "^backend: DELETE /api/v1/operations/op_1: "
