@@ -33,7 +33,11 @@ endif
 pc = $(shell $(PKG_CONFIG) $(1) $(2) 2>/dev/null)
 # libjq 1.6 ships no .pc file.
 JQ_LIBS      := -ljq
-SQLITE_LIBS  := $(call pc,--libs,sqlite3)
+# SQLite is linked statically: every stage of the tick opens the store, and
+# resolving libsqlite3's symbols at each process start cost ~0.5 ms of the
+# idle tick's ~10 (bench/idle-tick.sh).  SQLITE_LIBS= on the command line
+# links it dynamically again.
+SQLITE_LIBS  := -Wl,-Bstatic -lsqlite3 -Wl,-Bdynamic -lm -lz -lpthread -ldl
 PQ_CFLAGS    := $(call pc,--cflags,libpq)
 PQ_LIBS      := $(call pc,--libs,libpq)
 # libpq and libcurl are loaded with dlopen when first needed (lib/dl.c): a
