@@ -78,21 +78,5 @@ int main(int argc, char **argv)
 	store_close(s);
 	if (rc)
 		return cli_fail(&e);
-	if (cli_quiet) {
-		jv_free(doc);
-		return 0;
-	}
-	if (cli_tty() && !a.json) {
-		char *text = views_render_status(doc, cli_color());
-
-		jv_free(doc);
-		if (!text) {
-			cli_warn("out of memory");
-			return EX_TEMP;
-		}
-		fputs(text, stdout);
-		free(text);
-		return cli_finish(0);
-	}
-	return cli_finish(cli_emit(doc));
+	return cli_view(doc, a.json, views_render_status);
 }

@@ -111,6 +111,27 @@ int cli_emit(jv v)
 	return 0;
 }
 
+int cli_view(jv doc, int json, char *(*render)(jv doc, int color))
+{
+	char *text;
+
+	if (cli_quiet) {
+		jv_free(doc);
+		return 0;
+	}
+	if (!cli_tty() || json)
+		return cli_finish(cli_emit(doc));
+	text = render(doc, cli_color());
+	jv_free(doc);
+	if (!text) {
+		cli_warn("out of memory");
+		return EX_TEMP;
+	}
+	fputs(text, stdout);
+	free(text);
+	return cli_finish(0);
+}
+
 int cli_each_doc(int (*fn)(jv doc, void *arg), void *arg)
 {
 	struct json_reader r;

@@ -33,6 +33,11 @@ extern int cli_quiet;
 /* Writes one JSON line to stdout (consumes v). */
 int cli_emit(jv v);
 
+/* Prints a view (consumes doc): nothing with -q; on a terminal, unless
+ * `json`, the human layout render(doc, colour) makes of the same document;
+ * else the JSON line.  Returns the exit status, stdout checked. */
+int cli_view(jv doc, int json, char *(*render)(jv doc, int color));
+
 /* Reads JSON Lines from stdin and calls fn for each document (consumed).
  * Stops at the first non-zero return.  Returns that, or the reader's error
  * code (after printing it). */
