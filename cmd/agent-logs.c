@@ -43,19 +43,6 @@ struct args {
 	int follow, json;
 };
 
-static double seconds(struct argp_state *st, const char *opt, const char *arg, double min,
-		      double max)
-{
-	char *end;
-	double v;
-
-	errno = 0;
-	v = strtod(arg, &end);
-	if (errno || *end || !*arg || !(v >= min && v <= max))
-		argp_error(st, "%s: not a number of seconds from %g to %g: '%s'", opt, min, max, arg);
-	return v;
-}
-
 static error_t parse(int key, char *arg, struct argp_state *st)
 {
 	struct args *a = st->input;
@@ -70,8 +57,8 @@ static error_t parse(int key, char *arg, struct argp_state *st)
 	case 's': a->session = cli_number(st, "--session", arg, 1, 9000000000000000000LL); break;
 	case 'n': a->limit = cli_number(st, "--limit", arg, 0, VIEWS_LIMIT_MAX); break;
 	case 'f': a->follow = 1; break;
-	case 'i': a->interval = seconds(st, "--interval", arg, 0.1, 60); break;
-	case 't': a->timeout = seconds(st, "--timeout", arg, 0.1, 31536000); break;
+	case 'i': a->interval = cli_seconds(st, "--interval", arg, 0.1, 60); break;
+	case 't': a->timeout = cli_seconds(st, "--timeout", arg, 0.1, 31536000); break;
 	case 'j': a->json = 1; break;
 	case 'q': cli_quiet = 1; break;
 	case ARGP_KEY_ARG: argp_error(st, "unexpected argument '%s'", arg); break;

@@ -58,19 +58,6 @@ struct args {
 	int trigger, force, no_cancel, json;
 };
 
-static double seconds(struct argp_state *st, const char *opt, const char *arg, double min,
-		      double max)
-{
-	char *end;
-	double v;
-
-	errno = 0;
-	v = strtod(arg, &end);
-	if (errno || *end || !*arg || !(v >= min && v <= max))
-		argp_error(st, "%s: not a number of seconds from %g to %g: '%s'", opt, min, max, arg);
-	return v;
-}
-
 static error_t parse(int key, char *arg, struct argp_state *st)
 {
 	struct args *a = st->input;
@@ -85,8 +72,8 @@ static error_t parse(int key, char *arg, struct argp_state *st)
 	case 't': a->trigger = 1; break;
 	case OPT_FORCE: a->force = 1; break;
 	case OPT_NO_CANCEL: a->no_cancel = 1; break;
-	case 'i': a->interval = seconds(st, "--interval", arg, 0.1, 10); break;
-	case 'T': a->timeout = seconds(st, "--timeout", arg, 0.1, 31536000); break;
+	case 'i': a->interval = cli_seconds(st, "--interval", arg, 0.1, 10); break;
+	case 'T': a->timeout = cli_seconds(st, "--timeout", arg, 0.1, 31536000); break;
 	case 'j': a->json = 1; break;
 	case 'q': cli_quiet = 1; break;
 	case ARGP_KEY_ARG:

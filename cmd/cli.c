@@ -164,3 +164,16 @@ long long cli_number(struct argp_state *st, const char *opt, const char *arg,
 		argp_error(st, "%s: not a whole number from %lld to %lld: '%s'", opt, min, max, arg);
 	return v;
 }
+
+double cli_seconds(struct argp_state *st, const char *opt, const char *arg, double min,
+		   double max)
+{
+	char *end;
+	double v;
+
+	errno = 0;
+	v = strtod(arg, &end);
+	if (errno || *end || !*arg || !(v >= min && v <= max))
+		argp_error(st, "%s: not a number of seconds from %g to %g: '%s'", opt, min, max, arg);
+	return v;
+}

@@ -47,4 +47,8 @@ int cli_each_doc(int (*fn)(jv doc, void *arg), void *arg);
 long long cli_number(struct argp_state *st, const char *opt, const char *arg,
 		     long long min, long long max);
 
+/* Parses a number of seconds from min to max; EX_USAGE via argp_error. */
+double cli_seconds(struct argp_state *st, const char *opt, const char *arg, double min,
+		   double max);
+
 #endif
