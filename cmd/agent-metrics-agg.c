@@ -289,6 +289,7 @@ int main(int argc, char **argv)
 			rc = deliver(&c, who && *who ? who : "default") ? EX_TEMP : 0;
 		}
 	} else {
+		metrics_preopen(&c);
 		rc = cli_each_doc(one, &c);
 	}
 	metrics_release(&c);

@@ -28,6 +28,14 @@ static int need_store(struct metrics_ctx *c, struct err *e)
 	return c->store ? 0 : store_open(&c->store, c->db, e);
 }
 
+void metrics_preopen(struct metrics_ctx *c)
+{
+	struct err ignored = ERR_INIT;
+
+	if (!c->store && store_exists(c->db))
+		(void)need_store(c, &ignored);
+}
+
 int metrics_store(struct metrics_ctx *c, struct store **s, struct err *e)
 {
 	int rc = need_store(c, e);

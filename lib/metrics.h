@@ -96,6 +96,11 @@ const char *metrics_push_url(void);
  */
 int metrics_deliver(struct metrics_ctx *c, const char *agent, jv *problems);
 
+/* Opens the context's store ahead of the first document, when it exists:
+ * the last stage of a tick parses the schema (or connects) while the
+ * stages before it work.  A failure is left for the first real need. */
+void metrics_preopen(struct metrics_ctx *c);
+
 /* Opens the context's store if needed (the pipeline, delivery, serving). */
 int metrics_store(struct metrics_ctx *c, struct store **s, struct err *e);
 

@@ -120,6 +120,17 @@ static int is_postgres(const char *uri)
 	       strncmp(uri, "postgres://", 11) == 0 || strchr(uri, '=') != NULL;
 }
 
+int store_exists(const char *uri)
+{
+	struct stat st;
+
+	if (!uri || !*uri)
+		uri = getenv("AGENT_DB");
+	if (!uri || !*uri)
+		uri = store_default_path();
+	return is_postgres(uri) || stat(uri, &st) == 0;
+}
+
 int store_open_raw(struct store **out, const char *uri, struct err *e)
 {
 	struct store *s = calloc(1, sizeof *s);

@@ -65,6 +65,11 @@ int store_migrate(struct store *s, jv *applied, struct err *e);
 /* Current schema version and the latest one this build knows. */
 int store_schema_version(struct store *s, int *current, int *latest, struct err *e);
 
+/* Whether opening uri (NULL: AGENT_DB, else the default path) would find a
+ * store rather than create one: a PostgreSQL URI, or a SQLite file that
+ * exists. */
+int store_exists(const char *uri);
+
 /* The default SQLite path (static buffer). */
 const char *store_default_path(void);
 
