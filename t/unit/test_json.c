@@ -673,6 +673,61 @@ static void write_compact_line(void **state)
 	free(buf);
 }
 
+/* The writer prints what jq prints (jv_dump_string), byte for byte. */
+static void same_as_jq(jv v)
+{
+	jv want = jv_dump_string(jv_copy(v), 0);
+	char *got = json_dump(v);
+
+	assert_non_null(got);
+	assert_string_equal(got, jv_string_value(want));
+	free(got);
+	jv_free(want);
+}
+
+static void write_same_as_jq(void **state)
+{
+	static const double edge[] = {
+		0.0, -0.0, 1, -1, 0.1, 0.2, 1.0 / 3, 1e-7, 1e-4, 1e-3, 0.001234, 1e15, 1e16, 1e17,
+		1e21, 1e22, 1.5e300, 1.7976931348623157e308, 5e-324, 9007199254740993.0,
+		1795502003, 0.1375, -2.5e-10, 123456789012345678.0, 12345.678,
+	};
+	static const char *const text[] = {
+		"", "a\"b", "back\\slash", "ctl\001\037\177", "tab\t nl\n cr\r bs\b ff\f",
+		"uni \303\251 \346\274\242 \360\237\230\200", "slash/", "\342\200\250",
+	};
+	unsigned long long x = 88172645463325252ULL;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof edge / sizeof *edge; i++) {
+		same_as_jq(jv_number(edge[i]));
+		same_as_jq(jv_number(-edge[i]));
+	}
+	same_as_jq(jv_number(NAN));
+	same_as_jq(jv_number(INFINITY));
+	same_as_jq(jv_number(-INFINITY));
+	for (int i = 0; i < 20000; i++) {  /* any bit pattern, and plain decimals */
+		double d;
+
+		x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+		memcpy(&d, &x, sizeof d);
+		same_as_jq(jv_number(d));
+		same_as_jq(jv_number((double)(long long)(x % 2000000001ULL) / 1000.0));
+	}
+	for (size_t i = 0; i < sizeof text / sizeof *text; i++) {
+		jv o = jv_object();
+
+		o = jv_object_set(o, jv_string(text[i]), jv_string(text[i]));
+		o = jv_object_set(o, jv_string("nested"),
+				  JV_ARRAY(jv_string(text[i]), jv_object(), jv_array(), jv_true(),
+					   jv_false(), jv_null()));
+		same_as_jq(o);
+	}
+	same_as_jq(jv_string_sized("nul\0x", 5));
+	same_as_jq(unit_json("{\"tick\":{\"id\":\"a\"},\"session\":{\"progress\":{\"percentage\":12.5},"
+			     "\"x\":[1,2,{\"y\":null}]}}"));
+}
+
 static void write_full_device(void **state)
 {
 	FILE *f = fopen("/dev/full", "w");
@@ -743,6 +798,7 @@ int main(void)
 		cmocka_unit_test(get_paths),
 		cmocka_unit_test(int_accessor),
 		cmocka_unit_test(other_accessors),
+		cmocka_unit_test(write_same_as_jq),
 		cmocka_unit_test(write_compact_line),
 		cmocka_unit_test(write_full_device),
 	};
