@@ -274,8 +274,12 @@ int metrics_tick(struct metrics_ctx *c, jv doc, jv *out, struct err *e)
 	if ((rc = need_store(c, e)) || (rc = store_begin(c->store, e)))
 		goto fail;
 	sid = tick_session_id(doc);
-	if (ended(doc) && sid)
+	if (ended(doc) && sid) {
 		rc = record_session(c->store, sid, now_us / 1000000, &summary, e);
+		/* a few times a day: the rollups need not wait for a scrape */
+		if (rc == 0)
+			rc = metrics_fold(c->store, e);
+	}
 	if (rc == 0)
 		rc = record_missed(c->store, agent, now_us / 1000000, e);
 	if (rc == 0)

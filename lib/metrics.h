@@ -50,9 +50,10 @@ jv metrics_of_session(jv session, jv usage, int64_t now);
 /* ---------------------------------------------------------------- rendering
  *
  * The Prometheus exposition of the store (metrics_render.c): counters and
- * histograms from the rollups that triggers keep current
- * (share/sql/<driver>/0003-metric-rollups.sql), gauges from a few indexed
- * rows, so it costs the same with any history.  Every series carries an
+ * histograms from the rollups (share/sql/<driver>/0003-metric-rollups.sql;
+ * on SQLite the rows written since the last fold are folded in first,
+ * 0005-metric-pending.sql), gauges from a few indexed rows, so it costs the
+ * same with any history.  Every series carries an
  * "agent" label; names are prefixed with AGENT_METRICS_NAMESPACE ("agent"),
  * except the OpenTelemetry GenAI histograms (gen_ai_*).
  */
@@ -61,7 +62,13 @@ struct prom;
 /* AGENT_METRICS_NAMESPACE, else "agent"; EX_PERM when not a name. */
 int metrics_namespace(const char **ns, struct err *e);
 
-/* Appends the exposition of agent (NULL: every agent in the store) to out. */
+/* SQLite: folds the rows pending since the last fold into the rollups, in
+ * the caller's transaction or in one of its own.  PostgreSQL's triggers keep
+ * its rollups current: nothing to do. */
+int metrics_fold(struct store *s, struct err *e);
+
+/* Appends the exposition of agent (NULL: every agent in the store) to out;
+ * folds first. */
 int metrics_render(struct store *s, const char *agent, struct prom *out, struct err *e);
 
 /* Counts a failed delivery (method "textfile" or "push") for agent. */

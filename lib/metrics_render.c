@@ -436,6 +436,33 @@ static int agents_of(struct render *r, const char *only, struct err *e)
 	return 0;
 }
 
+int metrics_fold(struct store *s, struct err *e)
+{
+	jv row;
+	int rc, own = !store_in_tx(s);
+
+	if (store_driver(s) != STORE_SQLITE)
+		return 0;
+	/* nothing pending (the common case): a read, no write lock */
+	if ((rc = store_query1(s, "metrics_pending", jv_array(), &row, e)))
+		return rc;
+	if (jv_get_kind(row) == JV_KIND_NULL)
+		return 0;
+	jv_free(row);
+	if (own && (rc = store_begin(s, e)))
+		return rc;
+	rc = store_query(s, "metrics_fold", jv_array(), NULL, e);
+	if (rc == 0)
+		rc = store_query(s, "metrics_fold_clear", jv_array(), NULL, e);
+	if (own) {
+		if (rc)
+			store_rollback(s);
+		else
+			rc = store_commit(s, e);
+	}
+	return rc;
+}
+
 int metrics_render(struct store *s, const char *agent, struct prom *out, struct err *e)
 {
 	struct render r;
@@ -447,7 +474,8 @@ int metrics_render(struct store *s, const char *agent, struct prom *out, struct 
 	r.agents = jv_null();
 	r.bounds = jv_null();
 	r.rollups = jv_null();
-	if ((rc = metrics_namespace(&r.ns, e)) || (rc = budget_config(&r.bc, agent, e)))
+	if ((rc = metrics_namespace(&r.ns, e)) || (rc = budget_config(&r.bc, agent, e)) ||
+	    (rc = metrics_fold(s, e)))
 		return rc;
 	/* every counter comes from one statement, so from one moment */
 	rc = agents_of(&r, agent, e);

@@ -276,11 +276,81 @@ agent_budget_buffer_usd{agent="default"} 0.25'
 	sql "BEGIN; INSERT INTO agent_actions (agent, tool_name, success, duration_ms, created_at)
 	     VALUES ('default', 'x', true, 1, 1); ROLLBACK;" >/dev/null
 	assert_equal "$(sql "SELECT count(*) FROM agent_actions")" 0
+	run -0 --separate-stderr agent-metrics-agg --render
+	refute_line --partial 'tool="x"'
 	assert_equal "$(sql "SELECT count(*) FROM metric_rollups WHERE name LIKE 'tool%'")" 0
 	sql "INSERT INTO agent_actions (agent, tool_name, success, duration_ms, created_at) VALUES ('default', 'x', true, 1, 1)" >/dev/null
+	run -0 --separate-stderr agent-metrics-agg --render
+	assert_line 'agent_tool_calls_total{agent="default",status="ok",tool="x"} 1'
+	assert_line 'agent_tool_duration_seconds_count{agent="default",tool="x"} 1'
 	assert_equal "$(sql "SELECT name, labels, idx, n, total FROM metric_rollups WHERE name LIKE 'tool%' ORDER BY name")" \
 		'tool_calls_total|status="ok",tool="x"|0|1|1
 tool_duration_seconds|tool="x"|0|1|1'
+	# a second render counts nothing twice
+	run -0 --separate-stderr agent-metrics-agg --render
+	assert_line 'agent_tool_calls_total{agent="default",status="ok",tool="x"} 1'
+}
+
+@test "rollups: SQLite's rows wait in metric_pending for a fold, PostgreSQL's triggers count at once" {
+	sql "INSERT INTO agent_actions (agent, tool_name, success, duration_ms, created_at) VALUES ('default', 'y', false, 7, 1)" >/dev/null
+	if [ "$AGENT_TEST_STORE" = sqlite ]; then
+		assert_equal "$(sql "SELECT kind FROM metric_pending")" action
+		assert_equal "$(sql "SELECT count(*) FROM metric_rollups WHERE name LIKE 'tool%'")" 0
+	else
+		assert_equal "$(sql "SELECT count(*) FROM metric_rollups WHERE name LIKE 'tool%'")" 2
+	fi
+	run -0 --separate-stderr agent-metrics-agg --render
+	assert_line 'agent_tool_calls_total{agent="default",status="error",tool="y"} 1'
+	assert_line 'agent_errors_total{agent="default",type="tool_call"} 1'
+	assert_equal "$(sql "SELECT count(*) FROM metric_rollups WHERE name LIKE 'tool%'")" 2
+	[ "$AGENT_TEST_STORE" != sqlite ] || assert_equal "$(sql "SELECT count(*) FROM metric_pending")" 0
+}
+
+@test "rollups: folded a batch at a time or all at once, the counts are the same" {
+	local i rows
+	for i in 1 2 3; do
+		sql "INSERT INTO agent_sessions (agent, phase, outcome, strategy_name, created_at, updated_at,
+		       designing_at, training_at, backtesting_at, completed_at, training_gate, backtest_gate)
+		     VALUES ('default', 'idle', 'failed_backtest_gate', 's$i', 100, 900, 100, 160, 400, 800,
+		       '{\"passed\":true}', '{\"passed\":false,\"reason\":\"win \\\"rate\\\"\"}');
+		     INSERT INTO agent_sessions (agent, phase, strategy_name, created_at, updated_at, designing_at)
+		     VALUES ('other', 'designing', 'o$i', 100, 100, 100);
+		     INSERT INTO agent_invocations (agent, kind, model, status, duration_ms, input_tokens, output_tokens,
+		       cache_write_tokens, cache_read_tokens, cost_micros, created_at)
+		     VALUES ('default', 'design', 'claude-x', 'ok', 1500 * $i, 10, 20, 30, 40, 5000, 1),
+		            ('other', 'assess', 'm\"q', 'error', 70000, 1, 0, 0, 0, 3, 1);
+		     INSERT INTO agent_actions (agent, tool_name, success, error, duration_ms, created_at)
+		     VALUES ('default', 'made_up', false, 'unknown tool made_up', 3, 1),
+		            ('default', 'start_training', true, NULL, 40 * $i, 1);
+		     INSERT INTO agent_triggers (agent, tick_id, at, event, invoked, duration_ms, exit_status, failed_stage)
+		     VALUES ('default', 't$i', 1, 'idle', false, 12 * $i, 0, NULL),
+		            ('default', 'u$i', 1, 'design', true, 900, 4, 'agent-invoke');" >/dev/null
+		run -0 --separate-stderr agent-metrics-agg --render  # folds on SQLite
+	done
+	assert_line 'agent_cycles_started_total{agent="default"} 3'
+	assert_line 'agent_cycles_started_total{agent="other"} 3'
+	assert_line 'agent_cycles_total{agent="default",outcome="failed_backtest_gate"} 3'
+	assert_line 'agent_gate_results_total{agent="default",gate="training",result="pass"} 3'
+	assert_line 'agent_gate_failures_total{agent="default",gate="backtest",reason="win \"rate\""} 3'
+	assert_line 'agent_tool_calls_total{agent="default",status="error",tool="_unknown"} 3'
+	assert_line 'agent_tokens_total{agent="default",type="cache_read"} 120'
+	assert_line 'agent_errors_total{agent="other",type="model_call"} 3'
+	assert_line 'agent_tick_failures_total{agent="default",stage="agent-invoke"} 3'
+	assert_line 'gen_ai_client_token_usage_sum{agent="default",gen_ai_operation_name="chat",gen_ai_provider_name="anthropic",gen_ai_request_model="claude-x",gen_ai_token_type="input"} 240'
+	rows=$(sql "SELECT agent, name, labels, idx, n, total FROM metric_rollups ORDER BY 1, 2, 3, 4")
+	[ "$(wc -l <<<"$rows")" -gt 40 ]
+	[ "$AGENT_TEST_STORE" = sqlite ] || return 0
+	# the same rows again, pending all at once: one fold makes the same rollups
+	sql "DELETE FROM metric_rollups;
+	     INSERT INTO metric_pending (kind, ref) SELECT 'session_created', id FROM agent_sessions;
+	     INSERT INTO metric_pending (kind, ref) SELECT 'session_ended', id FROM agent_sessions WHERE outcome IS NOT NULL;
+	     INSERT INTO metric_pending (kind, ref) SELECT 'training_gate', id FROM agent_sessions WHERE training_gate IS NOT NULL;
+	     INSERT INTO metric_pending (kind, ref) SELECT 'backtest_gate', id FROM agent_sessions WHERE backtest_gate IS NOT NULL;
+	     INSERT INTO metric_pending (kind, ref) SELECT 'tick', id FROM agent_triggers WHERE exit_status IS NOT NULL;
+	     INSERT INTO metric_pending (kind, ref) SELECT 'invocation', id FROM agent_invocations;
+	     INSERT INTO metric_pending (kind, ref) SELECT 'action', id FROM agent_actions;" >/dev/null
+	run -0 --separate-stderr agent-metrics-agg --render
+	assert_equal "$(sql "SELECT agent, name, labels, idx, n, total FROM metric_rollups ORDER BY 1, 2, 3, 4")" "$rows"
 }
 
 # ---------------------------------------------------------------- delivery
