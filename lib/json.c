@@ -334,7 +334,18 @@ static void out_number(struct out *o, double d)
 		out_put(o, signbit(d) ? "-0" : "0", signbit(d) ? 2 : 1);
 		return;
 	}
-	for (prec = 0; prec < 17; prec++) {
+	if (d == (double)(long long)d && fabs(d) < 1e15) {
+		/* an integer: its digits, as jq prints them (no exponent below 1e17) */
+		int n = snprintf(buf, sizeof buf, "%lld", (long long)d);
+
+		out_put(o, buf, (size_t)n);
+		return;
+	}
+	/* A decimal of 15 digits or fewer reads back as d only if rounding d
+	 * to 15 digits gives it (DBL_DIG): the first precision that reads back,
+	 * trailing zeros dropped, is the shortest.  Subnormals carry fewer
+	 * digits: every precision is tried. */
+	for (prec = fabs(d) < DBL_MIN ? 0 : 14; prec < 17; prec++) {
 		snprintf(tmp, sizeof tmp, "%.*e", prec, d);
 		if (strtod(tmp, NULL) == d)
 			break;
