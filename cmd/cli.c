@@ -101,9 +101,24 @@ int cli_color(void)
 	return cli_tty() && !(nc && *nc);
 }
 
+/* The document being handled and its text, while cli_each_doc's callback
+ * runs: a document passed on untouched is written as it came (the same
+ * object: a stage that changed it holds a copy, jq's copy on write). */
+static jv in_doc;
+static const char *in_raw;
+static size_t in_raw_len;
+
 int cli_emit(jv v)
 {
 	ran = 1;
+	if (in_raw && jv_get_kind(v) == JV_KIND_OBJECT && jv_identical(jv_copy(v), jv_copy(in_doc))) {
+		jv_free(v);
+		if (fwrite(in_raw, 1, in_raw_len, stdout) != in_raw_len || putchar('\n') == EOF) {
+			cli_warn("write error: %s", strerror(errno));
+			return EX_TEMP;
+		}
+		return 0;
+	}
 	if (json_write(stdout, v) < 0) {
 		cli_warn("write error: %s", strerror(errno));
 		return EX_TEMP;
@@ -146,7 +161,13 @@ int cli_each_doc(int (*fn)(jv doc, void *arg), void *arg)
 			rc = cli_fail(&e);
 			break;
 		}
+		in_raw = r.raw;
+		in_raw_len = r.raw_len;
+		in_doc = r.raw ? jv_copy(doc) : jv_null();
 		rc = fn(doc, arg);
+		jv_free(in_doc);
+		in_doc = jv_null();
+		in_raw = NULL;
 	}
 	json_reader_release(&r);
 	return rc;

@@ -34,6 +34,9 @@ struct json_reader {
 	long line;          /* line of the text last fed, 1-based */
 	long next_line;
 	int fed, eof, done;
+	int clean;          /* jq's parser holds no partial document */
+	const char *raw;    /* the last document's text when it was a line of */
+	size_t raw_len;     /* its own (fast path); valid until the next call */
 };
 
 /* Limit from AGENT_MAX_DOC_BYTES when set (else JSON_DEFAULT_LIMIT). */
@@ -49,6 +52,12 @@ int json_reader_next(struct json_reader *r, jv *out, struct err *e);
 
 /* Reads exactly one document from a file. */
 int json_read_file(const char *path, size_t limit, jv *out, struct err *e);
+
+/* The fast path of json_parse and of the reader: strict JSON with an
+ * object, array or string at the top, valid UTF-8, no control characters
+ * in strings, depth under 200.  0 and *out (the jv jq would build), or -1:
+ * not taken, jq's parser decides. */
+int json_fast_parse(const char *s, size_t len, jv *out);
 
 /* Parses one document from a string (borrows s). */
 int json_parse(const char *s, size_t len, jv *out, struct err *e);

@@ -728,6 +728,122 @@ static void write_same_as_jq(void **state)
 			     "\"x\":[1,2,{\"y\":null}]}}"));
 }
 
+/* The fast path of json_parse builds what jq's parser builds, or leaves
+ * the text to it: each text parsed both ways, compared as jq prints them. */
+static void parse_same_as_jq(const char *text)
+{
+	struct err e = ERR_INIT;
+	jv want = jv_parse_sized(text, (int)strlen(text)), got;
+	int rc = json_parse(text, strlen(text), &got, &e);
+
+	if (!jv_is_valid(want)) {
+		assert_int_not_equal(rc, 0);
+		jv_free(want);
+		return;
+	}
+	if (rc != 0)
+		fail_msg("jq takes '%s', json_parse does not: %s", text, e.msg);
+	{
+		jv a = jv_dump_string(want, 0), b = jv_dump_string(got, 0);
+
+		if (strcmp(jv_string_value(a), jv_string_value(b)))
+			fail_msg("'%s': jq %s, json_parse %s", text, jv_string_value(a), jv_string_value(b));
+		jv_free(a);
+		jv_free(b);
+	}
+}
+
+static unsigned long long rnd_state = 0x9E3779B97F4A7C15ULL;
+
+static unsigned rnd(unsigned n)
+{
+	rnd_state ^= rnd_state << 13, rnd_state ^= rnd_state >> 7, rnd_state ^= rnd_state << 17;
+	return (unsigned)(rnd_state % n);
+}
+
+static void gen(char **p, char *end, int depth)
+{
+	static const char *const atoms[] = {
+		"0", "-0", "1", "-12", "3.25", "1e3", "1E-7", "-2.5e+10", "1e400", "-1e400", "1e-400",
+		"123456789012345678901234567890", "0.1", "true", "false", "null", "\"\"", "\"plain\"",
+		"\"esc \\\" \\\\ \\/ \\b\\f\\n\\r\\t\"", "\"\\u00e9\\u0000\\u001f\\u20AC\"",
+		"\"\\ud83d\\ude00 pair\"", "\"\\ud83d lone\"", "\"\\udc00 lone low\"",
+		"\"caf\303\251 \346\274\242 \360\237\230\200\"", "\"bad \300\257 utf8\"",
+		"\"trunc \342\202\"", "\"ctl \001 raw\"", "\"del \177\"", "01", "1.", ".5", "+1", "nan", "tru",
+	};
+	unsigned k = depth > 4 ? 0 : rnd(4);
+
+	if (end - *p < 200)
+		k = 0;
+	if (k == 0) {
+		*p += snprintf(*p, (size_t)(end - *p), "%s", atoms[rnd(sizeof atoms / sizeof *atoms)]);
+	} else if (k == 1 || k == 2) {
+		unsigned n = rnd(4);
+
+		*(*p)++ = '{';
+		for (unsigned i = 0; i < n; i++) {
+			*p += snprintf(*p, (size_t)(end - *p), "%s\"k%u\" :", i ? ", " : "", rnd(3));
+			gen(p, end, depth + 1);
+		}
+		*(*p)++ = '}';
+	} else {
+		unsigned n = rnd(4);
+
+		*(*p)++ = '[';
+		for (unsigned i = 0; i < n; i++) {
+			if (i)
+				*(*p)++ = rnd(8) ? ',' : ' ';  /* now and then a missing comma */
+			gen(p, end, depth + 1);
+		}
+		*(*p)++ = ']';
+	}
+	**p = 0;
+}
+
+static void parse_fast_path_same_as_jq(void **state)
+{
+	static const char *const fixed[] = {
+		"{}", "[]", " {\"a\":1} \n", "{\"a\":1,\"a\":2}", "{\"a\":1,}", "[1,]", "{\"a\" 1}",
+		"{\"a\":1} x", "{\"a\":1} {}", "\"str\"", "[1e999,-1e999,4.9e-324,0.30000000000000004]",
+		"{\"tick\":{\"id\":\"x\"},\"session\":{\"strategy_config\":{\"k\":[1,2.5,\"\\u2014\"]}}}",
+		"[\"\\ud800\\udc00\", \"\\uDBFF\\uDFFF\"]", "{\"\\u0041\":\"\\/\"}", "[\"a\\q\"]", "[\"\\u12\"]",
+	};
+	char deep[1200], buf[8192], *p;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof fixed / sizeof *fixed; i++)
+		parse_same_as_jq(fixed[i]);
+	/* past the fast path's depth: jq's result (or its error) either way */
+	memset(deep, '[', 300);
+	memset(deep + 300, ']', 300);
+	deep[600] = 0;
+	parse_same_as_jq(deep);
+	memset(deep, '[', 150);
+	memset(deep + 150, ']', 150);
+	deep[300] = 0;
+	parse_same_as_jq(deep);
+	for (int i = 0, fast = 0; i < 3000; i++) {
+		jv v;
+
+		p = buf;
+		gen(&p, buf + sizeof buf - 64, 0);
+		parse_same_as_jq(buf);
+		if (json_fast_parse(buf, strlen(buf), &v) == 0) {
+			fast++;
+			jv_free(v);
+		}
+		if (i == 2999)  /* the fast path is taken, and not for everything */
+			assert_in_range(fast, 300, 2700);
+	}
+	{
+		jv v;
+
+		assert_int_equal(json_fast_parse(fixed[11], strlen(fixed[11]), &v), 0);
+		jv_free(v);
+		assert_int_equal(json_fast_parse("{\"a\":1} {}", 10, &v), -1);
+	}
+}
+
 static void write_full_device(void **state)
 {
 	FILE *f = fopen("/dev/full", "w");
@@ -799,6 +915,7 @@ int main(void)
 		cmocka_unit_test(int_accessor),
 		cmocka_unit_test(other_accessors),
 		cmocka_unit_test(write_same_as_jq),
+		cmocka_unit_test(parse_fast_path_same_as_jq),
 		cmocka_unit_test(write_compact_line),
 		cmocka_unit_test(write_full_device),
 	};
