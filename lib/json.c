@@ -11,6 +11,13 @@
 
 #define READ_CHUNK (64u << 10)
 
+/* The powers of ten a double holds exactly. */
+static const double pow10_exact[23] = {
+	1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11,
+	1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
+};
+
+
 
 
 size_t json_limit_from_env(void)
@@ -363,36 +370,56 @@ static void out_number(struct out *o, double d)
 		out_put(o, signbit(d) ? "-0" : "0", signbit(d) ? 2 : 1);
 		return;
 	}
-	if (d == (double)(long long)d && fabs(d) < 1e15) {
+	if (fabs(d) < 1e15 && d == (double)(long long)d) {
 		/* an integer: its digits, as jq prints them (no exponent below 1e17) */
 		int n = snprintf(buf, sizeof buf, "%lld", (long long)d);
 
 		out_put(o, buf, (size_t)n);
 		return;
 	}
-	/* A decimal of 15 digits or fewer reads back as d only if rounding d
-	 * to 15 digits gives it (DBL_DIG): the first precision that reads back,
-	 * trailing zeros dropped, is the shortest.  Subnormals carry fewer
-	 * digits: every precision is tried. */
-	for (prec = fabs(d) < DBL_MIN ? 0 : 14; prec < 17; prec++) {
+	if (d < 0) {
+		*b++ = '-';
+		d = -d;
+	}
+	/* A decimal of 15 digits or fewer reads back as d only if it is d
+	 * rounded to 15 digits (DBL_DIG), and no other 15-digit decimal does:
+	 * where d * 10^p lands on one that reads back (m / 10^p, both exact,
+	 * one rounding), it is the one, trailing zeros dropped the shortest. */
+	{
+		int e10 = (int)floor(log10(d)), p = 14 - e10;
+
+		if (p >= 0 && p <= 22) {
+			double m = nearbyint(d * pow10_exact[p]);
+
+			if (m >= 1e14 && m < 1e15 && m / pow10_exact[p] == d) {
+				long long v = (long long)m;
+
+				for (int i = 14; i >= 0; i--, v /= 10)
+					digits[i] = (char)('0' + v % 10);
+				nd = 15;
+				decpt = e10 + 1;
+				goto trim;
+			}
+		}
+	}
+	/* else the first precision of 15, 16, 17 digits that reads back
+	 * (subnormals carry fewer digits: every precision is tried) */
+	for (prec = d < DBL_MIN ? 0 : 14; prec < 17; prec++) {
 		snprintf(tmp, sizeof tmp, "%.*e", prec, d);
 		if (strtod(tmp, NULL) == d)
 			break;
 	}
-	/* tmp: [-]D[.DDD]e[+-]X */
 	{
-		const char *t = tmp;
-		if (*t == '-') {
-			*b++ = '-';
-			t++;
-		}
+		const char *t = tmp;  /* D[.DDD]e[+-]X */
+
 		for (; *t && *t != 'e'; t++)
 			if (*t != '.')
 				digits[nd++] = *t;
 		decpt = (int)strtol(t + 1, NULL, 10) + 1;
-		while (nd > 1 && digits[nd - 1] == '0')
-			nd--;
 	}
+trim:
+	while (nd > 1 && digits[nd - 1] == '0')
+		nd--;
 	if (decpt <= -4 || decpt > nd + 15) {
 		int x = decpt - 1, k;
 
@@ -674,6 +701,40 @@ static int fp_number(struct fp *f, jv *out)
 	}
 	if ((size_t)(p - f->p) >= sizeof tmp)
 		return -1;
+	/* Up to 15 significant digits and a power of ten under 10^23: both
+	 * exact doubles, so one multiplication or division rounds correctly,
+	 * as strtod would (Clinger).  The rest goes to strtod. */
+	{
+		const char *q = f->p;
+		unsigned long long m = 0;
+		int nd = 0, scale = 0, neg = 0, ex = 0, eneg = 0;
+
+		if (*q == '-')
+			neg = 1, q++;
+		for (; q < p && *q >= '0' && *q <= '9'; q++)
+			if (nd || *q != '0')
+				m = m * 10 + (unsigned)(*q - '0'), nd++;
+		if (q < p && *q == '.')
+			for (q++; q < p && *q >= '0' && *q <= '9'; q++, scale--)
+				if (nd || *q != '0')
+					m = m * 10 + (unsigned)(*q - '0'), nd++;
+		if (q < p) {  /* the exponent */
+			q++;
+			if (*q == '+' || *q == '-')
+				eneg = *q++ == '-';
+			for (; q < p && ex < 1000; q++)
+				ex = ex * 10 + (*q - '0');
+		}
+		scale += eneg ? -ex : ex;
+		if (nd <= 15 && scale >= -22 && scale <= 22) {
+			double v = (double)m;
+
+			v = scale < 0 ? v / pow10_exact[-scale] : v * pow10_exact[scale];
+			f->p = p;
+			*out = jv_number(neg ? -v : v);
+			return 0;
+		}
+	}
 	memcpy(tmp, f->p, (size_t)(p - f->p));
 	tmp[p - f->p] = 0;
 	f->p = p;

@@ -713,6 +713,16 @@ static void write_same_as_jq(void **state)
 		memcpy(&d, &x, sizeof d);
 		same_as_jq(jv_number(d));
 		same_as_jq(jv_number((double)(long long)(x % 2000000001ULL) / 1000.0));
+		/* decimals of every length and scale, as results carry them */
+		{
+			static const double p10[] = { 1, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9,
+						      1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17 };
+			unsigned long long m = x % 100000000000000000ULL;
+
+			same_as_jq(jv_number((double)(m % (unsigned long long)p10[(x >> 3) % 18]) /
+					     p10[(x >> 9) % 18] * ((x >> 20) & 1 ? -1 : 1)));
+			same_as_jq(jv_number((double)(m % 100000) * p10[(x >> 13) % 18]));
+		}
 	}
 	for (size_t i = 0; i < sizeof text / sizeof *text; i++) {
 		jv o = jv_object();
@@ -770,6 +780,9 @@ static void gen(char **p, char *end, int depth)
 		"\"\\ud83d\\ude00 pair\"", "\"\\ud83d lone\"", "\"\\udc00 lone low\"",
 		"\"caf\303\251 \346\274\242 \360\237\230\200\"", "\"bad \300\257 utf8\"",
 		"\"trunc \342\202\"", "\"ctl \001 raw\"", "\"del \177\"", "01", "1.", ".5", "+1", "nan", "tru",
+		"0.8312", "-43.25e-3", "1.5e22", "1.5e23", "123456789012345", "1234567890123456",
+		"0.000001234", "9007199254740993", "0.1e-22", "7e-23", "1.7976931348623157e308", "-0.0",
+		"0.30000000000000004", "1e0001", "1E+2", "2.5e-324", "100000000000000000000000",
 	};
 	unsigned k = depth > 4 ? 0 : rnd(4);
 
