@@ -6,6 +6,7 @@
 set -eu
 tmp=$1
 out="$tmp/idle-sim.out"
+rm -f "$out" "$tmp/idle.db" "$tmp/idle.db-wal" "$tmp/idle.db-shm"
 agent-sim --listen 127.0.0.1:0 --speed 1 --seed 1 >"$out" 2>/dev/null &
 sim=$!
 trap 'kill $sim 2>/dev/null' EXIT
@@ -19,14 +20,21 @@ agent-db -q migrate
 op=$(curl -sf --max-time 5 -H 'content-type: application/json' \
 	-d '{"symbols":["AAPL"],"timeframes":["1h"],"strategy_name":"bench"}' \
 	"$url/api/v1/trainings/start" | jq -r .task_id)
-sqlite3 "$AGENT_DB" "INSERT INTO agent_sessions (agent, phase, strategy_name, training_operation_id, created_at, updated_at, designing_at, training_at)
-	VALUES ('default', 'training', 'bench', '$op', 1, 1, 1, 1)"
+# a session as agent-invoke leaves it: its strategy (bench/idle-strategy.json,
+# the demo's third design) goes through every stage in the tick document
+sqlite3 "$AGENT_DB" "INSERT INTO agent_sessions (agent, phase, strategy_name, strategy_config, strategy_path,
+	training_operation_id, invoke_attempts, created_at, updated_at, designing_at, training_at)
+	VALUES ('default', 'training', 'bench', CAST(readfile('$(dirname "$0")/idle-strategy.json') AS TEXT),
+	'/var/lib/agent/strategies/bench.yaml', '$op', 1, 1, 1, 1, 1)"
 pipe="agent-trigger | agent-gate | agent-budget | agent-invoke | agent-metrics-agg >/dev/null"
 floor="$tmp/empty | $tmp/empty | $tmp/empty | $tmp/empty | $tmp/empty >/dev/null"
 # the tick must really be idle: a wait on the running operation
 sh -c "agent-trigger | agent-gate | agent-budget | agent-invoke | agent-metrics-agg" | jq -e '.action == "wait" and .event == "training_running"' >/dev/null
 hyperfine --shell=sh --warmup 10 --runs 200 --export-json "$tmp/idle.json" \
 	-n "idle tick" "$pipe" -n "5 empty programs" "$floor" >/dev/null
+# every measured tick was a whole idle tick, closed by the last stage
+n=$(sqlite3 "$AGENT_DB" "SELECT count(*) FROM agent_triggers WHERE event = 'training_running' AND exit_status = 0")
+[ "$n" -ge 210 ] || { echo "idle-tick: only $n of the measured ticks were idle ticks" >&2; exit 1; }
 jq -r '.results | map({(.command): .median}) | add
 	| "median: idle tick \(.["idle tick"] * 1e3 | . * 100 | round / 100) ms, 5 empty programs \(.["5 empty programs"] * 1e3 | . * 100 | round / 100) ms, ratio \(.["idle tick"] / .["5 empty programs"] | . * 100 | round / 100)"' \
 	"$tmp/idle.json"
