@@ -173,8 +173,8 @@ int json_reader_next(struct json_reader *r, jv *out, struct err *e)
 					r->raw_len = n - k;
 					return 1;
 				}
-				r->clean = 0;  /* jq's from here on */
 			}
+			r->clean = 0;  /* jq holds what it is fed: jq's from here on */
 			jv_parser_set_buf(r->parser, start, (int)n, 1);
 			r->fed = 1;
 			r->off += n;

@@ -354,6 +354,46 @@ static void reader_from_pipe(void **state)
 	close(p[0]);
 }
 
+/* Whole lines take the fast path and keep their text for a verbatim pass;
+ * once jq is fed (a line longer than a read, or a document over lines),
+ * jq reads the rest. */
+static void reader_raw_lines(void **state)
+{
+	size_t big = 100000, len = big + 64;
+	char *text = malloc(len);
+	struct json_reader r;
+	struct err e = ERR_INIT;
+	int fd;
+	jv v;
+
+	(void)state;
+	assert_non_null(text);
+	len = (size_t)snprintf(text, len, " {\"a\" : 1}  \n\n[\"");
+	memset(text + len, 'x', big);
+	len += big;
+	len += (size_t)snprintf(text + len, 64, "\"]\n{\"b\":2}\n");
+	fd = memfd_with(text, len);
+	assert_int_equal(json_reader_init(&r, fd, NULL, 0, &e), 0);
+	assert_int_equal(json_reader_next(&r, &v, &e), 1);
+	assert_jv_equal(v, "{\"a\":1}");
+	jv_free(v);
+	assert_non_null(r.raw);
+	assert_int_equal(r.raw_len, 9);
+	assert_memory_equal(r.raw, "{\"a\" : 1}", 9);
+	assert_int_equal(json_reader_next(&r, &v, &e), 1);  /* 100 kB: over two reads */
+	assert_int_equal(jv_get_kind(v), JV_KIND_ARRAY);
+	jv_free(v);
+	assert_null(r.raw);
+	assert_int_equal(json_reader_next(&r, &v, &e), 1);
+	assert_jv_equal(v, "{\"b\":2}");
+	jv_free(v);
+	assert_null(r.raw);
+	assert_int_equal(json_reader_next(&r, &v, &e), 0);
+	json_reader_release(&r);
+	close(fd);
+	free(text);
+}
+
 static void reader_read_error_directory(void **state)
 {
 	struct json_reader r;
@@ -911,6 +951,7 @@ int main(void)
 		cmocka_unit_test(reader_at_limit_second),
 		cmocka_unit_test(reader_limit_is_per_document),
 		cmocka_unit_test(reader_from_pipe),
+		cmocka_unit_test(reader_raw_lines),
 		cmocka_unit_test(reader_read_error_directory),
 		cmocka_unit_test(reader_read_error_closed_fd),
 		cmocka_unit_test(limit_from_env),
