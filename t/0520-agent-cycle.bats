@@ -176,6 +176,9 @@ metric_cols="outcome, COALESCE(failed_gate, '-'), strategy_name, cycle_started_a
 	AGENT_AUTO_START=0 TRACEPARENT=$tp run -0 --separate-stderr agent-cycle
 	assert_regex "$(jq -r .tick.traceparent <<<"$output")" '^00-0af7651916cd43dd8448eb211c80319c-[0-9a-f]{16}-01$'
 	assert_not_equal "$(jq -r .tick.traceparent <<<"$output")" "$tp"
+	# the caller's sampling decision holds: an unsampled trace stays unsampled
+	AGENT_AUTO_START=0 TRACEPARENT=${tp%-01}-00 run -0 --separate-stderr agent-cycle
+	assert_regex "$(jq -r .tick.traceparent <<<"$output")" '^00-0af7651916cd43dd8448eb211c80319c-[0-9a-f]{16}-00$'
 	# a loop starts a trace per tick
 	AGENT_AUTO_START=0 TRACEPARENT=$tp run -0 --separate-stderr agent-cycle --loop --count 2 --interval 0
 	assert_equal "$(jq -r '.tick.traceparent[3:35]' <<<"$output" | grep -vc 0af7651916cd43dd8448eb211c80319c)" 2
