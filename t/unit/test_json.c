@@ -845,7 +845,7 @@ static void gen(char **p, char *end, int depth)
 		*(*p)++ = '[';
 		for (unsigned i = 0; i < n; i++) {
 			if (i)
-				*(*p)++ = rnd(8) ? ',' : ' ';  /* now and then a missing comma */
+				*(*p)++ = ',';
 			gen(p, end, depth + 1);
 		}
 		*(*p)++ = ']';
@@ -880,6 +880,8 @@ static void parse_fast_path_same_as_jq(void **state)
 
 		p = buf;
 		gen(&p, buf + sizeof buf - 64, 0);
+		if (rnd(8) == 0)  /* now and then a document cut short (libjq 1.6 leaks */
+			buf[rnd((unsigned)(p - buf))] = 0;  /* on some other errors) */
 		parse_same_as_jq(buf);
 		if (json_fast_parse(buf, strlen(buf), &v) == 0) {
 			fast++;
