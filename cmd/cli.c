@@ -104,7 +104,7 @@ int cli_color(void)
 /* The document being handled and its text, while cli_each_doc's callback
  * runs: a document passed on untouched is written as it came (the same
  * object: a stage that changed it holds a copy, jq's copy on write). */
-static jv in_doc;
+static jv in_doc = { .kind_flags = JV_KIND_NULL };
 static const char *in_raw;
 static size_t in_raw_len;
 
@@ -161,14 +161,16 @@ int cli_each_doc(int (*fn)(jv doc, void *arg), void *arg)
 			rc = cli_fail(&e);
 			break;
 		}
+		jv_free(in_doc);  /* the document before */
 		in_raw = r.raw;
 		in_raw_len = r.raw_len;
-		in_doc = r.raw ? jv_copy(doc) : jv_null();
+		in_doc = jv_copy(doc);
 		rc = fn(doc, arg);
-		jv_free(in_doc);
-		in_doc = jv_null();
 		in_raw = NULL;
 	}
+	/* The last document stays referenced: the command exits next, and
+	 * taking a tick document apart node by node (~50 us) is work for
+	 * nothing then. */
 	json_reader_release(&r);
 	return rc;
 }
