@@ -30,14 +30,26 @@ pipe="agent-trigger | agent-gate | agent-budget | agent-invoke | agent-metrics-a
 floor="$tmp/empty | $tmp/empty | $tmp/empty | $tmp/empty | $tmp/empty >/dev/null"
 # the tick must really be idle: a wait on the running operation
 sh -c "agent-trigger | agent-gate | agent-budget | agent-invoke | agent-metrics-agg" | jq -e '.action == "wait" and .event == "training_running"' >/dev/null
-hyperfine --shell=sh --warmup 10 --runs 200 --export-json "$tmp/idle.json" \
-	-n "idle tick" "$pipe" -n "5 empty programs" "$floor" >/dev/null
+# Five rounds of 60 runs each, the order swapped every round: this machine's
+# speed drifts over a minute, and one long run of each would carry the
+# drift into the ratio.  Reported: the median of the rounds' medians, and
+# the median of the rounds' ratios.
+for r in 1 2 3 4 5; do
+	if [ $((r % 2)) = 1 ]; then
+		set -- -n "idle tick" "$pipe" -n "5 empty programs" "$floor"
+	else
+		set -- -n "5 empty programs" "$floor" -n "idle tick" "$pipe"
+	fi
+	hyperfine --shell=sh --warmup 10 --runs 60 --export-json "$tmp/idle-$r.json" "$@" >/dev/null
+done
 # every measured tick was a whole idle tick, closed by the last stage
 n=$(sqlite3 "$AGENT_DB" "SELECT count(*) FROM agent_triggers WHERE event = 'training_running' AND exit_status = 0")
-[ "$n" -ge 210 ] || { echo "idle-tick: only $n of the measured ticks were idle ticks" >&2; exit 1; }
-jq -r '.results | map({(.command): .median}) | add
-	| "median: idle tick \(.["idle tick"] * 1e3 | . * 100 | round / 100) ms, 5 empty programs \(.["5 empty programs"] * 1e3 | . * 100 | round / 100) ms, ratio \(.["idle tick"] / .["5 empty programs"] | . * 100 | round / 100)"' \
-	"$tmp/idle.json"
+[ "$n" -ge 350 ] || { echo "idle-tick: only $n of the measured ticks were idle ticks" >&2; exit 1; }
+jq -s -r 'def med: sort | .[length / 2 | floor];
+	def ms: . * 1e3 | . * 100 | round / 100;
+	map(.results | map({(.command): .median}) | add) as $rounds
+	| "median of 5 rounds: idle tick \($rounds | map(.["idle tick"]) | med | ms) ms, 5 empty programs \($rounds | map(.["5 empty programs"]) | med | ms) ms, ratio \($rounds | map(.["idle tick"] / .["5 empty programs"]) | med | . * 100 | round / 100) (rounds: \($rounds | map(.["idle tick"] / .["5 empty programs"] | . * 100 | round / 100) | map(tostring) | join(" ")))"' \
+	"$tmp"/idle-[1-5].json
 echo "peak memory per process (max RSS, KiB):"
 for c in agent-trigger agent-gate agent-budget agent-invoke agent-metrics-agg; do
 	agent-trigger >"$tmp/tick.json"

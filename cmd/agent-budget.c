@@ -275,6 +275,7 @@ int main(int argc, char **argv)
 		struct pipe_run p;
 
 		stage_init(&p.stage, a.db);
+		cli_pass_through("invoke");
 		rc = cli_each_doc(pipe_one, &p);
 		stage_release(&p.stage);
 		return cli_finish(rc);

@@ -230,6 +230,7 @@ int main(int argc, char **argv)
 	stage_init(&r.stage, a.db);
 	jv_free(r.stage.gate_sets);
 	r.stage.gate_sets = jv_copy(a.sets);
+	cli_pass_through("gate");
 	rc = cli_each_doc(one, &r);
 	if (rc == 0 && r.failed)
 		rc = EX_NO;

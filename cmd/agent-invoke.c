@@ -113,6 +113,7 @@ int main(int argc, char **argv)
 	if (!a.kind && !a.session) {
 		struct pipe_run p = { NULL, a.db };
 
+		cli_pass_through("invoke");
 		rc = cli_each_doc(pipe_one, &p);
 		store_close(p.store);
 		return cli_finish(rc);

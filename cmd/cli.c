@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "tick.h"
 #include "json.h"
 #include "trace.h"
 
@@ -147,6 +148,19 @@ int cli_view(jv doc, int json, char *(*render)(jv doc, int color))
 	return cli_finish(0);
 }
 
+static const char *pass_action;
+
+void cli_pass_through(const char *action)
+{
+	pass_action = action;
+}
+
+static int passes(const char *line, size_t len, void *arg)
+{
+	(void)arg;
+	return tick_line_passes(line, len, pass_action);
+}
+
 int cli_each_doc(int (*fn)(jv doc, void *arg), void *arg)
 {
 	struct json_reader r;
@@ -156,10 +170,22 @@ int cli_each_doc(int (*fn)(jv doc, void *arg), void *arg)
 
 	if (json_reader_init(&r, STDIN_FILENO, "stdin", json_limit_from_env(), &e))
 		return cli_fail(&e);
+	/* with no span to make, a tick document the stage passes on is
+	 * copied through without being built */
+	if (pass_action && !trace_on())
+		r.skip = passes;
 	while (rc == 0 && (got = json_reader_next(&r, &doc, &e)) != 0) {
 		if (got < 0) {
 			rc = cli_fail(&e);
 			break;
+		}
+		if (got == 2) {
+			ran = 1;
+			if (fwrite(r.raw, 1, r.raw_len, stdout) != r.raw_len || putchar('\n') == EOF) {
+				cli_warn("write error: %s", strerror(errno));
+				rc = EX_TEMP;
+			}
+			continue;
 		}
 		jv_free(in_doc);  /* the document before */
 		in_raw = r.raw;

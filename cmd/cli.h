@@ -43,6 +43,12 @@ int cli_view(jv doc, int json, char *(*render)(jv doc, int color));
  * code (after printing it). */
 int cli_each_doc(int (*fn)(jv doc, void *arg), void *arg);
 
+/* For a pipeline stage: a tick document whose action is not `action`, and
+ * that passes tick_check, goes to stdout as it came, without being parsed
+ * into a jv or shown to cli_each_doc's callback (unless spans are being
+ * recorded: each document gets its span). */
+void cli_pass_through(const char *action);
+
 /* Parses a non-negative integer option; EX_USAGE via argp_error. */
 long long cli_number(struct argp_state *st, const char *opt, const char *arg,
 		     long long min, long long max);

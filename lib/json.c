@@ -160,6 +160,21 @@ int json_reader_next(struct json_reader *r, jv *out, struct err *e)
 				while (k < n && (start[k] == ' ' || start[k] == '\t' ||
 						 start[k] == '\r' || start[k] == '\n'))
 					k++;
+				if (k < n && r->skip) {
+					size_t m = n;
+
+					while (m > k && (start[m - 1] == ' ' || start[m - 1] == '\t' ||
+							 start[m - 1] == '\r' || start[m - 1] == '\n'))
+						m--;
+					if (r->skip(start + k, m - k, r->skip_arg)) {
+						r->off += n;
+						r->next_line++;
+						r->doc_bytes = 0;
+						r->raw = start + k;
+						r->raw_len = m - k;
+						return 2;
+					}
+				}
 				if (k == n || json_fast_parse(start, n, out) == 0) {
 					r->off += n;
 					r->next_line++;
@@ -874,6 +889,180 @@ int json_fast_parse(const char *s, size_t len, jv *out)
 	}
 	*out = v;
 	return 0;
+}
+
+/* ---------------------------------------------------------------- scanning
+ *
+ * The fast path's grammar without building anything: where a stage only
+ * looks at a few members of a document it passes on, it need not build the
+ * rest. */
+
+static const char *sk_value(const char *p, const char *end, int depth);
+
+static const char *sk_ws(const char *p, const char *end)
+{
+	while (p < end && (*p == ' ' || *p == '\n' || *p == '\t' || *p == '\r'))
+		p++;
+	return p;
+}
+
+/* Past the string at p (its opening quote), or NULL; *plain says it has no
+ * escape. */
+static const char *sk_string(const char *p, const char *end, int *plain)
+{
+	*plain = 1;
+	for (p++; p < end; ) {
+		unsigned char c = (unsigned char)*p;
+
+		if (c == '"')
+			return p + 1;
+		if (c == '\\') {
+			unsigned u;
+
+			*plain = 0;
+			if (p + 1 >= end)
+				return NULL;
+			if (strchr("\"\\/bfnrt", p[1]) && p[1]) {
+				p += 2;
+				continue;
+			}
+			/* \u: no surrogate halves here (the fast path pairs them) */
+			if (p[1] != 'u' || end - p < 6 || fp_hex4(p + 2, &u) || (u >= 0xd800 && u <= 0xdfff))
+				return NULL;
+			p += 6;
+		} else if (c < 0x20) {
+			return NULL;
+		} else if (c < 0x80) {
+			p++;
+		} else {
+			int n = fp_utf8((const unsigned char *)p, (const unsigned char *)end);
+
+			if (!n)
+				return NULL;
+			p += n;
+		}
+	}
+	return NULL;
+}
+
+static const char *sk_number(const char *p, const char *end)
+{
+	const char *q;
+
+	if (p < end && *p == '-')
+		p++;
+	if (p < end && *p == '0')
+		p++;
+	else if (p < end && *p >= '1' && *p <= '9')
+		while (p < end && *p >= '0' && *p <= '9')
+			p++;
+	else
+		return NULL;
+	if (p < end && *p == '.') {
+		for (q = ++p; p < end && *p >= '0' && *p <= '9'; p++)
+			;
+		if (p == q)
+			return NULL;
+	}
+	if (p < end && (*p == 'e' || *p == 'E')) {
+		if (++p < end && (*p == '+' || *p == '-'))
+			p++;
+		for (q = p; p < end && *p >= '0' && *p <= '9'; p++)
+			;
+		if (p == q)
+			return NULL;
+	}
+	return p;
+}
+
+static const char *sk_value(const char *p, const char *end, int depth)
+{
+	int plain;
+
+	p = sk_ws(p, end);
+	if (p >= end)
+		return NULL;
+	switch (*p) {
+	case '{':
+	case '[': {
+		char close = *p == '{' ? '}' : ']';
+
+		if (depth >= 200)
+			return NULL;
+		p = sk_ws(p + 1, end);
+		if (p < end && *p == close)
+			return p + 1;
+		for (;;) {
+			if (close == '}') {
+				p = sk_ws(p, end);
+				if (p >= end || *p != '"' || !(p = sk_string(p, end, &plain)))
+					return NULL;
+				p = sk_ws(p, end);
+				if (p >= end || *p++ != ':')
+					return NULL;
+			}
+			if (!(p = sk_value(p, end, depth + 1)))
+				return NULL;
+			p = sk_ws(p, end);
+			if (p < end && *p == ',') {
+				p++;
+				continue;
+			}
+			return p < end && *p == close ? p + 1 : NULL;
+		}
+	}
+	case '"':
+		return sk_string(p, end, &plain);
+	case 't':
+		return end - p >= 4 && !memcmp(p, "true", 4) ? p + 4 : NULL;
+	case 'f':
+		return end - p >= 5 && !memcmp(p, "false", 5) ? p + 5 : NULL;
+	case 'n':
+		return end - p >= 4 && !memcmp(p, "null", 4) ? p + 4 : NULL;
+	default:
+		return sk_number(p, end);
+	}
+}
+
+int json_scan_object(const char *s, size_t len, struct json_member *m, int max)
+{
+	const char *p = sk_ws(s, s + len), *end = s + len;
+	int n = 0, plain;
+
+	if (p >= end || *p != '{')
+		return -1;
+	p = sk_ws(p + 1, end);
+	if (p < end && *p == '}')
+		return sk_ws(p + 1, end) == end ? 0 : -1;
+	for (;;) {
+		const char *k = p, *v;
+
+		if (p >= end || *p != '"' || !(p = sk_string(p, end, &plain)) || !plain)
+			return -1;
+		if (n < max) {
+			m[n].key = k + 1;
+			m[n].key_len = (size_t)(p - 1 - (k + 1));
+		}
+		p = sk_ws(p, end);
+		if (p >= end || *p++ != ':')
+			return -1;
+		v = sk_ws(p, end);
+		if (!(p = sk_value(v, end, 1)))
+			return -1;
+		if (n < max) {
+			m[n].value = v;
+			m[n].value_len = (size_t)(p - v);
+		}
+		n++;
+		p = sk_ws(p, end);
+		if (p < end && *p == ',') {
+			p = sk_ws(p + 1, end);
+			continue;
+		}
+		if (p < end && *p == '}' && sk_ws(p + 1, end) == end)
+			return n;
+		return -1;
+	}
 }
 
 int json_write(FILE *f, jv v)

@@ -37,6 +37,10 @@ struct json_reader {
 	int clean;          /* jq's parser holds no partial document */
 	const char *raw;    /* the last document's text when it was a line of */
 	size_t raw_len;     /* its own (fast path); valid until the next call */
+	/* optional: a whole line for which skip() says 1 is not parsed;
+	 * json_reader_next returns 2 with its text in raw */
+	int (*skip)(const char *line, size_t len, void *arg);
+	void *skip_arg;
 };
 
 /* Limit from AGENT_MAX_DOC_BYTES when set (else JSON_DEFAULT_LIMIT). */
@@ -47,7 +51,8 @@ int json_reader_init(struct json_reader *r, int fd, const char *name,
 void json_reader_release(struct json_reader *r);
 
 /* Returns 1 and a document in *out, 0 at the end of input, or -1 with e set
- * (EX_DATA for bad input, EX_TEMP for a read error). */
+ * (EX_DATA for bad input, EX_TEMP for a read error); 2 for a line skip()
+ * took (*out untouched). */
 int json_reader_next(struct json_reader *r, jv *out, struct err *e);
 
 /* Reads exactly one document from a file. */
@@ -58,6 +63,16 @@ int json_read_file(const char *path, size_t limit, jv *out, struct err *e);
  * in strings, depth under 200.  0 and *out (the jv jq would build), or -1:
  * not taken, jq's parser decides. */
 int json_fast_parse(const char *s, size_t len, jv *out);
+
+/* The members of the object that is the whole of s[0..len), checked as
+ * json_fast_parse checks (and keys without escapes), nothing built: their
+ * number, the first max of them in m (pointers into s), or -1 when s is
+ * anything else. */
+struct json_member {
+	const char *key, *value;
+	size_t key_len, value_len;
+};
+int json_scan_object(const char *s, size_t len, struct json_member *m, int max);
 
 /* Parses one document from a string (borrows s). */
 int json_parse(const char *s, size_t len, jv *out, struct err *e);

@@ -35,4 +35,10 @@ char *tick_session_phase(jv doc);
 int tick_record(struct store *s, jv doc, const char *skip_reason, int invoked,
 		int64_t spent_micros, int64_t remaining_micros, struct err *e);
 
+/* Whether the tick document that is the whole of line[0..len) would go
+ * through a stage unchanged: it passes tick_check and its action is not
+ * `action`.  Looked at without building it (json_scan_object); 0 when it
+ * would not, or when that takes parsing it (escapes, a repeated member). */
+int tick_line_passes(const char *line, size_t len, const char *action);
+
 #endif

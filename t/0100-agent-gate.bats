@@ -169,6 +169,15 @@ seed_session() { # seed_session PHASE
 	run -0 --separate-stderr agent-gate <<<"$doc"
 	assert_equal "$output" "$doc"
 	assert_equal "$stderr" ""
+	# as they came, byte for byte (spacing, escapes, number forms), one after another
+	local odd='{ "tick" : {"id":"t3"}, "action":"wait", "n": 1.50, "s": "caf\u00e9 \"q\"" }'
+	run -0 --separate-stderr agent-gate <<<"$odd"$'\n\n'"$doc"
+	assert_equal "$output" "$odd"$'\n'"$doc"
+	# passing on never makes a document valid: bad ones still exit 3
+	run -3 --separate-stderr agent-gate <<<'{"tick":{"id":"t4"},"action":"wait","event":5}'
+	assert_equal "$stderr" "agent-gate: tick: event, action, reason and tick.agent must be strings"
+	run -3 --separate-stderr agent-gate <<<'{"tick":{"id":"t4"},"action":"wait",}'
+	assert_regex "$stderr" '^agent-gate: stdin: line 1: '
 }
 
 @test "pipeline: bad tick documents exit 3 and leave the store unchanged" {

@@ -7,6 +7,7 @@
 
 #include "unit.h"
 #include "json.h"
+#include "tick.h"
 
 /* An fd positioned at the start of len bytes of text (NULs allowed). */
 static int memfd_with(const char *text, size_t len)
@@ -899,6 +900,65 @@ static void parse_fast_path_same_as_jq(void **state)
 	}
 }
 
+/* tick_line_passes says 1 only where the parsed document passes tick_check
+ * with another action; and it does say 1 for plain tick documents. */
+static void tick_line_agrees(const char *line, const char *action, int expect)
+{
+	struct err e = ERR_INIT;
+	jv doc;
+	int says = tick_line_passes(line, strlen(line), action), full = 0;
+
+	if (json_parse(line, strlen(line), &doc, &e) == 0) {
+		full = tick_is(doc) && tick_check(doc, &e) == 0 && !tick_action_is(doc, action);
+		jv_free(doc);
+	}
+	if (says && !full)
+		fail_msg("'%s': passes by its text, not once parsed", line);
+	if (expect >= 0 && says != expect)
+		fail_msg("'%s': tick_line_passes %d, want %d", line, says, expect);
+}
+
+static void tick_line_passes_as_parsed(void **state)
+{
+	static const char *const tick[] = {
+		"{\"id\":\"a1\"}", "{\"id\":\"a1\",\"agent\":\"default\",\"dry_run\":true}", "{\"id\":\"\"}",
+		"{\"id\":7}", "{\"agent\":\"x\"}", "{\"id\":\"a\\u0031\"}", "{\"id\":\"a\",\"id\":\"b\"}",
+		"{\"id\":\"a\",\"agent\":3}", "null", "[]",
+	};
+	static const char *const action[] = {
+		"", ",\"action\":\"wait\"", ",\"action\":\"gate\"", ",\"action\":\"ga\\u0074e\"",
+		",\"action\":null", ",\"action\":\"wait\",\"action\":\"gate\"", ",\"action\":1",
+	};
+	static const char *const rest[] = {
+		"", ",\"event\":\"idle\"", ",\"event\":null", ",\"reason\":null", ",\"reason\":[]",
+		",\"session\":{\"id\":1,\"phase\":\"training\"}", ",\"session\":null", ",\"session\":\"s\"",
+		",\"result\":{}", ",\"result\":0", ",\"x\":[1,{\"y\":\"\\u00e9\"}]", ",\"x\":nan",
+	};
+	char line[512];
+	char big[140];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof tick / sizeof *tick; i++)
+		for (size_t j = 0; j < sizeof action / sizeof *action; j++)
+			for (size_t k = 0; k < sizeof rest / sizeof *rest; k++) {
+				snprintf(line, sizeof line, "{\"tick\":%s%s%s}", tick[i], action[j], rest[k]);
+				tick_line_agrees(line, "gate", -1);
+				tick_line_agrees(line, "invoke", -1);
+			}
+	tick_line_agrees("{\"tick\":{\"id\":\"a1\"},\"action\":\"wait\",\"session\":{\"id\":1}}", "gate", 1);
+	tick_line_agrees("{\"tick\":{\"id\":\"a1\"},\"action\":\"gate\"}", "invoke", 1);
+	tick_line_agrees("{\"tick\":{\"id\":\"a1\"},\"action\":\"gate\"}", "gate", 0);
+	tick_line_agrees("{\"tick\":{\"id\":\"a1\"}} ", "gate", 1);
+	tick_line_agrees("{\"tick\":{\"id\":\"a1\"}} {}", "gate", 0);
+	tick_line_agrees("{\"tick\":{\"id\":\"a1\"},}", "gate", 0);
+	/* tick.id: 128 bytes pass, 129 do not */
+	memset(big, 'i', sizeof big);
+	snprintf(line, sizeof line, "{\"tick\":{\"id\":\"%.128s\"}}", big);
+	tick_line_agrees(line, "gate", 1);
+	snprintf(line, sizeof line, "{\"tick\":{\"id\":\"%.129s\"}}", big);
+	tick_line_agrees(line, "gate", 0);
+}
+
 static void write_full_device(void **state)
 {
 	FILE *f = fopen("/dev/full", "w");
@@ -971,6 +1031,7 @@ int main(void)
 		cmocka_unit_test(int_accessor),
 		cmocka_unit_test(other_accessors),
 		cmocka_unit_test(write_same_as_jq),
+		cmocka_unit_test(tick_line_passes_as_parsed),
 		cmocka_unit_test(parse_fast_path_same_as_jq),
 		cmocka_unit_test(write_compact_line),
 		cmocka_unit_test(write_full_device),
