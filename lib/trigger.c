@@ -489,7 +489,14 @@ static int apply(struct store *s, const struct trigger_cfg *c, struct decision *
 	}
 	if (rc == 0)
 		rc = trigger_row(s, c, now, sid, d, e);
-	if (rc == 0 && changed) {
+	if (rc == 0 && changed && d->upd == UPD_PROGRESS && !d->outcome &&
+	    jv_get_kind(*session) == JV_KIND_OBJECT && !d->create) {
+		/* the wait of every idle tick: the row is what it was read as,
+		 * but for the three columns just set, so no second read */
+		*session = json_set(*session, "progress", jv_copy(d->progress));
+		*session = json_set(*session, "conn_failures", jv_number(0));
+		*session = json_set(*session, "updated_at", jv_number((double)now));
+	} else if (rc == 0 && changed) {
 		jv_free(*session);
 		*session = jv_null();
 		rc = session_get(s, sid, session, e);
