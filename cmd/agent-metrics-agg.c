@@ -151,6 +151,12 @@ static int one(jv doc, void *arg)
 	trace_tick_result(span, "agent-metrics-agg", out);
 	json_bool(out, "tick.dry_run", &dry);
 	agent = tick_agent(out);
+	if (trace_on()) {  /* the tick is over: agent-cycle's span ends with it */
+		char *id = tick_id(out);
+
+		trace_cycle_span(id, 0, NULL);
+		free(id);
+	}
 	rc = cli_emit(out);
 	if (rc == 0 && !dry && configured()) {
 		fflush(stdout);  /* the document first: the next reader need not wait */
@@ -260,6 +266,7 @@ int main(int argc, char **argv)
 		trace_str(span, "agent.tick.id", a.release);
 		trace_str(span, "agent.tick.failed_stage", a.stage);
 		trace_int(span, "agent.tick.failed_status", a.status);
+		trace_cycle_span(a.release, a.status, a.stage);
 		rc = metrics_release_tick(&c, a.agent, a.release, a.status, a.stage, &out, &e);
 		if (rc) {
 			rc = cli_fail(&e);

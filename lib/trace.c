@@ -960,6 +960,52 @@ int trace_finish(struct err *e)
 	return rc;
 }
 
+/* --- agent-cycle's own span
+ *
+ * agent-cycle is a shell script: it names the tick's root span in
+ * TRACEPARENT and leaves its start (and the caller's span, when it
+ * continues a trace) in AGENT_TRACE_CYCLE="<start ns>[,<parent span id>]";
+ * the last stage ends and exports it, so a tick's trace has its root. */
+void trace_cycle_span(const char *tick_id, int status, const char *stage)
+{
+	static int done;
+	const char *v = getenv("AGENT_TRACE_CYCLE");
+	unsigned char parent[8];
+	int64_t now = real_ns(), start;
+	struct span *sp;
+	char *end;
+	int h, has_parent = 0;
+
+	if (!T.on || !T.has_in || done || !v || !*v)
+		return;
+	errno = 0;
+	start = strtoll(v, &end, 10);
+	if (errno || start <= 0 || (*end && *end != ','))
+		return;
+	if (*end == ',') {
+		if (strlen(end + 1) != 16 || unhex(end + 1, parent, 8) < 0)
+			return;
+		has_parent = 1;
+	}
+	if (start > now)
+		start = now;
+	h = new_span("agent-cycle", TRACE_INTERNAL, T.in_trace, has_parent ? parent : NULL);
+	if (!h)
+		return;
+	done = 1;
+	sp = &T.spans[h - 1];
+	memcpy(sp->id, T.in_span, 8);
+	sp->start_ns = start;
+	sp->mono_start = mono_ns() - (now - start);
+	trace_str(h, "agent.tick.id", tick_id);
+	if (status) {
+		trace_fail(h, status, NULL);
+		trace_str(h, "agent.tick.failed_stage", stage);
+		trace_int(h, "agent.tick.failed_status", status);
+	}
+	trace_end(h);
+}
+
 /* --- tick documents */
 
 static void tick_common(int span, jv doc)

@@ -153,4 +153,10 @@ int trace_tool_start(const char *name, const char *call_id);
  * recorded (rc). */
 void trace_tool_end(int span, int extension, int failed, int rc);
 
+/* agent-cycle's span, the root of the tick's trace (the span TRACEPARENT
+ * names), from AGENT_TRACE_CYCLE="<start unix ns>[,<parent span id>]" set
+ * by agent-cycle: started then, ended now, in error when status is not 0
+ * (a failed stage).  Once per process; nothing without AGENT_TRACE_CYCLE. */
+void trace_cycle_span(const char *tick_id, int status, const char *stage);
+
 #endif

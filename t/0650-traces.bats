@@ -109,6 +109,13 @@ closed_port() { # a loopback port nothing listens on
 		assert_equal "$(jq -c --arg s "$s" "$JQ_DEFS named(\$s) | map([.parentSpanId, .kind, .status.code])" <<<"$all")" \
 			"[[\"$root\",1,0]]"
 	done
+	# the root is agent-cycle's span (exported by the last stage): the one span without a
+	# parent, begun before every other span
+	assert_equal "$(jq -c "$JQ_DEFS [.[] | select(has(\"parentSpanId\") | not)]
+		| map([.name, .spanId, .kind, .status.code, a(\"agent.tick.id\")])" <<<"$all")" \
+		"[[\"agent-cycle\",\"$root\",1,0,\"$(jq -r .tick.id <<<"$output")\"]]"
+	jq -e '(map(select(.name == "agent-cycle"))[0].startTimeUnixNano) as $t0
+		| all(.[]; .startTimeUnixNano >= $t0)' <<<"$all" >/dev/null
 	sid=$(sql "SELECT id FROM agent_sessions")
 	assert_equal "$(jq -c "$JQ_DEFS named(\"agent-trigger\")[0] | [a(\"agent.trigger.event\"), a(\"agent.trigger.action\"),
 		a(\"agent.trigger.reason\"), a(\"agent.tick.id\")]" <<<"$all")" \
@@ -151,6 +158,25 @@ closed_port() { # a loopback port nothing listens on
 	# no key, no header value, no prompt, no tool argument in any payload
 	run ! grep -l -e sk-test-SECRET-4242 -e otlp-SECRET-77 -e 'You are an autonomous research agent' \
 		-e "$(sql "SELECT strategy_name FROM agent_sessions")" "$RECV"/req-*.json
+}
+
+@test "agent-cycle's span: under a caller's span when continuing its trace, in error when a stage fails" {
+	export AGENT_TRACE_JSONL_PATH="$BATS_TEST_TMPDIR/trace.jsonl"
+	local tp=00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01
+	AGENT_AUTO_START=0 TRACEPARENT=$tp run -0 --separate-stderr agent-cycle
+	assert_equal "$(jq -c -s 'map(select(.name == "agent-cycle")) | map([.trace_id, .parent_span_id, .status])' \
+		"$AGENT_TRACE_JSONL_PATH")" '[["0af7651916cd43dd8448eb211c80319c","b7ad6b7169203331","unset"]]'
+	assert_equal "$(jq -r -s 'map(select(.name == "agent-trigger"))[0].parent_span_id' "$AGENT_TRACE_JSONL_PATH")" \
+		"$(jq -r '.tick.traceparent[36:52]' <<<"$output")"
+	# a stage that fails: the span agent-metrics-agg --release ends is in error
+	rm "$AGENT_TRACE_JSONL_PATH"
+	ANTHROPIC_API_KEY= run -5 --separate-stderr agent-cycle
+	assert_equal "$(jq -c -s 'map(select(.name == "agent-cycle"))
+		| map([.parent_span_id // "-", .status, .attributes["agent.tick.failed_stage"], .attributes["error.type"]])' \
+		"$AGENT_TRACE_JSONL_PATH")" '[["-","error","agent-invoke","permanent_failure"]]'
+	# and the tick is still one trace with one root
+	assert_equal "$(jq -r -s 'map(.trace_id) | unique | length' "$AGENT_TRACE_JSONL_PATH")" 1
+	assert_equal "$(jq -r -s 'map(select(.parent_span_id == null)) | length' "$AGENT_TRACE_JSONL_PATH")" 1
 }
 
 @test "AGENT_TRACE_JSONL_PATH: one line per span, the same ids as the OTLP export" {
@@ -197,7 +223,7 @@ closed_port() { # a loopback port nothing listens on
 	rm -f "$BATS_TEST_TMPDIR"/ld.*
 	AGENT_TRACE_JSONL_PATH="$BATS_TEST_TMPDIR/t.jsonl" LD_DEBUG=files LD_DEBUG_OUTPUT="$BATS_TEST_TMPDIR/ld" \
 		run -0 agent-cycle
-	assert_equal "$(wc -l <"$BATS_TEST_TMPDIR/t.jsonl")" 5
+	assert_equal "$(wc -l <"$BATS_TEST_TMPDIR/t.jsonl")" 6  # the five stages and agent-cycle's
 	run ! grep -l 'libcurl' "$BATS_TEST_TMPDIR"/ld.*
 	# OTEL_SDK_DISABLED=true turns everything off
 	OTEL_SDK_DISABLED=true AGENT_TRACE_JSONL_PATH="$BATS_TEST_TMPDIR/off.jsonl" run -0 agent-cycle
