@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "buf.h"
 #include "json.h"
 
 #define READ_CHUNK (64u << 10)
@@ -292,32 +293,12 @@ struct out {
 	int failed;
 };
 
-static void out_grow(struct out *o, size_t n)
+static void out_put(struct out *o, const char *s, size_t n)
 {
-	size_t cap = o->cap ? o->cap : 1024;
-	char *p;
-
-	if (o->failed)
-		return;
-	while (cap - o->len < n)
-		cap *= 2;
-	if (cap == o->cap)
-		return;
-	p = realloc(o->p, cap);
-	if (!p) {
+	if (o->failed || (o->cap - o->len < n && buf_grow(&o->p, &o->cap, o->len + n))) {
 		o->failed = 1;
 		return;
 	}
-	o->p = p;
-	o->cap = cap;
-}
-
-static void out_put(struct out *o, const char *s, size_t n)
-{
-	if (o->cap - o->len < n)
-		out_grow(o, n);
-	if (o->failed)
-		return;
 	memcpy(o->p + o->len, s, n);
 	o->len += n;
 }

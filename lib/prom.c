@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "buf.h"
 #include "prom.h"
 
 void prom_release(struct prom *p)
@@ -44,19 +45,9 @@ void prom_append(struct prom *p, const char *s, size_t n)
 {
 	if (p->oom)
 		return;
-	if (p->len + n + 1 > p->cap) {
-		size_t cap = p->cap ? p->cap : 4096;
-		char *nb;
-
-		while (cap < p->len + n + 1)
-			cap *= 2;
-		nb = realloc(p->buf, cap);
-		if (!nb) {
-			p->oom = 1;
-			return;
-		}
-		p->buf = nb;
-		p->cap = cap;
+	if (buf_grow(&p->buf, &p->cap, p->len + n + 1)) {
+		p->oom = 1;
+		return;
 	}
 	memcpy(p->buf + p->len, s, n);
 	p->len += n;
