@@ -744,81 +744,53 @@ static int fp_value(struct fp *f, jv *out)
 	if (f->p >= f->end)
 		return -1;
 	switch (*f->p) {
-	case '{': {
-		jv o = jv_object();
+	case '{':
+	case '[': {
+		int obj = *f->p == '{';
+		char close = obj ? '}' : ']';
+		jv c = obj ? jv_object() : jv_array();
 
 		if (++f->depth > 200)
-			return jv_free(o), -1;
+			return jv_free(c), -1;
 		f->p++;
 		fp_ws(f);
-		if (f->p < f->end && *f->p == '}') {
+		if (f->p < f->end && *f->p == close) {
 			f->p++;
 			f->depth--;
-			*out = o;
+			*out = c;
 			return 0;
 		}
 		for (;;) {
-			jv k, v;
+			jv k = jv_null(), v;
 
-			fp_ws(f);
-			if (f->p >= f->end || *f->p != '"' || fp_string(f, &k))
-				return jv_free(o), -1;
-			fp_ws(f);
-			if (f->p >= f->end || *f->p != ':') {
-				jv_free(k);
-				return jv_free(o), -1;
+			if (obj) {
+				fp_ws(f);
+				if (f->p >= f->end || *f->p != '"' || fp_string(f, &k))
+					return jv_free(c), -1;
+				fp_ws(f);
+				if (f->p >= f->end || *f->p != ':') {
+					jv_free(k);
+					return jv_free(c), -1;
+				}
+				f->p++;
 			}
-			f->p++;
 			if (fp_value(f, &v)) {
 				jv_free(k);
-				return jv_free(o), -1;
+				return jv_free(c), -1;
 			}
-			o = jv_object_set(o, k, v);
+			c = obj ? jv_object_set(c, k, v) : jv_array_append(c, v);
 			fp_ws(f);
 			if (f->p < f->end && *f->p == ',') {
 				f->p++;
 				continue;
 			}
-			if (f->p < f->end && *f->p == '}') {
+			if (f->p < f->end && *f->p == close) {
 				f->p++;
 				f->depth--;
-				*out = o;
+				*out = c;
 				return 0;
 			}
-			return jv_free(o), -1;
-		}
-	}
-	case '[': {
-		jv a = jv_array();
-
-		if (++f->depth > 200)
-			return jv_free(a), -1;
-		f->p++;
-		fp_ws(f);
-		if (f->p < f->end && *f->p == ']') {
-			f->p++;
-			f->depth--;
-			*out = a;
-			return 0;
-		}
-		for (;;) {
-			jv v;
-
-			if (fp_value(f, &v))
-				return jv_free(a), -1;
-			a = jv_array_append(a, v);
-			fp_ws(f);
-			if (f->p < f->end && *f->p == ',') {
-				f->p++;
-				continue;
-			}
-			if (f->p < f->end && *f->p == ']') {
-				f->p++;
-				f->depth--;
-				*out = a;
-				return 0;
-			}
-			return jv_free(a), -1;
+			return jv_free(c), -1;
 		}
 	}
 	case '"':
