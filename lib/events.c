@@ -8,6 +8,7 @@
 
 #include "clock.h"
 #include "events.h"
+#include "json.h"
 #include "prom.h"
 
 #define MAX_LABELS 3
@@ -347,32 +348,10 @@ static int scan_string(struct scan *s, struct val *v)
 
 static int scan_number(struct scan *s, struct val *v)
 {
-	const char *p = s->p, *start = p;
+	const char *p = json_number_end(s->p, s->end), *start = s->p;
 
-	if (p < s->end && *p == '-')
-		p++;
-	if (p < s->end && *p == '0')
-		p++;
-	else if (p < s->end && *p >= '1' && *p <= '9')
-		while (p < s->end && *p >= '0' && *p <= '9')
-			p++;
-	else
+	if (!p)
 		return bad(s, "bad number");
-	if (p < s->end && *p == '.') {
-		if (++p >= s->end || *p < '0' || *p > '9')
-			return bad(s, "bad number");
-		while (p < s->end && *p >= '0' && *p <= '9')
-			p++;
-	}
-	if (p < s->end && (*p == 'e' || *p == 'E')) {
-		p++;
-		if (p < s->end && (*p == '+' || *p == '-'))
-			p++;
-		if (p >= s->end || *p < '0' || *p > '9')
-			return bad(s, "bad number");
-		while (p < s->end && *p >= '0' && *p <= '9')
-			p++;
-	}
 	v->kind = V_NUM;
 	v->p = start;
 	v->n = (size_t)(p - start);

@@ -512,6 +512,36 @@ static void out_value(struct out *o, jv v)
 	}
 }
 
+const char *json_number_end(const char *p, const char *end)
+{
+	const char *q;
+
+	if (p < end && *p == '-')
+		p++;
+	if (p < end && *p == '0')
+		p++;
+	else if (p < end && *p >= '1' && *p <= '9')
+		while (p < end && *p >= '0' && *p <= '9')
+			p++;
+	else
+		return NULL;
+	if (p < end && *p == '.') {
+		for (q = ++p; p < end && *p >= '0' && *p <= '9'; p++)
+			;
+		if (p == q)
+			return NULL;
+	}
+	if (p < end && (*p == 'e' || *p == 'E')) {
+		if (++p < end && (*p == '+' || *p == '-'))
+			p++;
+		for (q = p; p < end && *p >= '0' && *p <= '9'; p++)
+			;
+		if (p == q)
+			return NULL;
+	}
+	return p;
+}
+
 /* ---------------------------------------------------------------- fast path
  *
  * libjq 1.6's parser costs ~160 instructions per byte and every stage of a
@@ -669,32 +699,11 @@ static int fp_string(struct fp *f, jv *out)
 
 static int fp_number(struct fp *f, jv *out)
 {
-	const char *p = f->p;
+	const char *p = json_number_end(f->p, f->end);
 	char tmp[64];
 
-	if (p < f->end && *p == '-')
-		p++;
-	if (p < f->end && *p == '0')
-		p++;
-	else if (p < f->end && *p >= '1' && *p <= '9')
-		while (p < f->end && *p >= '0' && *p <= '9')
-			p++;
-	else
+	if (!p)
 		return -1;
-	if (p < f->end && *p == '.') {
-		if (++p >= f->end || *p < '0' || *p > '9')
-			return -1;
-		while (p < f->end && *p >= '0' && *p <= '9')
-			p++;
-	}
-	if (p < f->end && (*p == 'e' || *p == 'E')) {
-		if (++p < f->end && (*p == '+' || *p == '-'))
-			p++;
-		if (p >= f->end || *p < '0' || *p > '9')
-			return -1;
-		while (p < f->end && *p >= '0' && *p <= '9')
-			p++;
-	}
 	if ((size_t)(p - f->p) >= sizeof tmp)
 		return -1;
 	/* Up to 15 significant digits and a power of ten under 10^23: both
@@ -898,36 +907,6 @@ static const char *sk_string(const char *p, const char *end, int *plain)
 	return NULL;
 }
 
-static const char *sk_number(const char *p, const char *end)
-{
-	const char *q;
-
-	if (p < end && *p == '-')
-		p++;
-	if (p < end && *p == '0')
-		p++;
-	else if (p < end && *p >= '1' && *p <= '9')
-		while (p < end && *p >= '0' && *p <= '9')
-			p++;
-	else
-		return NULL;
-	if (p < end && *p == '.') {
-		for (q = ++p; p < end && *p >= '0' && *p <= '9'; p++)
-			;
-		if (p == q)
-			return NULL;
-	}
-	if (p < end && (*p == 'e' || *p == 'E')) {
-		if (++p < end && (*p == '+' || *p == '-'))
-			p++;
-		for (q = p; p < end && *p >= '0' && *p <= '9'; p++)
-			;
-		if (p == q)
-			return NULL;
-	}
-	return p;
-}
-
 static const char *sk_value(const char *p, const char *end, int depth)
 {
 	int plain;
@@ -973,7 +952,7 @@ static const char *sk_value(const char *p, const char *end, int depth)
 	case 'n':
 		return end - p >= 4 && !memcmp(p, "null", 4) ? p + 4 : NULL;
 	default:
-		return sk_number(p, end);
+		return json_number_end(p, end);
 	}
 }
 

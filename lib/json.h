@@ -64,6 +64,9 @@ int json_read_file(const char *path, size_t limit, jv *out, struct err *e);
  * not taken, jq's parser decides. */
 int json_fast_parse(const char *s, size_t len, jv *out);
 
+/* Past the JSON number (RFC 8259's grammar) at p, or NULL. */
+const char *json_number_end(const char *p, const char *end);
+
 /* The members of the object that is the whole of s[0..len), checked as
  * json_fast_parse checks (and keys without escapes), nothing built: their
  * number, the first max of them in m (pointers into s), or -1 when s is
