@@ -262,12 +262,15 @@ int main(int argc, char **argv)
 	metrics_init(&c, a.db);
 	if (a.release) {
 		int span = trace_start("agent-metrics-agg", TRACE_INTERNAL);  /* ended at exit */
+		int closed = 0;
 
 		trace_str(span, "agent.tick.id", a.release);
 		trace_str(span, "agent.tick.failed_stage", a.stage);
 		trace_int(span, "agent.tick.failed_status", a.status);
-		trace_cycle_span(a.release, a.status, a.stage);
-		rc = metrics_release_tick(&c, a.agent, a.release, a.status, a.stage, &out, &e);
+		rc = metrics_release_tick(&c, a.agent, a.release, a.status, a.stage, &out, &closed, &e);
+		/* agent-cycle's span, unless the last stage ended it with the tick */
+		if (!closed)
+			trace_cycle_span(a.release, a.status, a.stage);
 		if (rc) {
 			rc = cli_fail(&e);
 		} else {

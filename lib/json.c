@@ -171,6 +171,7 @@ int json_reader_next(struct json_reader *r, jv *out, struct err *e)
 						r->off += n;
 						r->next_line++;
 						r->doc_bytes = 0;
+						r->fast_used = 1;
 						r->raw = start + k;
 						r->raw_len = m - k;
 						return 2;
@@ -179,9 +180,10 @@ int json_reader_next(struct json_reader *r, jv *out, struct err *e)
 				if (k == n || json_fast_parse(start, n, out) == 0) {
 					r->off += n;
 					r->next_line++;
-					r->doc_bytes = 0;
+					r->fast_used = 1;
 					if (k == n)
-						continue;  /* a blank line */
+						continue;  /* a blank line: it counts, as jq's would */
+					r->doc_bytes = 0;
 					while (n > 0 && (start[n - 1] == ' ' || start[n - 1] == '\t' ||
 							 start[n - 1] == '\r' || start[n - 1] == '\n'))
 						n--;
@@ -189,6 +191,13 @@ int json_reader_next(struct json_reader *r, jv *out, struct err *e)
 					r->raw_len = n - k;
 					return 1;
 				}
+			}
+			if (r->clean && r->fast_used) {
+				/* jq strips a byte-order mark from the first bytes it
+				 * is fed, which are not the stream's first now: one
+				 * blank tells it the stream has begun */
+				jv_parser_set_buf(r->parser, " ", 1, 1);
+				jv_free(jv_parser_next(r->parser));
 			}
 			r->clean = 0;  /* jq holds what it is fed: jq's from here on */
 			jv_parser_set_buf(r->parser, start, (int)n, 1);
@@ -398,20 +407,38 @@ static void out_number(struct out *o, double d)
 			}
 		}
 	}
-	/* else the first precision of 15, 16, 17 digits that reads back
-	 * (subnormals carry fewer digits: every precision is tried) */
-	for (prec = d < DBL_MIN ? 0 : 14; prec < 17; prec++) {
+	/* else the first precision of 15, 16, 17 digits with a decimal that
+	 * reads back (subnormals carry fewer digits: every precision is tried):
+	 * d rounded to it, or else the decimal one unit above or below, which
+	 * is the one that reads back where the doubles below d are closer
+	 * together than those above it (d a power of two). */
+	for (prec = d < DBL_MIN ? 0 : 14; prec <= 16; prec++) {
 		snprintf(tmp, sizeof tmp, "%.*e", prec, d);
-		if (strtod(tmp, NULL) == d)
-			break;
-	}
-	{
-		const char *t = tmp;  /* D[.DDD]e[+-]X */
-
-		for (; *t && *t != 'e'; t++)
+		nd = 0;
+		for (const char *t = tmp; *t && *t != 'e'; t++)
 			if (*t != '.')
 				digits[nd++] = *t;
-		decpt = (int)strtol(t + 1, NULL, 10) + 1;
+		decpt = (int)strtol(strchr(tmp, 'e') + 1, NULL, 10) + 1;
+		if (strtod(tmp, NULL) == d || prec == 16)
+			break;
+		for (int step = 1; step >= -1; step -= 2) {
+			char alt[20], num[48];
+			int i = nd - 1, e10 = decpt;
+
+			memcpy(alt, digits, (size_t)nd);
+			/* one unit in the last place, carried; 10..0 - 1 and 9..9 + 1
+			 * change the digit count: left to the next precision */
+			while (i >= 0 && alt[i] == (step > 0 ? '9' : '0'))
+				alt[i--] = step > 0 ? '0' : '9';
+			if (i < 0 || (i == 0 && step < 0 && alt[0] == '1'))
+				continue;
+			alt[i] = (char)(alt[i] + step);
+			snprintf(num, sizeof num, "%c.%.*se%d", alt[0], nd - 1, alt + 1, e10 - 1);
+			if (strtod(num, NULL) == d) {
+				memcpy(digits, alt, (size_t)nd);
+				goto trim;
+			}
+		}
 	}
 trim:
 	while (nd > 1 && digits[nd - 1] == '0')

@@ -35,6 +35,7 @@ struct json_reader {
 	long next_line;
 	int fed, eof, done;
 	int clean;          /* jq's parser holds no partial document */
+	int fast_used;      /* the fast path took a line */
 	const char *raw;    /* the last document's text when it was a line of */
 	size_t raw_len;     /* its own (fast path); valid until the next call */
 	/* optional: a whole line for which skip() says 1 is not parsed;

@@ -312,7 +312,7 @@ fail:
 }
 
 int metrics_release_tick(struct metrics_ctx *c, const char *agent, const char *id, int status,
-			 const char *stage, jv *out, struct err *e)
+			 const char *stage, jv *out, int *closed, struct err *e)
 {
 	char *row_agent = NULL;
 	const char *who = agent;
@@ -326,9 +326,13 @@ int metrics_release_tick(struct metrics_ctx *c, const char *agent, const char *i
 		return rc;
 	rc = store_query1(c->store, "trigger_get", jv_array_append(jv_array(), jv_string(id)), &row, e);
 	if (rc == 0 && jv_get_kind(row) == JV_KIND_OBJECT) {
+		int64_t st;
+
 		row_agent = json_string(row, "agent");
 		json_int(row, "at", &at);
 		recorded = 1;
+		if (closed)
+			*closed = json_int(row, "exit_status", &st);
 	}
 	if (!who)
 		who = row_agent;

@@ -37,10 +37,12 @@ int metrics_tick(struct metrics_ctx *c, jv doc, jv *out, struct err *e);
  * After a failed stage: releases the lease held by tick `id` (if it still
  * does) and records exit status and failed stage on its trigger row (when
  * there is one).  agent NULL: the trigger row's agent, else AGENT_NAME or
- * "default".  *out describes what was done.
+ * "default".  *out describes what was done; *closed (optional) says
+ * whether the row had its exit status already (the last stage had closed
+ * the tick before a later failure).
  */
 int metrics_release_tick(struct metrics_ctx *c, const char *agent, const char *id, int status,
-			 const char *stage, jv *out, struct err *e);
+			 const char *stage, jv *out, int *closed, struct err *e);
 
 /* The agent_metrics figures of an ended session, as an object keyed by
  * column name (borrows session, the session row, and usage, the totals of

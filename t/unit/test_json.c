@@ -395,6 +395,48 @@ static void reader_raw_lines(void **state)
 	free(text);
 }
 
+/* The fast path changes nothing jq would have said: a byte-order mark is
+ * taken only at the start of the stream, and blank lines count toward the
+ * next document's limit. */
+static void reader_as_jq_would(void **state)
+{
+	static const char bom_first[] = "\357\273\277{\"a\":1}\n{\"b\":2}\n";
+	static const char bom_later[] = "{\"a\":1}\n\357\273\277{\"b\":2}\n";
+	static const char blanks[] = "\t\n\n{\"h\":1}\r\n";
+	struct json_reader r;
+	struct err e = ERR_INIT;
+	int fd;
+	jv v;
+
+	(void)state;
+	fd = memfd_with(bom_first, sizeof bom_first - 1);
+	assert_int_equal(json_reader_init(&r, fd, NULL, 0, &e), 0);
+	assert_int_equal(json_reader_next(&r, &v, &e), 1);
+	assert_jv_equal(v, "{\"a\":1}");
+	jv_free(v);
+	assert_int_equal(json_reader_next(&r, &v, &e), 1);
+	jv_free(v);
+	json_reader_release(&r);
+	close(fd);
+
+	fd = memfd_with(bom_later, sizeof bom_later - 1);
+	assert_int_equal(json_reader_init(&r, fd, NULL, 0, &e), 0);
+	assert_int_equal(json_reader_next(&r, &v, &e), 1);
+	jv_free(v);
+	assert_int_equal(json_reader_next(&r, &v, &e), -1);
+	assert_int_equal(e.code, EX_DATA);
+	assert_non_null(strstr(e.msg, "line 2"));
+	json_reader_release(&r);
+	close(fd);
+
+	fd = memfd_with(blanks, sizeof blanks - 1);
+	assert_int_equal(json_reader_init(&r, fd, NULL, 8, &e), 0);
+	assert_int_equal(json_reader_next(&r, &v, &e), -1);
+	assert_non_null(strstr(e.msg, "document larger than 8 bytes"));
+	json_reader_release(&r);
+	close(fd);
+}
+
 static void reader_read_error_directory(void **state)
 {
 	struct json_reader r;
@@ -744,6 +786,16 @@ static void write_same_as_jq(void **state)
 		same_as_jq(jv_number(edge[i]));
 		same_as_jq(jv_number(-edge[i]));
 	}
+	/* powers of two and their neighbours: the doubles below are twice as
+	 * close as those above, and the nearest decimal may not read back */
+	for (int k = -1074; k <= 1023; k++) {
+		double p2 = ldexp(1.0, k);
+
+		same_as_jq(jv_number(p2));
+		same_as_jq(jv_number(-p2));
+		same_as_jq(jv_number(nextafter(p2, 0)));
+		same_as_jq(jv_number(nextafter(p2, INFINITY)));
+	}
 	same_as_jq(jv_number(NAN));
 	same_as_jq(jv_number(INFINITY));
 	same_as_jq(jv_number(-INFINITY));
@@ -1014,6 +1066,7 @@ int main(void)
 		cmocka_unit_test(reader_limit_is_per_document),
 		cmocka_unit_test(reader_from_pipe),
 		cmocka_unit_test(reader_raw_lines),
+		cmocka_unit_test(reader_as_jq_would),
 		cmocka_unit_test(reader_read_error_directory),
 		cmocka_unit_test(reader_read_error_closed_fd),
 		cmocka_unit_test(limit_from_env),
