@@ -274,12 +274,8 @@ int metrics_tick(struct metrics_ctx *c, jv doc, jv *out, struct err *e)
 	if ((rc = need_store(c, e)) || (rc = store_begin(c->store, e)))
 		goto fail;
 	sid = tick_session_id(doc);
-	if (ended(doc) && sid) {
+	if (ended(doc) && sid)
 		rc = record_session(c->store, sid, now_us / 1000000, &summary, e);
-		/* a few times a day: the rollups need not wait for a scrape */
-		if (rc == 0)
-			rc = metrics_fold(c->store, e);
-	}
 	if (rc == 0)
 		rc = record_missed(c->store, agent, now_us / 1000000, e);
 	if (rc == 0)
@@ -293,6 +289,13 @@ int metrics_tick(struct metrics_ctx *c, jv doc, jv *out, struct err *e)
 	}
 	if ((rc = store_commit(c->store, e)))
 		goto fail;
+	if (ended(doc) && sid) {
+		/* a few times a day, the rollups need not wait for a scrape; a
+		 * fold that fails is the next rendering's to do, not the tick's */
+		struct err later = ERR_INIT;
+
+		(void)metrics_fold(c->store, &later);
+	}
 	if (jv_get_kind(summary) == JV_KIND_OBJECT)
 		doc = json_set(doc, "metrics", summary);
 	else

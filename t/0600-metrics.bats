@@ -342,15 +342,44 @@ tool_duration_seconds|tool="x"|0|1|1'
 	[ "$AGENT_TEST_STORE" = sqlite ] || return 0
 	# the same rows again, pending all at once: one fold makes the same rollups
 	sql "DELETE FROM metric_rollups;
-	     INSERT INTO metric_pending (kind, ref) SELECT 'session_created', id FROM agent_sessions;
-	     INSERT INTO metric_pending (kind, ref) SELECT 'session_ended', id FROM agent_sessions WHERE outcome IS NOT NULL;
-	     INSERT INTO metric_pending (kind, ref) SELECT 'training_gate', id FROM agent_sessions WHERE training_gate IS NOT NULL;
-	     INSERT INTO metric_pending (kind, ref) SELECT 'backtest_gate', id FROM agent_sessions WHERE backtest_gate IS NOT NULL;
-	     INSERT INTO metric_pending (kind, ref) SELECT 'tick', id FROM agent_triggers WHERE exit_status IS NOT NULL;
-	     INSERT INTO metric_pending (kind, ref) SELECT 'invocation', id FROM agent_invocations;
-	     INSERT INTO metric_pending (kind, ref) SELECT 'action', id FROM agent_actions;" >/dev/null
+	     INSERT INTO metric_pending (kind, agent, ref) SELECT 'session_created', agent, id FROM agent_sessions;
+	     INSERT INTO metric_pending (kind, agent, ref, v) SELECT 'session_ended', agent, id,
+	       json_object('outcome', outcome, 'created_at', created_at, 'designing_at', designing_at,
+	                   'training_at', training_at, 'backtesting_at', backtesting_at,
+	                   'assessing_at', assessing_at, 'ended_at', COALESCE(completed_at, updated_at))
+	       FROM agent_sessions WHERE outcome IS NOT NULL;
+	     INSERT INTO metric_pending (kind, agent, ref, v)
+	       SELECT 'training_gate', agent, id, training_gate FROM agent_sessions WHERE training_gate IS NOT NULL;
+	     INSERT INTO metric_pending (kind, agent, ref, v)
+	       SELECT 'backtest_gate', agent, id, backtest_gate FROM agent_sessions WHERE backtest_gate IS NOT NULL;
+	     INSERT INTO metric_pending (kind, agent, ref, v) SELECT 'tick', agent, id,
+	       json_object('event', event, 'invoked', invoked, 'duration_ms', duration_ms,
+	                   'exit_status', exit_status, 'failed_stage', failed_stage)
+	       FROM agent_triggers WHERE exit_status IS NOT NULL;
+	     INSERT INTO metric_pending (kind, agent, ref) SELECT 'invocation', agent, id FROM agent_invocations;
+	     INSERT INTO metric_pending (kind, agent, ref) SELECT 'action', agent, id FROM agent_actions;" >/dev/null
 	run -0 --separate-stderr agent-metrics-agg --render
 	assert_equal "$(sql "SELECT agent, name, labels, idx, n, total FROM metric_rollups ORDER BY 1, 2, 3, 4")" "$rows"
+}
+
+@test "rollups: a count is what the row was at its event, not what it became" {
+	# schema 3's triggers counted a finished tick once, as it finished; a later
+	# write (agent-cycle recording a failure on a tick the last stage had
+	# closed) changes the row, not the count
+	sql "INSERT INTO agent_triggers (agent, tick_id, at, event, invoked, duration_ms, exit_status)
+	     VALUES ('default', 'tA', 1, 'idle', false, 40, 0);
+	     UPDATE agent_triggers SET exit_status = 4, failed_stage = 'agent-trigger', duration_ms = 900
+	      WHERE tick_id = 'tA';
+	     INSERT INTO agent_sessions (agent, phase, strategy_name, created_at, updated_at, training_at, training_gate)
+	     VALUES ('default', 'training', 's', 100, 100, 100, '{\"passed\":false,\"reason\":\"r1\"}');
+	     UPDATE agent_sessions SET training_gate = '{\"passed\":true}';" >/dev/null
+	run -0 --separate-stderr agent-metrics-agg --render
+	assert_line 'agent_triggers_total{agent="default",event="idle",invoked="false"} 1'
+	assert_line 'agent_tick_duration_seconds_sum{agent="default"} 0.04'
+	refute_line 'agent_tick_failures_total{agent="default",stage="agent-trigger"} 1'
+	assert_line 'agent_gate_failures_total{agent="default",gate="training",reason="r1"} 1'
+	assert_line 'agent_gate_results_total{agent="default",gate="training",result="fail"} 1'
+	refute_line 'agent_gate_results_total{agent="default",gate="training",result="pass"} 1'
 }
 
 # ---------------------------------------------------------------- delivery

@@ -30,59 +30,83 @@ DROP VIEW metric_session_end;
 DROP VIEW metric_gate;
 DROP VIEW metric_tick_end;
 
--- kind: session_created, session_ended, training_gate, backtest_gate (ref
--- an agent_sessions id), tick (agent_triggers), invocation
--- (agent_invocations), action (agent_actions).
+-- One row per event, in the writer's transaction: its kind, the agent, the
+-- row (ref: its id in agent_sessions, agent_triggers, agent_invocations or
+-- agent_actions), and in v what the count needs as it was at the event,
+-- for the rows that change later (an ended session's times, a gate's
+-- verdict as JSON text, a finished tick): schema 3's triggers counted
+-- those values, and a later write (agent-cycle recording a failure on a
+-- tick the last stage had closed) must not change the count.  Invocations
+-- and tool calls are written once: the fold reads them.
 CREATE TABLE metric_pending (
     id                      INTEGER PRIMARY KEY,
     kind                    TEXT    NOT NULL,
-    ref                     INTEGER NOT NULL
+    agent                   TEXT    NOT NULL,
+    ref                     INTEGER NOT NULL,
+    v                       TEXT
 );
 
 CREATE TRIGGER metric_session_created AFTER INSERT ON agent_sessions
 BEGIN
-    INSERT INTO metric_pending (kind, ref) VALUES ('session_created', NEW.id);
-    INSERT INTO metric_pending (kind, ref) SELECT 'session_ended', NEW.id WHERE NEW.outcome IS NOT NULL;
-    INSERT INTO metric_pending (kind, ref) SELECT 'training_gate', NEW.id WHERE NEW.training_gate IS NOT NULL;
-    INSERT INTO metric_pending (kind, ref) SELECT 'backtest_gate', NEW.id WHERE NEW.backtest_gate IS NOT NULL;
+    INSERT INTO metric_pending (kind, agent, ref) VALUES ('session_created', NEW.agent, NEW.id);
+    INSERT INTO metric_pending (kind, agent, ref, v)
+    SELECT 'session_ended', NEW.agent, NEW.id,
+           json_object('outcome', NEW.outcome, 'created_at', NEW.created_at, 'designing_at', NEW.designing_at,
+                       'training_at', NEW.training_at, 'backtesting_at', NEW.backtesting_at,
+                       'assessing_at', NEW.assessing_at, 'ended_at', COALESCE(NEW.completed_at, NEW.updated_at))
+     WHERE NEW.outcome IS NOT NULL;
+    INSERT INTO metric_pending (kind, agent, ref, v)
+    SELECT 'training_gate', NEW.agent, NEW.id, NEW.training_gate WHERE NEW.training_gate IS NOT NULL;
+    INSERT INTO metric_pending (kind, agent, ref, v)
+    SELECT 'backtest_gate', NEW.agent, NEW.id, NEW.backtest_gate WHERE NEW.backtest_gate IS NOT NULL;
 END;
 
 CREATE TRIGGER metric_session_ended AFTER UPDATE OF outcome ON agent_sessions
 WHEN OLD.outcome IS NULL AND NEW.outcome IS NOT NULL
 BEGIN
-    INSERT INTO metric_pending (kind, ref) VALUES ('session_ended', NEW.id);
+    INSERT INTO metric_pending (kind, agent, ref, v)
+    VALUES ('session_ended', NEW.agent, NEW.id,
+            json_object('outcome', NEW.outcome, 'created_at', NEW.created_at, 'designing_at', NEW.designing_at,
+                        'training_at', NEW.training_at, 'backtesting_at', NEW.backtesting_at,
+                        'assessing_at', NEW.assessing_at, 'ended_at', COALESCE(NEW.completed_at, NEW.updated_at)));
 END;
 
 CREATE TRIGGER metric_training_gate AFTER UPDATE OF training_gate ON agent_sessions
 WHEN OLD.training_gate IS NULL AND NEW.training_gate IS NOT NULL
 BEGIN
-    INSERT INTO metric_pending (kind, ref) VALUES ('training_gate', NEW.id);
+    INSERT INTO metric_pending (kind, agent, ref, v) VALUES ('training_gate', NEW.agent, NEW.id, NEW.training_gate);
 END;
 
 CREATE TRIGGER metric_backtest_gate AFTER UPDATE OF backtest_gate ON agent_sessions
 WHEN OLD.backtest_gate IS NULL AND NEW.backtest_gate IS NOT NULL
 BEGIN
-    INSERT INTO metric_pending (kind, ref) VALUES ('backtest_gate', NEW.id);
+    INSERT INTO metric_pending (kind, agent, ref, v) VALUES ('backtest_gate', NEW.agent, NEW.id, NEW.backtest_gate);
 END;
 
 CREATE TRIGGER metric_tick_finished AFTER UPDATE OF exit_status ON agent_triggers
 WHEN OLD.exit_status IS NULL AND NEW.exit_status IS NOT NULL
 BEGIN
-    INSERT INTO metric_pending (kind, ref) VALUES ('tick', NEW.id);
+    INSERT INTO metric_pending (kind, agent, ref, v)
+    VALUES ('tick', NEW.agent, NEW.id,
+            json_object('event', NEW.event, 'invoked', NEW.invoked, 'duration_ms', NEW.duration_ms,
+                        'exit_status', NEW.exit_status, 'failed_stage', NEW.failed_stage));
 END;
 
 CREATE TRIGGER metric_tick_inserted_finished AFTER INSERT ON agent_triggers
 WHEN NEW.exit_status IS NOT NULL
 BEGIN
-    INSERT INTO metric_pending (kind, ref) VALUES ('tick', NEW.id);
+    INSERT INTO metric_pending (kind, agent, ref, v)
+    VALUES ('tick', NEW.agent, NEW.id,
+            json_object('event', NEW.event, 'invoked', NEW.invoked, 'duration_ms', NEW.duration_ms,
+                        'exit_status', NEW.exit_status, 'failed_stage', NEW.failed_stage));
 END;
 
 CREATE TRIGGER metric_invocation AFTER INSERT ON agent_invocations
 BEGIN
-    INSERT INTO metric_pending (kind, ref) VALUES ('invocation', NEW.id);
+    INSERT INTO metric_pending (kind, agent, ref) VALUES ('invocation', NEW.agent, NEW.id);
 END;
 
 CREATE TRIGGER metric_action AFTER INSERT ON agent_actions
 BEGIN
-    INSERT INTO metric_pending (kind, ref) VALUES ('action', NEW.id);
+    INSERT INTO metric_pending (kind, agent, ref) VALUES ('action', NEW.agent, NEW.id);
 END;

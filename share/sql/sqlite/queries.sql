@@ -39,16 +39,19 @@ SELECT id FROM metric_pending LIMIT 1
 -- observation per row and metric, as schema 3's triggers made them, then
 -- summed per bucket.  Label values are escaped for the text format.
 WITH
-ses AS (SELECT p.kind, s.* FROM metric_pending p JOIN agent_sessions s ON s.id = p.ref
-         WHERE p.kind IN ('session_created', 'session_ended')),
-ended AS (SELECT * FROM ses WHERE kind = 'session_ended'),
-gates AS (SELECT agent, g, COALESCE(CASE WHEN json_valid(v) THEN json_extract(v, '$.passed') END = 1, 0) AS passed,
+ended AS (SELECT agent, json_extract(v, '$.outcome') AS outcome, json_extract(v, '$.created_at') AS created_at,
+                 json_extract(v, '$.designing_at') AS designing_at, json_extract(v, '$.training_at') AS training_at,
+                 json_extract(v, '$.backtesting_at') AS backtesting_at,
+                 json_extract(v, '$.assessing_at') AS assessing_at, json_extract(v, '$.ended_at') AS ended_at
+            FROM metric_pending WHERE kind = 'session_ended'),
+gates AS (SELECT agent, CASE kind WHEN 'training_gate' THEN 'training' ELSE 'backtest' END AS g,
+                 COALESCE(CASE WHEN json_valid(v) THEN json_extract(v, '$.passed') END = 1, 0) AS passed,
                  CASE WHEN json_valid(v) THEN CAST(json_extract(v, '$.reason') AS TEXT) END AS reason
-            FROM (SELECT s.agent, CASE p.kind WHEN 'training_gate' THEN 'training' ELSE 'backtest' END AS g,
-                         CASE p.kind WHEN 'training_gate' THEN s.training_gate ELSE s.backtest_gate END AS v
-                    FROM metric_pending p JOIN agent_sessions s ON s.id = p.ref
-                   WHERE p.kind IN ('training_gate', 'backtest_gate'))),
-ticks AS (SELECT t.* FROM metric_pending p JOIN agent_triggers t ON t.id = p.ref WHERE p.kind = 'tick'),
+            FROM metric_pending WHERE kind IN ('training_gate', 'backtest_gate')),
+ticks AS (SELECT agent, json_extract(v, '$.event') AS event, json_extract(v, '$.invoked') AS invoked,
+                 json_extract(v, '$.duration_ms') AS duration_ms, json_extract(v, '$.exit_status') AS exit_status,
+                 json_extract(v, '$.failed_stage') AS failed_stage
+            FROM metric_pending WHERE kind = 'tick'),
 inv AS (SELECT i.*, 'gen_ai_operation_name="chat",gen_ai_provider_name="anthropic",gen_ai_request_model="'
                     || COALESCE(replace(replace(replace(i.model, '\', '\\'), '"', '\"'), char(10), '\n'), '') || '"' AS gl
           FROM metric_pending p JOIN agent_invocations i ON i.id = p.ref WHERE p.kind = 'invocation'),
@@ -56,22 +59,23 @@ act AS (SELECT a.agent, a.success, a.duration_ms,
                CASE WHEN NOT a.success AND a.error LIKE 'unknown tool %' THEN '_unknown' ELSE a.tool_name END AS t
           FROM metric_pending p JOIN agent_actions a ON a.id = p.ref WHERE p.kind = 'action'),
 obs (agent, name, labels, v) AS (
-    SELECT agent, 'cycles_started_total', '', 1 FROM ses WHERE kind = 'session_created'
+    SELECT agent, 'cycles_started_total', '', 1 FROM metric_pending WHERE kind = 'session_created'
     UNION ALL
-    SELECT agent, 'cycles_total', 'outcome="' || replace(replace(replace(outcome, '\', '\\'), '"', '\"'), char(10), '\n') || '"', 1
+    SELECT agent, 'cycles_total',
+           'outcome="' || COALESCE(replace(replace(replace(outcome, '\', '\\'), '"', '\"'), char(10), '\n'), '') || '"', 1
       FROM ended
     UNION ALL
-    SELECT agent, 'cycle_duration_seconds', '', max(COALESCE(completed_at, updated_at) - created_at, 0) FROM ended
+    SELECT agent, 'cycle_duration_seconds', '', max(ended_at - created_at, 0) FROM ended
     UNION ALL
     SELECT agent, 'phase_duration_seconds', 'phase="' || ph || '"', max(t1 - t0, 0) FROM (
         SELECT agent, 'designing' AS ph, designing_at AS t0,
-               COALESCE(training_at, backtesting_at, assessing_at, completed_at, updated_at) AS t1 FROM ended
+               COALESCE(training_at, backtesting_at, assessing_at, ended_at) AS t1 FROM ended
         UNION ALL
-        SELECT agent, 'training', training_at, COALESCE(backtesting_at, assessing_at, completed_at, updated_at) FROM ended
+        SELECT agent, 'training', training_at, COALESCE(backtesting_at, assessing_at, ended_at) FROM ended
         UNION ALL
-        SELECT agent, 'backtesting', backtesting_at, COALESCE(assessing_at, completed_at, updated_at) FROM ended
+        SELECT agent, 'backtesting', backtesting_at, COALESCE(assessing_at, ended_at) FROM ended
         UNION ALL
-        SELECT agent, 'assessing', assessing_at, COALESCE(completed_at, updated_at) FROM ended)
+        SELECT agent, 'assessing', assessing_at, ended_at FROM ended)
      WHERE t0 IS NOT NULL
     UNION ALL
     SELECT agent, 'gate_results_total',
