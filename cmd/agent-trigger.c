@@ -78,11 +78,17 @@ int main(int argc, char **argv)
 	if ((rc = store_open(&s, a.db, &e)))
 		return cli_fail(&e);
 	rc = trigger_tick(s, &cfg, &doc, &warn, &e);
-	store_close(s);
-	if (rc)
+	if (rc) {
+		store_close(s);
 		return cli_fail(&e);
+	}
 	if (warn.code && !cli_quiet)
 		cli_warn("%s", warn.msg);
 	trace_tick_result(span, "agent-trigger", doc);
-	return cli_finish(cli_emit(doc));
+	/* the tick is committed: the next stage gets the document before the
+	 * store is closed (a WAL checkpoint, now and then) */
+	rc = cli_emit(doc);
+	fflush(stdout);
+	store_close(s);
+	return cli_finish(rc);
 }

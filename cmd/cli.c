@@ -161,6 +161,17 @@ static int passes(const char *line, size_t len, void *arg)
 	return tick_line_passes(line, len, pass_action);
 }
 
+/* What is written goes on before the reader waits for more input: in a
+ * pipeline the next stage has the document while this one is still waiting
+ * for the end of its input (each stage's end waits for the one before it to
+ * exit), not when this one exits.  A stream with more input already read
+ * is written in blocks, as stdio does. */
+static void flush_before_wait(const struct json_reader *r)
+{
+	if (r->off == r->len)
+		fflush(stdout);
+}
+
 int cli_each_doc(int (*fn)(jv doc, void *arg), void *arg)
 {
 	struct json_reader r;
@@ -185,6 +196,7 @@ int cli_each_doc(int (*fn)(jv doc, void *arg), void *arg)
 				cli_warn("write error: %s", strerror(errno));
 				rc = EX_TEMP;
 			}
+			flush_before_wait(&r);
 			continue;
 		}
 		jv_free(in_doc);  /* the document before */
@@ -193,6 +205,7 @@ int cli_each_doc(int (*fn)(jv doc, void *arg), void *arg)
 		in_doc = jv_copy(doc);
 		rc = fn(doc, arg);
 		in_raw = NULL;
+		flush_before_wait(&r);
 	}
 	/* The last document stays referenced: the command exits next, and
 	 * taking a tick document apart node by node (~50 us) is work for
