@@ -13,22 +13,22 @@
 -- schema 3's triggers did, in the transaction that deletes them.
 -- agent-metrics-agg folds before it renders and when a tick ends a session.
 -- PostgreSQL compiles its triggers once, server-side: it keeps schema 3.
-DROP TRIGGER metric_session_created;
-DROP TRIGGER metric_session_ended;
-DROP TRIGGER metric_training_gate;
-DROP TRIGGER metric_backtest_gate;
-DROP TRIGGER metric_tick_finished;
-DROP TRIGGER metric_tick_inserted_finished;
-DROP TRIGGER metric_invocation;
-DROP TRIGGER metric_action;
-DROP TRIGGER metric_observe_insert;
-DROP TRIGGER metric_session_end_insert;
-DROP TRIGGER metric_gate_insert;
-DROP TRIGGER metric_tick_end_insert;
-DROP VIEW metric_observe;
-DROP VIEW metric_session_end;
-DROP VIEW metric_gate;
-DROP VIEW metric_tick_end;
+DROP TRIGGER IF EXISTS metric_session_created;
+DROP TRIGGER IF EXISTS metric_session_ended;
+DROP TRIGGER IF EXISTS metric_training_gate;
+DROP TRIGGER IF EXISTS metric_backtest_gate;
+DROP TRIGGER IF EXISTS metric_tick_finished;
+DROP TRIGGER IF EXISTS metric_tick_inserted_finished;
+DROP TRIGGER IF EXISTS metric_invocation;
+DROP TRIGGER IF EXISTS metric_action;
+DROP TRIGGER IF EXISTS metric_observe_insert;
+DROP TRIGGER IF EXISTS metric_session_end_insert;
+DROP TRIGGER IF EXISTS metric_gate_insert;
+DROP TRIGGER IF EXISTS metric_tick_end_insert;
+DROP VIEW IF EXISTS metric_observe;
+DROP VIEW IF EXISTS metric_session_end;
+DROP VIEW IF EXISTS metric_gate;
+DROP VIEW IF EXISTS metric_tick_end;
 
 -- One row per event, in the writer's transaction: its kind, the agent, the
 -- row (ref: its id in agent_sessions, agent_triggers, agent_invocations or
