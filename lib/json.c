@@ -12,6 +12,11 @@
 
 #define READ_CHUNK (64u << 10)
 
+static int is_ws(char c)
+{
+	return c == ' ' || c == '\n' || c == '\t' || c == '\r';
+}
+
 /* The powers of ten a double holds exactly. */
 static const double pow10_exact[23] = {
 	1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11,
@@ -156,40 +161,29 @@ int json_reader_next(struct json_reader *r, jv *out, struct err *e)
 			}
 			/* a whole line while jq holds nothing: the fast path first */
 			if (r->clean && nl) {
-				size_t k = 0;
+				const char *d = start, *end = start + n;
+				int got;
 
-				while (k < n && (start[k] == ' ' || start[k] == '\t' ||
-						 start[k] == '\r' || start[k] == '\n'))
-					k++;
-				if (k < n && r->skip) {
-					size_t m = n;
-
-					while (m > k && (start[m - 1] == ' ' || start[m - 1] == '\t' ||
-							 start[m - 1] == '\r' || start[m - 1] == '\n'))
-						m--;
-					if (r->skip(start + k, m - k, r->skip_arg)) {
-						r->off += n;
-						r->next_line++;
-						r->doc_bytes = 0;
-						r->fast_used = 1;
-						r->raw = start + k;
-						r->raw_len = m - k;
-						return 2;
-					}
-				}
-				if (k == n || json_fast_parse(start, n, out) == 0) {
+				while (d < end && is_ws(*d))
+					d++;
+				while (end > d && is_ws(end[-1]))
+					end--;
+				if (d == end)
+					got = 0;  /* a blank line: it counts, as jq's would */
+				else if (r->skip && r->skip(d, (size_t)(end - d), r->skip_arg))
+					got = 2;
+				else
+					got = json_fast_parse(d, (size_t)(end - d), out) == 0 ? 1 : -1;
+				if (got >= 0) {
 					r->off += n;
 					r->next_line++;
 					r->fast_used = 1;
-					if (k == n)
-						continue;  /* a blank line: it counts, as jq's would */
+					if (got == 0)
+						continue;
 					r->doc_bytes = 0;
-					while (n > 0 && (start[n - 1] == ' ' || start[n - 1] == '\t' ||
-							 start[n - 1] == '\r' || start[n - 1] == '\n'))
-						n--;
-					r->raw = start + k;
-					r->raw_len = n - k;
-					return 1;
+					r->raw = d;
+					r->raw_len = (size_t)(end - d);
+					return got;
 				}
 			}
 			if (r->clean && r->fast_used) {
@@ -585,7 +579,7 @@ struct fp {
 
 static void fp_ws(struct fp *f)
 {
-	while (f->p < f->end && (*f->p == ' ' || *f->p == '\n' || *f->p == '\t' || *f->p == '\r'))
+	while (f->p < f->end && is_ws(*f->p))
 		f->p++;
 }
 
@@ -890,7 +884,7 @@ static const char *sk_value(const char *p, const char *end, int depth);
 
 static const char *sk_ws(const char *p, const char *end)
 {
-	while (p < end && (*p == ' ' || *p == '\n' || *p == '\t' || *p == '\r'))
+	while (p < end && is_ws(*p))
 		p++;
 	return p;
 }

@@ -254,7 +254,7 @@ int metrics_tick(struct metrics_ctx *c, jv doc, jv *out, struct err *e)
 	char *id = NULL, *agent = NULL, *at = NULL;
 	int64_t now_us, at_us = 0, sid;
 	jv summary = jv_null();
-	int rc, dry = 0;
+	int rc, dry = 0, end = 0;
 
 	if ((rc = tick_check(doc, e)))
 		goto fail;
@@ -274,7 +274,8 @@ int metrics_tick(struct metrics_ctx *c, jv doc, jv *out, struct err *e)
 	if ((rc = need_store(c, e)) || (rc = store_begin(c->store, e)))
 		goto fail;
 	sid = tick_session_id(doc);
-	if (ended(doc) && sid)
+	end = ended(doc) && sid;
+	if (end)
 		rc = record_session(c->store, sid, now_us / 1000000, &summary, e);
 	if (rc == 0)
 		rc = record_missed(c->store, agent, now_us / 1000000, e);
@@ -289,7 +290,7 @@ int metrics_tick(struct metrics_ctx *c, jv doc, jv *out, struct err *e)
 	}
 	if ((rc = store_commit(c->store, e)))
 		goto fail;
-	if (ended(doc) && sid) {
+	if (end) {
 		/* a few times a day, the rollups need not wait for a scrape; a
 		 * fold that fails is the next rendering's to do, not the tick's */
 		struct err later = ERR_INIT;
