@@ -40,7 +40,7 @@ JQ_LIBS      := -ljq
 SQLITE_LIBS  := -Wl,-Bstatic -lsqlite3 -Wl,-Bdynamic -lm -lz -lpthread -ldl
 PQ_CFLAGS    := $(call pc,--cflags,libpq)
 PQ_LIBS      := $(call pc,--libs,libpq)
-# libpq and libcurl are loaded with dlopen when first needed (lib/dl.c): a
+# libpq and libcurl are loaded with dlopen when first needed (lib/base/dl.c): a
 # process that never uses them does not pay for loading them.
 CURL_LIBS    :=
 MHD_LIBS     := $(call pc,--libs,libmicrohttpd)
@@ -49,7 +49,7 @@ CMOCKA_LIBS  := $(call pc,--libs,cmocka)
 STORE_LIBS   := $(SQLITE_LIBS) $(JQ_LIBS) -lm -ldl
 
 ALL_CFLAGS = -std=c11 -D_GNU_SOURCE $(WARN) $(CFLAGS) $(SAN_FLAGS) $(PQ_CFLAGS) \
-             -Ilib -Icmd -I$(O)/gen -MMD -MP \
+             -Ilib -I. -Icmd -I$(O)/gen -MMD -MP \
              -DAGENT_VERSION='"$(VERSION)"' -DAGENT_DATADIR='"$(DATADIR)"'
 ALL_LDFLAGS = $(LDFLAGS) $(SAN_FLAGS)
 
@@ -60,6 +60,7 @@ LIBS_agent-gate   := $(STORE_LIBS)
 LIBS_agent-budget := $(STORE_LIBS)
 LIBS_agent-invoke := $(STORE_LIBS) $(CURL_LIBS) $(YAML_LIBS)
 LIBS_agent-sim    := $(MHD_LIBS) $(JQ_LIBS) -lm
+ARCH_agent-sim    := $(O)/libsim.a
 LIBS_agent-trigger     := $(STORE_LIBS) $(CURL_LIBS)
 LIBS_agent-metrics-agg := $(STORE_LIBS) $(CURL_LIBS)
 LIBS_agent-control     := $(STORE_LIBS) $(CURL_LIBS)
@@ -73,8 +74,13 @@ LIBS_agent-monitor := $(STORE_LIBS) $(CURL_LIBS)
 
 SH_CMDS := agent-cycle agent
 
-LIB_SRC := $(wildcard lib/*.c)
+# lib/ in layers (lib/README): base, then store and net, then the domain at
+# the top of lib/, then obs and views.  The simulator (sim/) is an archive of
+# its own that only agent-sim links.
+LIB_SRC := $(wildcard lib/*.c lib/*/*.c)
 LIB_OBJ := $(LIB_SRC:lib/%.c=$(O)/lib/%.o) $(O)/gen/sql_gen.o
+SIM_SRC := $(wildcard sim/*.c)
+SIM_OBJ := $(SIM_SRC:sim/%.c=$(O)/sim/%.o)
 CMD_BIN := $(C_CMDS:%=$(O)/bin/%)
 SH_BIN  := $(SH_CMDS:%=$(O)/bin/%)
 UNIT_SRC := $(wildcard t/unit/test_*.c)
@@ -97,7 +103,15 @@ $(O)/gen/sql_gen.c: $(SQL_SRC) build-aux/embed-sql Makefile
 $(O)/gen/sql_gen.o: $(O)/gen/sql_gen.c
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
+$(O)/sim/%.o: sim/%.c
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
 $(O)/libagent.a: $(LIB_OBJ)
+	@rm -f $@
+	$(AR) rcs $@ $^
+
+$(O)/libsim.a: $(SIM_OBJ)
 	@rm -f $@
 	$(AR) rcs $@ $^
 
@@ -106,9 +120,9 @@ $(O)/cmd/%.o: cmd/%.c
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
 .SECONDEXPANSION:
-$(CMD_BIN): $(O)/bin/%: $(O)/cmd/%.o $(O)/cmd/cli.o $(O)/libagent.a
+$(CMD_BIN): $(O)/bin/%: $(O)/cmd/%.o $(O)/cmd/cli.o $$(ARCH_$$*) $(O)/libagent.a
 	@mkdir -p $(@D)
-	$(CC) $(ALL_LDFLAGS) -o $@ $< $(O)/cmd/cli.o $(O)/libagent.a $(LIBS_$*)
+	$(CC) $(ALL_LDFLAGS) -o $@ $< $(O)/cmd/cli.o $(ARCH_$*) $(O)/libagent.a $(LIBS_$*)
 
 $(SH_BIN): $(O)/bin/%: cmd/%
 	@mkdir -p $(@D)
@@ -141,11 +155,12 @@ bench: all
 	@O=$(O) sh bench/run
 
 lint:
+	sh build-aux/check-layers
 	cppcheck --quiet --error-exitcode=1 --enable=warning,portability \
 	  --suppress=missingIncludeSystem -Ilib \
 	  '-Djv_object_foreach(t,k,v)=for (jv k = jv_null(), v = jv_null(); 0;)' \
 	  --suppress=preprocessorErrorDirective lib cmd
-	shellcheck -x build-aux/deps build-aux/embed-sql build-aux/demo t/run t/pg bench/run \
+	shellcheck -x build-aux/deps build-aux/embed-sql build-aux/check-layers build-aux/demo t/run t/pg bench/run \
 	  $(wildcard bench/*.sh) $(SH_CMDS:%=cmd/%)
 	@if ls man/*.[0-9] >/dev/null 2>&1; then mandoc -Tlint -Wwarning man/*.[0-9]; fi
 

@@ -9,9 +9,9 @@
 #include <unistd.h>
 
 #include "budget.h"
-#include "clock.h"
-#include "json.h"
-#include "store.h"
+#include "base/clock.h"
+#include "base/json.h"
+#include "store/store.h"
 
 static int worker(const char *db, int n, int baseline)
 {

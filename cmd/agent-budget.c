@@ -4,12 +4,12 @@
 
 #include "budget.h"
 #include "cli.h"
-#include "json.h"
+#include "base/json.h"
 #include "pricing.h"
 #include "stage.h"
-#include "store.h"
+#include "store/store.h"
 #include "tick.h"
-#include "trace.h"
+#include "net/trace.h"
 
 static const char summary[] =
 	"Report, hold, settle and price the agent's daily model spend under a hard cap."
@@ -24,8 +24,6 @@ static const char summary[] =
 enum { OPT_USAGE = 256, OPT_BATCH, OPT_NOTE, OPT_TOKENS };
 
 static struct argp_option options[] = {
-	{ "db", 'd', "URI", 0, "store to use (default: AGENT_DB, else the SQLite default)", 0 },
-	{ "agent", 'a', "NAME", 0, "agent (default: AGENT_NAME, else \"default\")", 0 },
 	{ "usd", 'u', "USD", 0, "amount in dollars (hold, settle)", 0 },
 	{ "ttl", 't', "SECONDS", 0, "hold lifetime (default 900)", 0 },
 	{ "tokens", OPT_TOKENS, "N", 0, "tokens the hold reserves against AGENT_DAILY_TOKEN_BUDGET", 0 },
@@ -35,15 +33,13 @@ static struct argp_option options[] = {
 	{ "batch", OPT_BATCH, 0, 0, "apply the batch discount (price, settle)", 0 },
 	{ "estimate", 'e', "USD", 0, "what the caller means to spend (check; default: one cycle)", 0 },
 	{ "days", 'n', "N", 0, "days of history (default 7)", 0 },
-	{ "json", 'j', 0, 0, "print JSON even on a terminal", 0 },
-	{ "quiet", 'q', 0, 0, "print nothing; the exit status says it", 0 },
 	{ 0 }
 };
 
 struct args {
-	const char *db, *agent, *verb, *arg, *usage, *model, *note;
+	const char *verb, *arg, *usage, *model, *note;
 	int64_t usd, estimate, tokens;
-	int has_usd, has_estimate, batch, json;
+	int has_usd, has_estimate, batch;
 	long long ttl, days;
 };
 
@@ -65,8 +61,6 @@ static error_t parse(int key, char *arg, struct argp_state *st)
 	struct args *a = st->input;
 
 	switch (key) {
-	case 'd': a->db = arg; break;
-	case 'a': a->agent = arg; break;
 	case 'u': a->usd = usd_arg(st, "--usd", arg); a->has_usd = 1; break;
 	case 't': a->ttl = cli_number(st, "--ttl", arg, 1, 7 * 86400); break;
 	case OPT_TOKENS: a->tokens = cli_number(st, "--tokens", arg, 0, 1000000000000LL); break;
@@ -76,8 +70,6 @@ static error_t parse(int key, char *arg, struct argp_state *st)
 	case OPT_BATCH: a->batch = 1; break;
 	case 'e': a->estimate = usd_arg(st, "--estimate", arg); a->has_estimate = 1; break;
 	case 'n': a->days = cli_number(st, "--days", arg, 1, 3660); break;
-	case 'j': a->json = 1; break;
-	case 'q': cli_quiet = 1; break;
 	case ARGP_KEY_ARG:
 		if (!a->verb) {
 			int ok = 0;
@@ -153,7 +145,7 @@ static int emit(struct args *a, jv v, void (*human)(jv))
 		jv_free(v);
 		return 0;
 	}
-	if (human && cli_tty() && !a->json) {
+	if (human && cli_tty() && !cli_opt.json) {
 		human(v);
 		jv_free(v);
 		return 0;
@@ -270,11 +262,12 @@ int main(int argc, char **argv)
 	int rc;
 
 	cli_init("agent-budget", argv);
+	argp.children = cli_shared(CLI_DB | CLI_AGENT | CLI_JSON | CLI_QUIET, NULL, NULL);
 	argp_parse(&argp, argc, argv, 0, 0, &a);
 	if (!a.verb) {
 		struct pipe_run p;
 
-		stage_init(&p.stage, a.db);
+		stage_init(&p.stage, cli_opt.db);
 		cli_pass_through("invoke");
 		rc = cli_each_doc(pipe_one, &p);
 		stage_release(&p.stage);
@@ -283,9 +276,9 @@ int main(int argc, char **argv)
 	trace_startf(TRACE_INTERNAL, "agent-budget %s", a.verb);  /* ended at exit */
 	if (!strcmp(a.verb, "price"))
 		return cli_finish(cmd_price(&a));
-	if ((rc = budget_config(&cfg, a.agent, &e)))
+	if ((rc = budget_config(&cfg, cli_opt.agent, &e)))
 		return cli_fail(&e);
-	if ((rc = store_open(&s, a.db, &e)))
+	if ((rc = store_open(&s, cli_opt.db, &e)))
 		return cli_fail(&e);
 
 	if (!strcmp(a.verb, "status")) {

@@ -3,12 +3,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "clock.h"
+#include "base/clock.h"
 #include "cli.h"
 #include "control.h"
-#include "json.h"
-#include "store.h"
-#include "trace.h"
+#include "base/json.h"
+#include "store/store.h"
+#include "net/trace.h"
 #include "trigger.h"
 
 static const char summary[] =
@@ -21,17 +21,12 @@ static const char summary[] =
 	"object on stdout (a line of text on a terminal, unless --json).";
 
 static struct argp_option options[] = {
-	{ "agent", 'a', "NAME", 0, "agent (default: AGENT_NAME, else \"default\")", 0 },
-	{ "db", 'd', "URI", 0, "store to use (default: AGENT_DB)", 0 },
 	{ "reason", 'r', "TEXT", 0, "why (kept with the pause, or as the session's failure reason)", 0 },
-	{ "json", 'j', 0, 0, "print JSON even on a terminal", 0 },
-	{ "quiet", 'q', 0, 0, "print nothing; the exit status says it", 0 },
 	{ 0 }
 };
 
 struct args {
-	const char *agent, *db, *reason, *verb;
-	int json;
+	const char *reason, *verb;
 };
 
 static error_t parse(int key, char *arg, struct argp_state *st)
@@ -39,19 +34,11 @@ static error_t parse(int key, char *arg, struct argp_state *st)
 	struct args *a = st->input;
 
 	switch (key) {
-	case 'a':
-		if (!trigger_name_ok(arg, 100))
-			argp_error(st, "--agent: not 1 to 100 characters of [A-Za-z0-9_.-]: '%s'", arg);
-		a->agent = arg;
-		break;
-	case 'd': a->db = arg; break;
 	case 'r':
 		if (strlen(arg) > 500 || strpbrk(arg, "\n\r"))
 			argp_error(st, "--reason: at most 500 characters on one line");
 		a->reason = arg;
 		break;
-	case 'j': a->json = 1; break;
-	case 'q': cli_quiet = 1; break;
 	case ARGP_KEY_ARG:
 		if (a->verb)
 			argp_error(st, "unexpected argument '%s'", arg);
@@ -102,7 +89,7 @@ static int show(struct args *a, jv o)
 		jv_free(o);
 		return 0;
 	}
-	if (cli_tty() && !a->json) {
+	if (cli_tty() && !cli_opt.json) {
 		print_human(o);
 		jv_free(o);
 		return 0;
@@ -121,9 +108,10 @@ int main(int argc, char **argv)
 	int rc;
 
 	cli_init("agent-control", argv);
+	argp.children = cli_shared(CLI_DB | CLI_AGENT | CLI_JSON | CLI_QUIET, NULL, NULL);
 	argp_parse(&argp, argc, argv, 0, 0, &a);
 	trace_startf(TRACE_INTERNAL, "agent-control %s", a.verb);  /* ended at exit */
-	agent = a.agent ? a.agent : getenv("AGENT_NAME");
+	agent = cli_opt.agent ? cli_opt.agent : getenv("AGENT_NAME");
 	if (!agent || !*agent)
 		agent = "default";
 	if (!trigger_name_ok(agent, 100)) {
@@ -134,7 +122,7 @@ int main(int argc, char **argv)
 		e.code = EX_PERM;
 		return cli_fail(&e);
 	}
-	if ((rc = store_open(&s, a.db, &e)))
+	if ((rc = store_open(&s, cli_opt.db, &e)))
 		return cli_fail(&e);
 	if (!strcmp(a.verb, "cancel"))
 		rc = control_cancel(s, agent, a.reason, now, &out, &warn, &e);

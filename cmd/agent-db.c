@@ -3,24 +3,20 @@
 #include <string.h>
 
 #include "cli.h"
-#include "json.h"
-#include "store.h"
-#include "trace.h"
+#include "base/json.h"
+#include "store/store.h"
+#include "net/trace.h"
 
 static const char summary[] =
 	"Apply the store's migrations (migrate) or report its schema version (status)."
 	"\vThe store is AGENT_DB or --db: a postgresql:// URI or a SQLite path.";
 
 static struct argp_option options[] = {
-	{ "db", 'd', "URI", 0, "store to use (default: AGENT_DB, else the SQLite default)", 0 },
-	{ "json", 'j', 0, 0, "print JSON even on a terminal", 0 },
-	{ "quiet", 'q', 0, 0, "print nothing on success", 0 },
 	{ 0 }
 };
 
 struct args {
-	const char *db, *verb;
-	int json;
+	const char *verb;
 };
 
 static error_t parse(int key, char *arg, struct argp_state *st)
@@ -28,9 +24,6 @@ static error_t parse(int key, char *arg, struct argp_state *st)
 	struct args *a = st->input;
 
 	switch (key) {
-	case 'd': a->db = arg; break;
-	case 'j': a->json = 1; break;
-	case 'q': cli_quiet = 1; break;
 	case ARGP_KEY_ARG:
 		if (a->verb)
 			argp_error(st, "unexpected argument '%s'", arg);
@@ -59,9 +52,10 @@ int main(int argc, char **argv)
 	int rc, cur = 0, latest = 0;
 
 	cli_init("agent-db", argv);
+	argp.children = cli_shared(CLI_DB | CLI_JSON | CLI_QUIET, NULL, "print nothing on success");
 	argp_parse(&argp, argc, argv, 0, 0, &a);
 	trace_startf(TRACE_INTERNAL, "agent-db %s", a.verb);  /* ended at exit */
-	rc = store_open_raw(&s, a.db, &e);
+	rc = store_open_raw(&s, cli_opt.db, &e);
 	if (rc)
 		return cli_fail(&e);
 	if (strcmp(a.verb, "migrate") == 0) {
@@ -82,7 +76,7 @@ int main(int argc, char **argv)
 	out = json_set(out, "applied", applied);
 	if (cli_quiet) {
 		jv_free(out);
-	} else if (cli_tty() && !a.json) {
+	} else if (cli_tty() && !cli_opt.json) {
 		printf("%s store at schema %d of %d", store_driver_name(s), cur, latest);
 		printf("%s\n", cur < latest ? " (run: agent-db migrate)" : "");
 		jv_free(out);

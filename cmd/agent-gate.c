@@ -4,10 +4,10 @@
 
 #include "cli.h"
 #include "gate.h"
-#include "json.h"
+#include "base/json.h"
 #include "stage.h"
 #include "tick.h"
-#include "trace.h"
+#include "net/trace.h"
 
 static const char summary[] =
 	"Evaluate a quality gate on training or backtest results: results JSON in, "
@@ -23,15 +23,11 @@ static const char summary[] =
 static struct argp_option options[] = {
 	{ "gate", 'g', "GATE", 0, "training, backtest, or a FILE.jq of rules (alone: inferred from the result when omitted)", 0 },
 	{ "set", 's', "NAME=VALUE", 0, "a threshold, e.g. min_accuracy=0.5 (repeatable)", 0 },
-	{ "db", 'd', "URI", 0, "store for the pipeline role (default: AGENT_DB, else the SQLite default)", 0 },
-	{ "json", 'j', 0, 0, "print JSON even on a terminal", 0 },
-	{ "quiet", 'q', 0, 0, "print no verdict; the exit status says it", 0 },
 	{ 0 }
 };
 
 struct args {
-	const char *gate, *db;
-	int json;
+	const char *gate;
 	jv sets;
 };
 
@@ -54,9 +50,6 @@ static error_t parse(int key, char *arg, struct argp_state *st)
 		}
 		a->sets = jv_array_append(a->sets, jv_string(arg));
 		break;
-	case 'd': a->db = arg; break;
-	case 'j': a->json = 1; break;
-	case 'q': cli_quiet = 1; break;
 	case ARGP_KEY_ARG: argp_error(st, "unexpected argument '%s'", arg); break;
 	default: return ARGP_ERR_UNKNOWN;
 	}
@@ -197,7 +190,7 @@ static int one_doc(jv doc, void *arg)
 		jv_free(out);
 		return 0;
 	}
-	if (cli_tty() && !r->a->json) {
+	if (cli_tty() && !cli_opt.json) {
 		print_human(out);
 		jv_free(out);
 		return 0;
@@ -225,9 +218,11 @@ int main(int argc, char **argv)
 
 	cli_init("agent-gate", argv);
 	a.sets = jv_array();
+	argp.children = cli_shared(CLI_DB | CLI_JSON | CLI_QUIET,
+				   NULL, "print no verdict; the exit status says it");
 	argp_parse(&argp, argc, argv, 0, 0, &a);
 	r.a = &a;
-	stage_init(&r.stage, a.db);
+	stage_init(&r.stage, cli_opt.db);
 	jv_free(r.stage.gate_sets);
 	r.stage.gate_sets = jv_copy(a.sets);
 	cli_pass_through("gate");

@@ -2,12 +2,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "clock.h"
+#include "base/clock.h"
 #include "cli.h"
 #include "session.h"
-#include "store.h"
+#include "store/store.h"
 #include "trigger.h"
-#include "views.h"
+#include "views/views.h"
 
 static const char summary[] =
 	"Show the agent's latest research sessions, newest first."
@@ -21,19 +21,14 @@ static const char summary[] =
 	"bad option, 4 and 5 when the store cannot be read.";
 
 static struct argp_option options[] = {
-	{ "agent", 'a', "NAME", 0, "agent (default: AGENT_NAME, else \"default\")", 0 },
-	{ "db", 'd', "URI", 0, "store to use (default: AGENT_DB)", 0 },
 	{ "limit", 'n', "N", 0, "sessions to show, 1 to 1000 (default 10)", 0 },
 	{ "outcome", 'o', "OUTCOME", 0, "only the sessions that ended with OUTCOME", 0 },
-	{ "json", 'j', 0, 0, "print JSON even on a terminal", 0 },
-	{ "quiet", 'q', 0, 0, "print nothing; the exit status says it", 0 },
 	{ 0 }
 };
 
 struct args {
-	const char *agent, *db, *outcome;
+	const char *outcome;
 	long long limit;
-	int json;
 };
 
 static error_t parse(int key, char *arg, struct argp_state *st)
@@ -41,20 +36,12 @@ static error_t parse(int key, char *arg, struct argp_state *st)
 	struct args *a = st->input;
 
 	switch (key) {
-	case 'a':
-		if (!trigger_name_ok(arg, 100))
-			argp_error(st, "--agent: not 1 to 100 characters of [A-Za-z0-9_.-]: '%s'", arg);
-		a->agent = arg;
-		break;
-	case 'd': a->db = arg; break;
 	case 'n': a->limit = cli_number(st, "--limit", arg, 1, VIEWS_LIMIT_MAX); break;
 	case 'o':
 		if (!session_is_outcome(arg))
 			argp_error(st, "--outcome: unknown outcome '%.60s'", arg);
 		a->outcome = arg;
 		break;
-	case 'j': a->json = 1; break;
-	case 'q': cli_quiet = 1; break;
 	case ARGP_KEY_ARG: argp_error(st, "unexpected argument '%s'", arg); break;
 	default: return ARGP_ERR_UNKNOWN;
 	}
@@ -74,8 +61,9 @@ int main(int argc, char **argv)
 	int rc;
 
 	cli_init("agent-history", argv);
+	argp.children = cli_shared(CLI_DB | CLI_AGENT | CLI_JSON | CLI_QUIET, NULL, NULL);
 	argp_parse(&argp, argc, argv, 0, 0, &a);
-	agent = a.agent ? a.agent : getenv("AGENT_NAME");
+	agent = cli_opt.agent ? cli_opt.agent : getenv("AGENT_NAME");
 	if (!agent || !*agent)
 		agent = "default";
 	if (!trigger_name_ok(agent, 100)) {
@@ -86,11 +74,11 @@ int main(int argc, char **argv)
 		e.code = EX_PERM;
 		return cli_fail(&e);
 	}
-	if ((rc = store_open(&s, a.db, &e)))
+	if ((rc = store_open(&s, cli_opt.db, &e)))
 		return cli_fail(&e);
 	rc = views_history(s, agent, (int)a.limit, a.outcome, now, &doc, &e);
 	store_close(s);
 	if (rc)
 		return cli_fail(&e);
-	return cli_view(doc, a.json, views_render_history);
+	return cli_view(doc, cli_opt.json, views_render_history);
 }

@@ -4,10 +4,10 @@
 
 #include "cli.h"
 #include "invoke.h"
-#include "json.h"
-#include "store.h"
+#include "base/json.h"
+#include "store/store.h"
 #include "tick.h"
-#include "trace.h"
+#include "net/trace.h"
 
 static const char summary_doc[] =
 	"Run the agent (Anthropic Messages API) with its context and tools, recording every "
@@ -22,18 +22,13 @@ static const char summary_doc[] =
 static struct argp_option options[] = {
 	{ "kind", 'k', "KIND", 0, "design, post_training or assessment (alone; default: from the session's phase)", 0 },
 	{ "session", 's', "ID", 0, "the research session the invocation works on", 0 },
-	{ "agent", 'a', "NAME", 0, "agent (default: AGENT_NAME, else \"default\")", 0 },
 	{ "reason", 'r', "TEXT", 0, "the trigger reason shown to the model", 0 },
-	{ "db", 'd', "URI", 0, "store to use (default: AGENT_DB, else the SQLite default)", 0 },
-	{ "json", 'j', 0, 0, "print JSON even on a terminal", 0 },
-	{ "quiet", 'q', 0, 0, "alone: print no summary, only errors", 0 },
 	{ 0 }
 };
 
 struct args {
-	const char *kind, *agent, *db, *reason;
+	const char *kind, *reason;
 	long long session;
-	int json;
 };
 
 static error_t parse(int key, char *arg, struct argp_state *st)
@@ -47,11 +42,7 @@ static error_t parse(int key, char *arg, struct argp_state *st)
 		a->kind = arg;
 		break;
 	case 's': a->session = cli_number(st, "--session", arg, 1, 1LL << 53); break;
-	case 'a': a->agent = arg; break;
 	case 'r': a->reason = arg; break;
-	case 'd': a->db = arg; break;
-	case 'j': a->json = 1; break;
-	case 'q': cli_quiet = 1; break;
 	case ARGP_KEY_ARG: argp_error(st, "unexpected argument '%s'", arg); break;
 	default: return ARGP_ERR_UNKNOWN;
 	}
@@ -109,9 +100,11 @@ int main(int argc, char **argv)
 	int rc;
 
 	cli_init("agent-invoke", argv);
+	argp.children = cli_shared(CLI_DB | CLI_AGENT | CLI_JSON | CLI_QUIET,
+				   NULL, "alone: print no summary, only errors");
 	argp_parse(&argp, argc, argv, 0, 0, &a);
 	if (!a.kind && !a.session) {
-		struct pipe_run p = { NULL, a.db };
+		struct pipe_run p = { NULL, cli_opt.db };
 
 		cli_pass_through("invoke");
 		rc = cli_each_doc(pipe_one, &p);
@@ -119,10 +112,10 @@ int main(int argc, char **argv)
 		return cli_finish(rc);
 	}
 	{
-		struct invoke_opts o = { a.agent, a.kind, (int64_t)a.session, NULL, a.reason };
+		struct invoke_opts o = { cli_opt.agent, a.kind, (int64_t)a.session, NULL, a.reason };
 
 		trace_start("agent-invoke", TRACE_INTERNAL);  /* ended at exit */
-		if ((rc = store_open(&s, a.db, &e)))
+		if ((rc = store_open(&s, cli_opt.db, &e)))
 			return cli_fail(&e);
 		rc = invoke_run(s, &o, &out, &e);
 		store_close(s);

@@ -6,11 +6,11 @@
 #include <string.h>
 #include <time.h>
 
-#include "clock.h"
+#include "base/clock.h"
 #include "cli.h"
-#include "store.h"
+#include "store/store.h"
 #include "trigger.h"
-#include "views.h"
+#include "views/views.h"
 
 static const char summary[] =
 	"Show the agent's ticks, model calls and tool calls, and with --follow those to come."
@@ -24,23 +24,18 @@ static const char summary[] =
 	"--interval retries stop helping, see agent-logs(1)).";
 
 static struct argp_option options[] = {
-	{ "agent", 'a', "NAME", 0, "agent (default: AGENT_NAME, else \"default\")", 0 },
-	{ "db", 'd', "URI", 0, "store to use (default: AGENT_DB)", 0 },
 	{ "session", 's', "ID", 0, "only the events of session ID", 0 },
 	{ "limit", 'n', "N", 0, "events shown from the past, 0 to 1000 (default 20)", 0 },
 	{ "follow", 'f', 0, 0, "then show new events as they come", 0 },
 	{ "interval", 'i', "SECONDS", 0, "with --follow: seconds between polls, 0.1 to 60 (default 1)", 0 },
 	{ "timeout", 't', "SECONDS", 0, "with --follow: stop after SECONDS (default: never)", 0 },
-	{ "json", 'j', 0, 0, "print JSON even on a terminal", 0 },
-	{ "quiet", 'q', 0, 0, "print nothing; the exit status says it", 0 },
 	{ 0 }
 };
 
 struct args {
-	const char *agent, *db;
 	long long session, limit;
 	double interval, timeout;
-	int follow, json;
+	int follow;
 };
 
 static error_t parse(int key, char *arg, struct argp_state *st)
@@ -48,19 +43,11 @@ static error_t parse(int key, char *arg, struct argp_state *st)
 	struct args *a = st->input;
 
 	switch (key) {
-	case 'a':
-		if (!trigger_name_ok(arg, 100))
-			argp_error(st, "--agent: not 1 to 100 characters of [A-Za-z0-9_.-]: '%s'", arg);
-		a->agent = arg;
-		break;
-	case 'd': a->db = arg; break;
 	case 's': a->session = cli_number(st, "--session", arg, 1, 9000000000000000000LL); break;
 	case 'n': a->limit = cli_number(st, "--limit", arg, 0, VIEWS_LIMIT_MAX); break;
 	case 'f': a->follow = 1; break;
 	case 'i': a->interval = cli_seconds(st, "--interval", arg, 0.1, 60); break;
 	case 't': a->timeout = cli_seconds(st, "--timeout", arg, 0.1, 31536000); break;
-	case 'j': a->json = 1; break;
-	case 'q': cli_quiet = 1; break;
 	case ARGP_KEY_ARG: argp_error(st, "unexpected argument '%s'", arg); break;
 	default: return ARGP_ERR_UNKNOWN;
 	}
@@ -79,7 +66,7 @@ static void on_signal(int sig)
 
 static int show(const struct args *a, jv events)
 {
-	int human = cli_tty() && !a->json, color = cli_color(), rc = 0;
+	int human = cli_tty() && !cli_opt.json, color = cli_color(), rc = 0;
 
 	jv_array_foreach(events, i, ev) {
 		if (cli_quiet || rc) {
@@ -119,8 +106,9 @@ int main(int argc, char **argv)
 	int rc;
 
 	cli_init("agent-logs", argv);
+	argp.children = cli_shared(CLI_DB | CLI_AGENT | CLI_JSON | CLI_QUIET, NULL, NULL);
 	argp_parse(&argp, argc, argv, 0, 0, &a);
-	agent = a.agent ? a.agent : getenv("AGENT_NAME");
+	agent = cli_opt.agent ? cli_opt.agent : getenv("AGENT_NAME");
 	if (!agent || !*agent)
 		agent = "default";
 	if (!trigger_name_ok(agent, 100)) {
@@ -131,7 +119,7 @@ int main(int argc, char **argv)
 	sa.sa_handler = on_signal;
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
-	if ((rc = store_open(&s, a.db, &e)))
+	if ((rc = store_open(&s, cli_opt.db, &e)))
 		return cli_fail(&e);
 	views_log_init(&log, agent, a.session);
 	rc = views_log_last(&log, s, (int)a.limit, &events, &e);
@@ -147,7 +135,7 @@ int main(int argc, char **argv)
 		nanosleep(&ts, NULL);  /* a signal cuts it short */
 		if (stop || (a.timeout > 0 && mono() - start >= a.timeout))
 			break;
-		if (!s && store_open(&s, a.db, &e) != 0) {
+		if (!s && store_open(&s, cli_opt.db, &e) != 0) {
 			s = NULL;
 			if (e.code != EX_TEMP)
 				rc = cli_fail(&e);

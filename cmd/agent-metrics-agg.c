@@ -8,12 +8,12 @@
 #include <unistd.h>
 
 #include "cli.h"
-#include "events.h"
-#include "json.h"
-#include "metrics.h"
-#include "prom.h"
+#include "obs/events.h"
+#include "base/json.h"
+#include "obs/metrics.h"
+#include "obs/prom.h"
 #include "tick.h"
-#include "trace.h"
+#include "net/trace.h"
 #include "trigger.h"
 
 static const char summary[] =
@@ -36,13 +36,9 @@ enum { OPT_RELEASE = 256, OPT_STATUS, OPT_STAGE, OPT_RENDER, OPT_SERVE, OPT_DELI
        OPT_STRICT };
 
 static struct argp_option options[] = {
-	{ "db", 'd', "URI", 0, "store to use (default: AGENT_DB)", 0 },
 	{ "release", OPT_RELEASE, "TICK", 0, "close tick TICK after a failed stage", 0 },
 	{ "status", OPT_STATUS, "N", 0, "with --release: the failed stage's exit status", 0 },
 	{ "stage", OPT_STAGE, "NAME", 0, "with --release: the failed stage", 0 },
-	{ "agent", 'a', "NAME", 0,
-	  "with --release: the agent (default: the tick's); with --render, --deliver, --serve: "
-	  "only this agent's metrics", 0 },
 	{ "render", OPT_RENDER, 0, 0, "write the store's metrics (Prometheus text format) to stdout",
 	  0 },
 	{ "print", 0, 0, OPTION_ALIAS, NULL, 0 },
@@ -53,12 +49,11 @@ static struct argp_option options[] = {
 	{ "events", OPT_EVENTS, "FILE", 0,
 	  "aggregate JSONL trace events from FILE (- for stdin) and write their metrics", 0 },
 	{ "strict", OPT_STRICT, 0, 0, "with --events: a malformed line is an error (exit 3)", 0 },
-	{ "quiet", 'q', 0, 0, "print nothing with --release; no warnings", 0 },
 	{ 0 }
 };
 
 struct args {
-	const char *db, *release, *stage, *agent, *serve, *events;
+	const char *release, *stage, *serve, *events;
 	int status, has_status, render, deliver, strict;
 };
 
@@ -67,7 +62,6 @@ static error_t parse(int key, char *arg, struct argp_state *st)
 	struct args *a = st->input;
 
 	switch (key) {
-	case 'd': a->db = arg; break;
 	case OPT_RELEASE:
 		if (!trigger_name_ok(arg, 64))
 			argp_error(st, "--release: not a tick id: '%s'", arg);
@@ -82,24 +76,18 @@ static error_t parse(int key, char *arg, struct argp_state *st)
 			argp_error(st, "--stage: not a stage name: '%s'", arg);
 		a->stage = arg;
 		break;
-	case 'a':
-		if (!trigger_name_ok(arg, 100))
-			argp_error(st, "--agent: not an agent name: '%s'", arg);
-		a->agent = arg;
-		break;
 	case OPT_RENDER: a->render = 1; break;
 	case OPT_DELIVER: a->deliver = 1; break;
 	case OPT_SERVE: a->serve = arg; break;
 	case OPT_EVENTS: a->events = arg; break;
 	case OPT_STRICT: a->strict = 1; break;
-	case 'q': cli_quiet = 1; break;
 	case ARGP_KEY_ARG: argp_error(st, "unexpected argument '%s'", arg); break;
 	case ARGP_KEY_END:
 		if (!!a->release + a->render + a->deliver + !!a->serve + !!a->events > 1)
 			argp_error(st, "--release, --render, --deliver, --serve and --events go alone");
 		if (!a->release && (a->has_status || a->stage))
 			argp_error(st, "--status and --stage go with --release");
-		if (a->agent && !a->release && !a->render && !a->deliver && !a->serve)
+		if (cli_opt.agent && !a->release && !a->render && !a->deliver && !a->serve)
 			argp_error(st, "--agent goes with --release, --render, --deliver or --serve");
 		if (a->strict && !a->events)
 			argp_error(st, "--strict goes with --events");
@@ -254,12 +242,16 @@ int main(int argc, char **argv)
 	int rc;
 
 	cli_init("agent-metrics-agg", argv);
+	argp.children = cli_shared(CLI_DB | CLI_AGENT | CLI_QUIET,
+				   "with --release: the agent (default: the tick's); with --render, "
+				   "--deliver, --serve: only this agent's metrics",
+				   "print nothing with --release; no warnings");
 	argp_parse(&argp, argc, argv, 0, 0, &a);
 	if (a.serve)
-		return serve(a.db, a.serve, a.agent);
+		return serve(cli_opt.db, a.serve, cli_opt.agent);
 	if (a.events)
 		return cli_finish(events(a.events, a.strict));
-	metrics_init(&c, a.db);
+	metrics_init(&c, cli_opt.db);
 	if (a.release) {
 		int span = trace_start("agent-metrics-agg", TRACE_INTERNAL);  /* ended at exit */
 		int closed = 0;
@@ -267,7 +259,7 @@ int main(int argc, char **argv)
 		trace_str(span, "agent.tick.id", a.release);
 		trace_str(span, "agent.tick.failed_stage", a.stage);
 		trace_int(span, "agent.tick.failed_status", a.status);
-		rc = metrics_release_tick(&c, a.agent, a.release, a.status, a.stage, &out, &closed, &e);
+		rc = metrics_release_tick(&c, cli_opt.agent, a.release, a.status, a.stage, &out, &closed, &e);
 		/* agent-cycle's span, unless the last stage ended it with the tick */
 		if (!closed)
 			trace_cycle_span(a.release, a.status, a.stage);
@@ -288,9 +280,9 @@ int main(int argc, char **argv)
 			free(who);
 		}
 	} else if (a.render) {
-		rc = render(&c, a.agent);
+		rc = render(&c, cli_opt.agent);
 	} else if (a.deliver) {
-		const char *who = a.agent ? a.agent : getenv("AGENT_NAME");
+		const char *who = cli_opt.agent ? cli_opt.agent : getenv("AGENT_NAME");
 
 		if (!configured()) {
 			cli_warn("--deliver: neither AGENT_METRICS_TEXTFILE nor a Pushgateway URL is set");

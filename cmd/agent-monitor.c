@@ -13,11 +13,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "backend.h"
+#include "net/backend.h"
 #include "cli.h"
-#include "json.h"
-#include "monitor.h"
-#include "store.h"
+#include "base/json.h"
+#include "views/monitor.h"
+#include "store/store.h"
 #include "trigger.h"
 
 extern char **environ;
@@ -39,23 +39,18 @@ static const char summary_doc[] =
 enum { OPT_NO_CANCEL = 256, OPT_FORCE };
 
 static struct argp_option options[] = {
-	{ "agent", 'a', "NAME", 0, "agent (default: AGENT_NAME, else \"default\")", 0 },
-	{ "db", 'd', "URI", 0, "store to use (default: AGENT_DB)", 0 },
 	{ "trigger", 't', 0, 0, "run one tick first (agent-cycle) and follow its cycle", 0 },
 	{ "force", OPT_FORCE, 0, 0, "with --trigger: start a new cycle even when automatic starts are off", 0 },
 	{ "no-cancel", OPT_NO_CANCEL, 0, 0, "Ctrl+C stops following; the cycle goes on", 0 },
 	{ "interval", 'i', "SECONDS", 0, "seconds between polls, 0.1 to 10 (default 0.5)", 0 },
 	{ "timeout", 'T', "SECONDS", 0, "stop following after SECONDS (default 86400)", 0 },
-	{ "json", 'j', 0, 0, "print JSON even on a terminal", 0 },
-	{ "quiet", 'q', 0, 0, "print nothing; the exit status says it", 0 },
 	{ 0 }
 };
 
 struct args {
-	const char *agent, *db;
 	long long session;
 	double interval, timeout;
-	int trigger, force, no_cancel, json;
+	int trigger, force, no_cancel;
 };
 
 static error_t parse(int key, char *arg, struct argp_state *st)
@@ -63,19 +58,11 @@ static error_t parse(int key, char *arg, struct argp_state *st)
 	struct args *a = st->input;
 
 	switch (key) {
-	case 'a':
-		if (!trigger_name_ok(arg, 100))
-			argp_error(st, "--agent: not 1 to 100 characters of [A-Za-z0-9_.-]: '%s'", arg);
-		a->agent = arg;
-		break;
-	case 'd': a->db = arg; break;
 	case 't': a->trigger = 1; break;
 	case OPT_FORCE: a->force = 1; break;
 	case OPT_NO_CANCEL: a->no_cancel = 1; break;
 	case 'i': a->interval = cli_seconds(st, "--interval", arg, 0.1, 10); break;
 	case 'T': a->timeout = cli_seconds(st, "--timeout", arg, 0.1, 31536000); break;
-	case 'j': a->json = 1; break;
-	case 'q': cli_quiet = 1; break;
 	case ARGP_KEY_ARG:
 		if (a->session)
 			argp_error(st, "unexpected argument '%s'", arg);
@@ -200,13 +187,13 @@ static int tick_start(struct tick *t, const struct args *a)
 	argv[n++] = "-q";
 	if (a->force)
 		argv[n++] = "--force";
-	if (a->agent) {
+	if (cli_opt.agent) {
 		argv[n++] = "--agent";
-		argv[n++] = a->agent;
+		argv[n++] = cli_opt.agent;
 	}
-	if (a->db) {
+	if (cli_opt.db) {
 		argv[n++] = "--db";
-		argv[n++] = a->db;
+		argv[n++] = cli_opt.db;
 	}
 	argv[n] = NULL;
 	posix_spawn_file_actions_init(&fa);
@@ -275,8 +262,9 @@ int main(int argc, char **argv)
 	int rc;
 
 	cli_init("agent-monitor", argv);
+	argp.children = cli_shared(CLI_DB | CLI_AGENT | CLI_JSON | CLI_QUIET, NULL, NULL);
 	argp_parse(&argp, argc, argv, 0, 0, &a);
-	agent = a.agent ? a.agent : getenv("AGENT_NAME");
+	agent = cli_opt.agent ? cli_opt.agent : getenv("AGENT_NAME");
 	if (!agent || !*agent)
 		agent = "default";
 	if (!trigger_name_ok(agent, 100)) {
@@ -287,14 +275,14 @@ int main(int argc, char **argv)
 		return cli_fail(&e);
 	if (b.timeout_ms > 5000)
 		b.timeout_ms = 5000;   /* a poll waits no longer than the bars can stand still */
-	if ((rc = store_open(&s, a.db, &e)))
+	if ((rc = store_open(&s, cli_opt.db, &e)))
 		return cli_fail(&e);
 	memset(&sa, 0, sizeof sa);
 	sa.sa_handler = on_signal;
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 	setlocale(LC_CTYPE, "");
-	v.human = cli_tty() && !a.json;
+	v.human = cli_tty() && !cli_opt.json;
 	v.color = cli_color();
 	v.utf8 = strcmp(nl_langinfo(CODESET), "UTF-8") == 0;
 	v.width = ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 20 ? ws.ws_col : 80;

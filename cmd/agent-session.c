@@ -3,10 +3,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "clock.h"
+#include "base/clock.h"
 #include "cli.h"
-#include "store.h"
-#include "views.h"
+#include "store/store.h"
+#include "views/views.h"
 
 static const char summary[] =
 	"Show one research session: strategy, training, backtest, assessment, cost and timeline."
@@ -17,16 +17,11 @@ static const char summary[] =
 	"such session; 2 for a bad option or id; 4 and 5 when the store cannot be read.";
 
 static struct argp_option options[] = {
-	{ "db", 'd', "URI", 0, "store to use (default: AGENT_DB)", 0 },
-	{ "json", 'j', 0, 0, "print JSON even on a terminal", 0 },
-	{ "quiet", 'q', 0, 0, "print nothing; the exit status says it", 0 },
 	{ 0 }
 };
 
 struct args {
-	const char *db;
 	long long id;
-	int json;
 };
 
 static error_t parse(int key, char *arg, struct argp_state *st)
@@ -34,9 +29,6 @@ static error_t parse(int key, char *arg, struct argp_state *st)
 	struct args *a = st->input;
 
 	switch (key) {
-	case 'd': a->db = arg; break;
-	case 'j': a->json = 1; break;
-	case 'q': cli_quiet = 1; break;
 	case ARGP_KEY_ARG: {
 		char *end;
 
@@ -69,12 +61,13 @@ int main(int argc, char **argv)
 	int rc;
 
 	cli_init("agent-session", argv);
+	argp.children = cli_shared(CLI_DB | CLI_JSON | CLI_QUIET, NULL, NULL);
 	argp_parse(&argp, argc, argv, 0, 0, &a);
 	if (clock_now_s(&now, &e)) {
 		e.code = EX_PERM;
 		return cli_fail(&e);
 	}
-	if ((rc = store_open(&s, a.db, &e)))
+	if ((rc = store_open(&s, cli_opt.db, &e)))
 		return cli_fail(&e);
 	rc = views_session(s, a.id, now, &doc, &e);
 	store_close(s);
@@ -85,5 +78,5 @@ int main(int argc, char **argv)
 	}
 	if (rc)
 		return cli_fail(&e);
-	return cli_view(doc, a.json, views_render_session);
+	return cli_view(doc, cli_opt.json, views_render_session);
 }

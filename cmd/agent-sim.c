@@ -9,8 +9,8 @@
 #include <unistd.h>
 
 #include "cli.h"
-#include "json.h"
-#include "sim.h"
+#include "base/json.h"
+#include "sim/sim.h"
 
 #define MAX_FAULTS 64
 #define STOP_SECONDS 10  /* a stop that takes longer is cut off */
@@ -28,7 +28,6 @@ static struct argp_option options[] = {
 	{ "speed", 'x', "X", 0, "run simulated time X times faster (default 1)", 0 },
 	{ "fault", 'f', "JSON", 0, "add a fault, as POST /_sim/faults takes it (repeatable)", 0 },
 	{ "key-file", 'k', "FILE", 0, "accept only the API key on FILE's first line (default: any key)", 0 },
-	{ "quiet", 'q', 0, 0, "print nothing on stderr but errors", 0 },
 	{ 0 }
 };
 
@@ -70,9 +69,6 @@ static error_t parse(int key, char *arg, struct argp_state *st)
 		break;
 	case 'k':
 		a->key_file = arg;
-		break;
-	case 'q':
-		cli_quiet = 1;
 		break;
 	case ARGP_KEY_ARG:
 		argp_error(st, "unexpected argument '%s'", arg);
@@ -126,6 +122,7 @@ int main(int argc, char **argv)
 	int sig, rc;
 
 	cli_init("agent-sim", argv);
+	argp.children = cli_shared(CLI_QUIET, NULL, "print nothing on stderr but errors");
 	argp_parse(&argp, argc, argv, 0, 0, &a);
 
 	/* The server threads inherit this mask, so only sigwait sees the signals. */

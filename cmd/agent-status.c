@@ -4,9 +4,9 @@
 
 #include "budget.h"
 #include "cli.h"
-#include "store.h"
+#include "store/store.h"
 #include "trigger.h"
-#include "views.h"
+#include "views/views.h"
 
 static const char summary[] =
 	"Show the agent's current research cycle, its recent cycles and today's budget."
@@ -19,18 +19,12 @@ static const char summary[] =
 	"the store cannot be read.";
 
 static struct argp_option options[] = {
-	{ "agent", 'a', "NAME", 0, "agent (default: AGENT_NAME, else \"default\")", 0 },
-	{ "db", 'd', "URI", 0, "store to use (default: AGENT_DB)", 0 },
 	{ "recent", 'n', "N", 0, "recent cycles to show, 0 to 1000 (default 5)", 0 },
-	{ "json", 'j', 0, 0, "print JSON even on a terminal", 0 },
-	{ "quiet", 'q', 0, 0, "print nothing; the exit status says it", 0 },
 	{ 0 }
 };
 
 struct args {
-	const char *agent, *db;
 	long long recent;
-	int json;
 };
 
 static error_t parse(int key, char *arg, struct argp_state *st)
@@ -38,15 +32,7 @@ static error_t parse(int key, char *arg, struct argp_state *st)
 	struct args *a = st->input;
 
 	switch (key) {
-	case 'a':
-		if (!trigger_name_ok(arg, 100))
-			argp_error(st, "--agent: not 1 to 100 characters of [A-Za-z0-9_.-]: '%s'", arg);
-		a->agent = arg;
-		break;
-	case 'd': a->db = arg; break;
 	case 'n': a->recent = cli_number(st, "--recent", arg, 0, VIEWS_LIMIT_MAX); break;
-	case 'j': a->json = 1; break;
-	case 'q': cli_quiet = 1; break;
 	case ARGP_KEY_ARG: argp_error(st, "unexpected argument '%s'", arg); break;
 	default: return ARGP_ERR_UNKNOWN;
 	}
@@ -65,18 +51,19 @@ int main(int argc, char **argv)
 	int rc;
 
 	cli_init("agent-status", argv);
+	argp.children = cli_shared(CLI_DB | CLI_AGENT | CLI_JSON | CLI_QUIET, NULL, NULL);
 	argp_parse(&argp, argc, argv, 0, 0, &a);
-	if ((rc = budget_config(&cfg, a.agent, &e)))
+	if ((rc = budget_config(&cfg, cli_opt.agent, &e)))
 		return cli_fail(&e);
 	if (!trigger_name_ok(cfg.agent, 100)) {
 		cli_warn("AGENT_NAME: not 1 to 100 characters of [A-Za-z0-9_.-]: '%.60s'", cfg.agent);
 		return EX_PERM;
 	}
-	if ((rc = store_open(&s, a.db, &e)))
+	if ((rc = store_open(&s, cli_opt.db, &e)))
 		return cli_fail(&e);
 	rc = views_status(s, &cfg, (int)a.recent, &doc, &e);
 	store_close(s);
 	if (rc)
 		return cli_fail(&e);
-	return cli_view(doc, a.json, views_render_status);
+	return cli_view(doc, cli_opt.json, views_render_status);
 }

@@ -3,8 +3,8 @@
 #include <stdlib.h>
 
 #include "cli.h"
-#include "store.h"
-#include "trace.h"
+#include "store/store.h"
+#include "net/trace.h"
 #include "trigger.h"
 
 static const char summary[] =
@@ -22,17 +22,14 @@ static const char summary[] =
 enum { OPT_TICK = 256 };
 
 static struct argp_option options[] = {
-	{ "agent", 'a', "NAME", 0, "agent (default: AGENT_NAME, else \"default\")", 0 },
 	{ "force", 'f', 0, 0, "start a new cycle even when automatic starts are off", 0 },
 	{ "dry-run", 'n', 0, 0, "decide and print; write nothing (no lease, no rows, no backend writes)", 0 },
-	{ "db", 'd', "URI", 0, "store to use (default: AGENT_DB)", 0 },
 	{ "tick", OPT_TICK, "ID", 0, "tick id to use (default: 32 random hex digits)", 0 },
-	{ "quiet", 'q', 0, 0, "print no warnings (errors still go to stderr)", 0 },
 	{ 0 }
 };
 
 struct args {
-	const char *agent, *db, *tick;
+	const char *tick;
 	int force, dry_run;
 };
 
@@ -41,12 +38,9 @@ static error_t parse(int key, char *arg, struct argp_state *st)
 	struct args *a = st->input;
 
 	switch (key) {
-	case 'a': a->agent = arg; break;
 	case 'f': a->force = 1; break;
 	case 'n': a->dry_run = 1; break;
-	case 'd': a->db = arg; break;
 	case OPT_TICK: a->tick = arg; break;
-	case 'q': cli_quiet = 1; break;
 	case ARGP_KEY_ARG: argp_error(st, "unexpected argument '%s'", arg); break;
 	default: return ARGP_ERR_UNKNOWN;
 	}
@@ -66,16 +60,18 @@ int main(int argc, char **argv)
 	const char *tp;
 
 	cli_init("agent-trigger", argv);
+	argp.children = cli_shared(CLI_DB | CLI_AGENT | CLI_QUIET,
+				   NULL, "print no warnings (errors still go to stderr)");
 	argp_parse(&argp, argc, argv, 0, 0, &a);
 	span = trace_start("agent-trigger", TRACE_INTERNAL);
-	if ((rc = trigger_config(&cfg, a.agent, a.tick, &e)))
+	if ((rc = trigger_config(&cfg, cli_opt.agent, a.tick, &e)))
 		return cli_fail(&e);
 	/* no caller's trace: the tick's trace is the one this span started */
 	if (span && !trigger_traceparent_ok(getenv("TRACEPARENT")) && (tp = trace_child_traceparent()))
 		snprintf(cfg.traceparent, sizeof cfg.traceparent, "%s", tp);
 	cfg.force = a.force;
 	cfg.dry_run = a.dry_run;
-	if ((rc = store_open(&s, a.db, &e)))
+	if ((rc = store_open(&s, cli_opt.db, &e)))
 		return cli_fail(&e);
 	rc = trigger_tick(s, &cfg, &doc, &warn, &e);
 	if (rc) {

@@ -9,16 +9,64 @@
 
 #include "cli.h"
 #include "tick.h"
-#include "json.h"
-#include "trace.h"
+#include "trigger.h"
+#include "base/json.h"
+#include "net/trace.h"
 
 const char *cli_prog = "agent";
 int cli_quiet;
 
+struct cli_opts cli_opt;
+
+static error_t shared_parse(int key, char *arg, struct argp_state *st)
+{
+	switch (key) {
+	case 'd': cli_opt.db = arg; break;
+	case 'a':
+		if (!trigger_name_ok(arg, 100)) {
+			/* one line, as AGENT_NAME's own error is */
+			cli_warn("--agent: not 1 to 100 characters of [A-Za-z0-9_.-]: '%.100s'", arg);
+			exit(EX_USAGE);
+		}
+		cli_opt.agent = arg;
+		break;
+	case 'j': cli_opt.json = 1; break;
+	case 'q': cli_quiet = 1; break;
+	default: return ARGP_ERR_UNKNOWN;
+	}
+	return 0;
+}
+
+const struct argp_child *cli_shared(unsigned which, const char *agent_doc,
+				    const char *quiet_doc)
+{
+	static struct argp_option opt[5];
+	static struct argp child = { opt, shared_parse, NULL, NULL, NULL, NULL, NULL };
+	static struct argp_child children[2];
+	int n = 0;
+
+	if (which & CLI_DB)
+		opt[n++] = (struct argp_option){ "db", 'd', "URI", 0,
+			"store to use (default: AGENT_DB, else the SQLite default)", 0 };
+	if (which & CLI_AGENT)
+		opt[n++] = (struct argp_option){ "agent", 'a', "NAME", 0,
+			agent_doc ? agent_doc : "agent (default: AGENT_NAME, else \"default\")", 0 };
+	if (which & CLI_JSON)
+		opt[n++] = (struct argp_option){ "json", 'j', 0, 0,
+			"print JSON even on a terminal", 0 };
+	if (which & CLI_QUIET)
+		opt[n++] = (struct argp_option){ "quiet", 'q', 0, 0,
+			quiet_doc ? quiet_doc : "print nothing; the exit status says it", 0 };
+	opt[n] = (struct argp_option){ 0 };
+	children[0] = (struct argp_child){ &child, 0, NULL, 0 };
+	children[1] = (struct argp_child){ 0 };
+	return children;
+}
+
 const char *argp_program_version = "agent toolkit " AGENT_VERSION;
 const char *argp_program_bug_address = NULL;
 
-/* At exit the spans go out (lib/trace.h), after stdout is handed back: the
+/* At exit the spans go out (lib/net/trace.h), after stdout is handed back: the
  * next stage of a pipeline gets its end of input without waiting for the
  * export.  A failed export is one warning; it never changes the status. */
 static int ran;  /* past option parsing: --help and --version make no span */

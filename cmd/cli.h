@@ -5,7 +5,7 @@
 #include <argp.h>
 #include <jv.h>
 
-#include "err.h"
+#include "base/err.h"
 
 extern const char *cli_prog;
 
@@ -29,6 +29,24 @@ int cli_color(void);
 
 /* Set by -q: diagnostics other than errors are not printed. */
 extern int cli_quiet;
+
+/* The options several commands share, declared and parsed here once:
+ * --db/-d URI, --agent/-a NAME (1 to 100 of [A-Za-z0-9_.-]), --json/-j,
+ * --quiet/-q (sets cli_quiet).  A command names the ones it takes in
+ * cli_shared(), and reads what was given from cli_opt. */
+enum { CLI_DB = 1, CLI_AGENT = 2, CLI_JSON = 4, CLI_QUIET = 8 };
+
+struct cli_opts {
+	const char *db;     /* NULL: AGENT_DB, else the SQLite default */
+	const char *agent;  /* NULL: AGENT_NAME, else "default" */
+	int json;
+};
+extern struct cli_opts cli_opt;
+
+/* The argp children (for struct argp's children) offering `which`; a NULL
+ * doc keeps the common help line of --agent or --quiet. */
+const struct argp_child *cli_shared(unsigned which, const char *agent_doc,
+				    const char *quiet_doc);
 
 /* Writes one JSON line to stdout (consumes v). */
 int cli_emit(jv v);

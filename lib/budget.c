@@ -4,8 +4,8 @@
 #include <string.h>
 
 #include "budget.h"
-#include "clock.h"
-#include "json.h"
+#include "base/clock.h"
+#include "base/json.h"
 #include "pricing.h"
 
 static int env_usd(const char *name, int64_t def, int64_t *out, struct err *e)

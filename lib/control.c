@@ -3,9 +3,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "backend.h"
+#include "net/backend.h"
 #include "control.h"
-#include "json.h"
+#include "base/json.h"
 #include "session.h"
 
 static int truthy(jv row, const char *k)

@@ -5,8 +5,8 @@
 #include <stdint.h>
 #include <jv.h>
 
-#include "err.h"
-#include "store.h"
+#include "base/err.h"
+#include "store/store.h"
 
 /*
  * Results are JSON objects the caller owns (*out), set on success and, for

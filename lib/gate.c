@@ -6,9 +6,9 @@
 #include <string.h>
 #include <jq.h>
 
-#include "data.h"
+#include "base/data.h"
 #include "gate.h"
-#include "json.h"
+#include "base/json.h"
 
 extern char **environ;
 

@@ -4,7 +4,7 @@
 
 #include <jv.h>
 
-#include "err.h"
+#include "base/err.h"
 
 struct jq_state;
 

@@ -6,20 +6,20 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "anthropic.h"
-#include "backend.h"
+#include "net/anthropic.h"
+#include "net/backend.h"
 #include "budget.h"
-#include "clock.h"
+#include "base/clock.h"
 #include "invoke.h"
-#include "json.h"
-#include "lease.h"
+#include "base/json.h"
+#include "store/lease.h"
 #include "pricing.h"
 #include "prompt.h"
 #include "session.h"
 #include "strategy.h"
 #include "tick.h"
 #include "tools.h"
-#include "trace.h"
+#include "net/trace.h"
 
 struct cfg {
 	char model[128];

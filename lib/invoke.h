@@ -5,8 +5,8 @@
 #include <stdint.h>
 #include <jv.h>
 
-#include "err.h"
-#include "store.h"
+#include "base/err.h"
+#include "store/store.h"
 
 struct invoke_opts {
 	const char *agent;      /* NULL: AGENT_NAME or "default" */

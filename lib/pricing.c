@@ -6,8 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "data.h"
-#include "json.h"
+#include "base/data.h"
+#include "base/json.h"
 #include "pricing.h"
 
 #define MAX_TOKENS_PER_CLASS 1000000000000LL  /* 1e12: past this, input is absurd */

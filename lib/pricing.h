@@ -5,7 +5,7 @@
 #include <stdint.h>
 #include <jv.h>
 
-#include "err.h"
+#include "base/err.h"
 
 /* Rates in micro-dollars per million tokens, so 6.25 $/MTok is 6250000 and a
  * token count times a rate is an exact amount in pico-dollars. */

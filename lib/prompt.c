@@ -5,7 +5,7 @@
 #include <string.h>
 #include <jq.h>
 
-#include "data.h"
+#include "base/data.h"
 #include "prompt.h"
 
 struct buf {

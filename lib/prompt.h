@@ -4,7 +4,7 @@
 
 #include <jv.h>
 
-#include "err.h"
+#include "base/err.h"
 
 /*
  * A template is text in which {{ EXPR }} is a jq expression evaluated

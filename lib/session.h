@@ -5,8 +5,8 @@
 #include <stdint.h>
 #include <jv.h>
 
-#include "err.h"
-#include "store.h"
+#include "base/err.h"
+#include "store/store.h"
 
 /* 1 when from -> to (with this outcome, for a move to idle) is in the
  * state table, else 0. */

@@ -3,8 +3,8 @@
 #include <string.h>
 
 #include "budget.h"
-#include "clock.h"
-#include "json.h"
+#include "base/clock.h"
+#include "base/json.h"
 #include "pricing.h"
 #include "session.h"
 #include "stage.h"

@@ -4,9 +4,9 @@
 
 #include <jv.h>
 
-#include "err.h"
+#include "base/err.h"
 #include "gate.h"
-#include "store.h"
+#include "store/store.h"
 
 /*
  * Each stage takes a tick document (consumed) and gives the document to

@@ -11,8 +11,8 @@
 #include <jq.h>
 #include <yaml.h>
 
-#include "data.h"
-#include "json.h"
+#include "base/data.h"
+#include "base/json.h"
 #include "strategy.h"
 
 int strategy_name_ok(const char *name)

@@ -4,7 +4,7 @@
 
 #include <jv.h>
 
-#include "err.h"
+#include "base/err.h"
 
 /* 1 for a plain identifier: a letter, then letters, digits, _ or -, at most
  * 64 bytes; anything else (dots, slashes, "..") could leave the directory. */

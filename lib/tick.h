@@ -5,8 +5,8 @@
 #include <stdint.h>
 #include <jv.h>
 
-#include "err.h"
-#include "store.h"
+#include "base/err.h"
+#include "store/store.h"
 
 /*
  * {"tick": {"id","at","agent","traceparent"}, "event", "action", "reason",

@@ -3,7 +3,7 @@
  * documents on needs no store. */
 #include <string.h>
 
-#include "json.h"
+#include "base/json.h"
 #include "tick.h"
 
 static int key_is(const struct json_member *m, const char *k)

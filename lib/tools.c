@@ -13,13 +13,13 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "clock.h"
-#include "data.h"
-#include "json.h"
+#include "base/clock.h"
+#include "base/data.h"
+#include "base/json.h"
 #include "session.h"
 #include "strategy.h"
 #include "tools.h"
-#include "trace.h"
+#include "net/trace.h"
 
 #define MAX_TOOL_OUTPUT (1u << 20)
 #define MAX_RECORDED (64u << 10)

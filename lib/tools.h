@@ -5,9 +5,9 @@
 #include <stdint.h>
 #include <jv.h>
 
-#include "backend.h"
-#include "err.h"
-#include "store.h"
+#include "net/backend.h"
+#include "base/err.h"
+#include "store/store.h"
 
 /* What a tool may touch.  The model's arguments are untrusted: every tool
  * checks kinds, sizes and names before acting. */

@@ -5,9 +5,9 @@
 #include <string.h>
 
 #include "budget.h"
-#include "clock.h"
-#include "json.h"
-#include "lease.h"
+#include "base/clock.h"
+#include "base/json.h"
+#include "store/lease.h"
 #include "pricing.h"
 #include "session.h"
 #include "trigger.h"

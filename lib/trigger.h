@@ -6,9 +6,9 @@
 #include <stdint.h>
 #include <jv.h>
 
-#include "backend.h"
-#include "err.h"
-#include "store.h"
+#include "net/backend.h"
+#include "base/err.h"
+#include "store/store.h"
 
 /*
  * One tick: take the agent's lease, read the store (and the backend when a

@@ -6,9 +6,9 @@
 
 #include "unit.h"
 #include "budget.h"
-#include "clock.h"
+#include "base/clock.h"
 #include "pricing.h"
-#include "store_int.h"
+#include "store/store_int.h"
 
 #define NOW_TEXT "2026-11-24T03:20:00Z"
 #define NOW 1795490400LL

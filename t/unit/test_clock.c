@@ -2,7 +2,7 @@
 #include <time.h>
 
 #include "unit.h"
-#include "clock.h"
+#include "base/clock.h"
 
 #define T0 1795490400LL  /* 2026-11-24T03:20:00Z */
 #define US 1000000LL

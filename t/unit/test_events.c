@@ -3,8 +3,8 @@
 #include <sys/mman.h>
 
 #include "unit.h"
-#include "events.h"
-#include "prom.h"
+#include "obs/events.h"
+#include "obs/prom.h"
 
 static struct events *new_events(size_t max_series)
 {

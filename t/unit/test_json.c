@@ -6,7 +6,7 @@
 #include <sys/stat.h>
 
 #include "unit.h"
-#include "json.h"
+#include "base/json.h"
 #include "tick.h"
 
 /* An fd positioned at the start of len bytes of text (NULs allowed). */

@@ -3,7 +3,7 @@
 #include <math.h>
 
 #include "unit.h"
-#include "prom.h"
+#include "obs/prom.h"
 
 static void names(void **state)
 {

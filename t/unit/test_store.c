@@ -6,8 +6,8 @@
 #include <sqlite3.h>
 
 #include "unit.h"
-#include "clock.h"
-#include "store_int.h"
+#include "base/clock.h"
+#include "store/store_int.h"
 
 #define NOW 1795490400LL  /* 2026-11-24T03:20:00Z */
 

@@ -9,7 +9,7 @@
 #include <time.h>
 
 #include "unit.h"
-#include "trace.h"
+#include "net/trace.h"
 
 #define TP "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
 

@@ -18,8 +18,8 @@
 #include <unistd.h>
 #include <libpq-fe.h>
 
-#include "json.h"
-#include "store.h"
+#include "base/json.h"
+#include "store/store.h"
 
 #define UNIT_FN static __attribute__((unused))
 

@@ -1,0 +1,528 @@
+/* anthropic: the Messages API on libcurl, plain JSON or server-sent events. */
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "net/anthropic.h"
+#include "net/http.h"
+#include "base/json.h"
+
+#define MAX_RESPONSE (64u << 20)
+
+static int read_key_file(const char *path, char *buf, size_t n, struct err *e)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t got;
+
+	if (fd < 0)
+		return err_set(e, EX_PERM, "cannot read the API key file '%s': %s", path, strerror(errno));
+	got = read(fd, buf, n - 1);
+	close(fd);
+	if (got < 0)
+		return err_set(e, EX_PERM, "cannot read the API key file '%s'", path);
+	buf[got] = 0;
+	while (got > 0 && isspace((unsigned char)buf[got - 1]))
+		buf[--got] = 0;
+	return 0;
+}
+
+/* A key goes into a header: printable ASCII without spaces, or it would let
+ * a bad value inject headers. */
+static int key_ok(const char *k)
+{
+	if (!*k)
+		return 0;
+	for (; *k; k++)
+		if (*k <= ' ' || *k > '~')
+			return 0;
+	return 1;
+}
+
+int anthropic_init(struct anthropic *a, struct err *e)
+{
+	const char *base = getenv("ANTHROPIC_BASE_URL"), *ver = getenv("ANTHROPIC_VERSION");
+	const char *t = getenv("AGENT_TIMEOUT_SECONDS"), *st = getenv("AGENT_STREAM");
+	const char *k = getenv("ANTHROPIC_API_KEY"), *kf = getenv("ANTHROPIC_API_KEY_FILE");
+	const char *cred = getenv("CREDENTIALS_DIRECTORY"), *tok = getenv("ANTHROPIC_AUTH_TOKEN");
+	char key[1024] = "", path[4200];
+	size_t n;
+
+	memset(a, 0, sizeof *a);
+	snprintf(a->base, sizeof a->base, "%s", base && *base ? base : "https://api.anthropic.com");
+	n = strlen(a->base);
+	while (n && a->base[n - 1] == '/')
+		a->base[--n] = 0;
+	if (strncmp(a->base, "https://", 8) && strncmp(a->base, "http://", 7))
+		return err_set(e, EX_PERM, "ANTHROPIC_BASE_URL must start with https:// or http://");
+	snprintf(a->version, sizeof a->version, "%s", ver && *ver ? ver : "2026-10-21");
+	if (!key_ok(a->version))
+		return err_set(e, EX_PERM, "ANTHROPIC_VERSION is malformed");
+	a->timeout_ms = 120000;
+	if (t && *t) {
+		char *end;
+		double s = strtod(t, &end);
+
+		if (*end || s <= 0 || s > 3600)
+			return err_set(e, EX_PERM, "AGENT_TIMEOUT_SECONDS: not 0 to 3600: '%.20s'", t);
+		a->timeout_ms = (long)(s * 1000);
+	}
+	a->stream = st && *st ? (strcmp(st, "1") == 0 ? 1 : strcmp(st, "0") == 0 ? 0 : -1) : -1;
+	if (k && *k) {
+		snprintf(key, sizeof key, "%s", k);
+	} else if (kf && *kf) {
+		if (read_key_file(kf, key, sizeof key, e))
+			return e->code;
+	} else if (cred && *cred) {
+		snprintf(path, sizeof path, "%s/anthropic_api_key", cred);
+		if (access(path, R_OK) == 0 && read_key_file(path, key, sizeof key, e))
+			return e->code;
+	}
+	if (key[0]) {
+		if (!key_ok(key))
+			return err_set(e, EX_PERM, "the API key is malformed (empty, or with spaces or control characters)");
+		snprintf(a->auth, sizeof a->auth, "x-api-key: %s", key);
+	} else if (tok && *tok) {
+		if (!key_ok(tok))
+			return err_set(e, EX_PERM, "ANTHROPIC_AUTH_TOKEN is malformed");
+		snprintf(a->auth, sizeof a->auth, "Authorization: Bearer %s", tok);
+	} else {
+		return err_set(e, EX_PERM, "no API key: set ANTHROPIC_API_KEY or ANTHROPIC_API_KEY_FILE "
+			       "(or the systemd credential anthropic_api_key)");
+	}
+	explicit_bzero(key, sizeof key);
+	return 0;
+}
+
+void anthropic_release(struct anthropic *a)
+{
+	explicit_bzero(a->auth, sizeof a->auth);
+}
+
+void anthropic_call_release(struct anthropic_call *c)
+{
+	jv_free(c->message);
+	jv_free(c->error);
+	c->message = jv_null();
+	c->error = jv_null();
+}
+
+/* --- server-sent events: the SDK's accumulation rules (reference (c)) */
+
+struct sse {
+	char *line;
+	size_t len, cap;
+	char event[64];
+	char *data;
+	size_t dlen, dcap;
+	jv msg;            /* accumulating Message */
+	jv partial;        /* per block index: concatenated partial_json strings */
+	jv error;
+	int done, bad;
+	char why[200];
+};
+
+static int buf_add(char **b, size_t *len, size_t *cap, const char *p, size_t n)
+{
+	if (*len + n + 1 > *cap) {
+		size_t c = *cap ? *cap * 2 : 1024;
+		char *nb;
+
+		while (c < *len + n + 1)
+			c *= 2;
+		if (c > MAX_RESPONSE)
+			return -1;
+		nb = realloc(*b, c);
+		if (!nb)
+			return -1;
+		*b = nb;
+		*cap = c;
+	}
+	memcpy(*b + *len, p, n);
+	*len += n;
+	(*b)[*len] = 0;
+	return 0;
+}
+
+static void sse_fail(struct sse *s, const char *why)
+{
+	if (!s->bad)
+		snprintf(s->why, sizeof s->why, "%s", why);
+	s->bad = 1;
+}
+
+/* Overwrite usage counters that are present; never add (reference (c)). */
+static jv usage_overlay(jv usage, jv delta)
+{
+	if (jv_get_kind(delta) != JV_KIND_OBJECT) {
+		jv_free(delta);
+		return usage;
+	}
+	if (jv_get_kind(usage) != JV_KIND_OBJECT) {
+		jv_free(usage);
+		usage = jv_object();
+	}
+	jv_object_foreach(delta, k, v) {
+		if (jv_get_kind(v) == JV_KIND_NULL) {
+			jv_free(k);
+			jv_free(v);
+			continue;
+		}
+		usage = jv_object_set(usage, k, v);
+	}
+	jv_free(delta);
+	return usage;
+}
+
+static void sse_event(struct sse *s)
+{
+	jv d;
+	struct err e = ERR_INIT;
+	char *type;
+
+	if (!s->data || s->dlen == 0 || s->bad)
+		goto out;
+	if (json_parse(s->data, s->dlen, &d, &e)) {
+		sse_fail(s, "an event's data is not JSON");
+		goto out;
+	}
+	type = json_string(d, "type");
+	if (!type) {
+		jv_free(d);
+		goto out;
+	}
+	if (!strcmp(type, "message_start")) {
+		jv m = json_get(jv_copy(d), "message");
+
+		if (jv_get_kind(m) != JV_KIND_OBJECT) {
+			jv_free(m);
+			sse_fail(s, "message_start without a message");
+		} else {
+			jv_free(s->msg);
+			s->msg = json_set(m, "content", jv_array());
+		}
+	} else if (!strcmp(type, "content_block_start")) {
+		int64_t i = -1;
+		jv block = json_get(jv_copy(d), "content_block");
+
+		if (!json_int(d, "index", &i) || i < 0 || i > 1000 ||
+		    jv_get_kind(block) != JV_KIND_OBJECT || jv_get_kind(s->msg) != JV_KIND_OBJECT) {
+			jv_free(block);
+			sse_fail(s, "content_block_start out of order");
+		} else {
+			jv content = json_get(jv_copy(s->msg), "content");
+
+			content = jv_array_set(content, (int)i, block);
+			s->msg = json_set(s->msg, "content", content);
+			s->partial = jv_array_set(s->partial, (int)i, jv_string(""));
+		}
+	} else if (!strcmp(type, "content_block_delta")) {
+		int64_t i = -1;
+		char *dt = json_string(d, "delta.type");
+		jv content = json_get(jv_copy(s->msg), "content");
+		jv block;
+
+		if (!json_int(d, "index", &i) || i < 0 || jv_get_kind(content) != JV_KIND_ARRAY ||
+		    i >= jv_array_length(jv_copy(content)) || !dt) {
+			jv_free(content);
+			sse_fail(s, "content_block_delta out of order");
+		} else {
+			block = jv_array_get(jv_copy(content), (int)i);
+			if (!strcmp(dt, "text_delta")) {
+				char *t = json_string(block, "text"), *add = json_string(d, "delta.text");
+
+				block = json_set(block, "text", jv_string_fmt("%s%s", t ? t : "", add ? add : ""));
+				free(t);
+				free(add);
+			} else if (!strcmp(dt, "input_json_delta")) {
+				jv p = jv_array_get(jv_copy(s->partial), (int)i);
+				char *add = json_string(d, "delta.partial_json");
+
+				if (jv_get_kind(p) != JV_KIND_STRING) {
+					jv_free(p);
+					p = jv_string("");
+				}
+				p = jv_string_append_str(p, add ? add : "");
+				s->partial = jv_array_set(s->partial, (int)i, p);
+				free(add);
+			} else if (!strcmp(dt, "thinking_delta")) {
+				char *t = json_string(block, "thinking"), *add = json_string(d, "delta.thinking");
+
+				block = json_set(block, "thinking", jv_string_fmt("%s%s", t ? t : "", add ? add : ""));
+				free(t);
+				free(add);
+			} else if (!strcmp(dt, "signature_delta")) {
+				block = json_set(block, "signature", json_get(jv_copy(d), "delta.signature"));
+			}
+			/* other delta kinds (citations) are kept as they come: ignored here */
+			content = jv_array_set(content, (int)i, block);
+			s->msg = json_set(s->msg, "content", content);
+		}
+		free(dt);
+	} else if (!strcmp(type, "content_block_stop")) {
+		int64_t i = -1;
+
+		if (json_int(d, "index", &i) && i >= 0 && i < jv_array_length(jv_copy(s->partial))) {
+			jv p = jv_array_get(jv_copy(s->partial), (int)i);
+			jv content = json_get(jv_copy(s->msg), "content");
+			jv block = jv_array_get(jv_copy(content), (int)i);
+			char *bt = json_string(block, "type");
+
+			if (bt && !strcmp(bt, "tool_use") && jv_get_kind(p) == JV_KIND_STRING &&
+			    jv_string_length_bytes(jv_copy(p)) > 0) {
+				jv input;
+				struct err pe = ERR_INIT;
+
+				/* strict, like SDK 1.9: tool input that is not JSON fails the stream */
+				if (json_parse(jv_string_value(p), (size_t)jv_string_length_bytes(jv_copy(p)),
+					       &input, &pe))
+					sse_fail(s, "a tool_use block's streamed input is not JSON");
+				else
+					block = json_set(block, "input", input);
+			}
+			free(bt);
+			content = jv_array_set(content, (int)i, block);
+			s->msg = json_set(s->msg, "content", content);
+			jv_free(p);
+		}
+	} else if (!strcmp(type, "message_delta")) {
+		jv delta = json_get(jv_copy(d), "delta");
+
+		if (jv_get_kind(delta) == JV_KIND_OBJECT) {
+			jv_object_foreach(delta, k, v) s->msg = jv_object_set(s->msg, k, v);
+		}
+		jv_free(delta);
+		s->msg = json_set(s->msg, "usage", usage_overlay(json_get(jv_copy(s->msg), "usage"),
+								  json_get(jv_copy(d), "usage")));
+	} else if (!strcmp(type, "message_stop")) {
+		s->done = 1;
+	} else if (!strcmp(type, "error")) {
+		jv_free(s->error);
+		s->error = json_get(jv_copy(d), "error");
+		sse_fail(s, "the stream carried an error event");
+	}
+	/* ping and unknown events are ignored, as the SDKs do */
+	free(type);
+	jv_free(d);
+out:
+	s->dlen = 0;
+	s->event[0] = 0;
+}
+
+static void sse_line(struct sse *s, char *line, size_t n)
+{
+	if (n && line[n - 1] == '\r')
+		line[--n] = 0;
+	if (n == 0) {
+		sse_event(s);
+		return;
+	}
+	if (line[0] == ':')
+		return;
+	if (!strncmp(line, "event:", 6)) {
+		const char *v = line + 6;
+
+		while (*v == ' ')
+			v++;
+		snprintf(s->event, sizeof s->event, "%s", v);
+	} else if (!strncmp(line, "data:", 5)) {
+		const char *v = line + 5;
+
+		if (*v == ' ')
+			v++;
+		if (s->dlen && buf_add(&s->data, &s->dlen, &s->dcap, "\n", 1))
+			sse_fail(s, "event too large");
+		if (buf_add(&s->data, &s->dlen, &s->dcap, v, strlen(v)))
+			sse_fail(s, "event too large");
+	}
+}
+
+static int sse_feed(void *arg, const char *p, size_t n)
+{
+	struct sse *s = arg;
+
+	for (size_t i = 0; i < n; i++) {
+		if (p[i] == '\n') {
+			sse_line(s, s->line ? s->line : (char[]){ 0 }, s->len);
+			s->len = 0;
+			if (s->line)
+				s->line[0] = 0;
+		} else if (buf_add(&s->line, &s->len, &s->cap, p + i, 1)) {
+			sse_fail(s, "line too long");
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* --- one attempt */
+
+static int well_formed(jv m)
+{
+	jv c = json_get(jv_copy(m), "content");
+	int ok = jv_get_kind(m) == JV_KIND_OBJECT && jv_get_kind(c) == JV_KIND_ARRAY;
+	char *type = json_string(m, "type");
+	jv u = json_get(jv_copy(m), "usage");
+
+	ok = ok && type && strcmp(type, "message") == 0 && jv_get_kind(u) == JV_KIND_OBJECT;
+	free(type);
+	jv_free(c);
+	jv_free(u);
+	return ok;
+}
+
+static int status_code(long status)
+{
+	switch (status) {
+	case 400: case 401: case 402: case 403: case 404: case 413:
+		return EX_PERM;
+	default:
+		return EX_TEMP;
+	}
+}
+
+int anthropic_send(struct anthropic *a, jv body, int max_tokens,
+		   struct anthropic_call *call, struct err *e)
+{
+	char url[600], ver[64];
+	const char *headers[6];
+	struct http_req req = { 0 };
+	struct http_resp r;
+	struct sse s = { 0 };
+	int stream = a->stream < 0 ? max_tokens > 16384 : a->stream;
+	char *text;
+	int rc;
+
+	memset(call, 0, sizeof *call);
+	call->message = jv_null();
+	call->error = jv_null();
+	call->retry_after = -1;
+	call->should_retry = -1;
+	body = json_set(jv_copy(body), "stream", jv_bool(stream));
+	text = json_dump(jv_copy(body));
+	if (!text)
+		return err_set(e, EX_TEMP, "out of memory");
+	snprintf(url, sizeof url, "%s/v1/messages", a->base);
+	snprintf(ver, sizeof ver, "anthropic-version: %s", a->version);
+	headers[0] = a->auth;
+	headers[1] = ver;
+	headers[2] = "content-type: application/json";
+	headers[3] = stream ? "accept: text/event-stream" : "accept: application/json";
+	headers[4] = NULL;
+	req.method = "POST";
+	req.url = url;
+	req.headers = headers;
+	req.body = text;
+	req.body_len = strlen(text);
+	req.timeout_ms = a->timeout_ms;
+	req.connect_timeout_ms = 10000;
+	req.max_response = MAX_RESPONSE;
+	if (stream) {
+		s.msg = jv_null();
+		s.partial = jv_array();
+		s.error = jv_null();
+		req.on_data = sse_feed;
+		req.arg = &s;
+	}
+	rc = http_do(&req, &r, e);
+	free(text);
+	call->status = r.status;
+	call->retry_after = r.retry_after;
+	call->should_retry = r.should_retry;
+	snprintf(call->request_id, sizeof call->request_id, "%s", r.request_id);
+	if (rc) {
+		/* timed out or dropped after the request went out: it may be billed */
+		call->retryable = rc == EX_TEMP;
+		call->maybe_charged = 1;
+		err_wrap(e, "anthropic");
+		goto out;
+	}
+	if (stream && r.status >= 200 && r.status < 300) {
+		if (s.len)
+			sse_line(&s, s.line, s.len);
+		sse_event(&s);
+		if (s.bad || !s.done) {
+			char *et = json_string(s.error, "type"), *em = json_string(s.error, "message");
+
+			call->error = jv_copy(s.error);
+			call->retryable = !et || !strcmp(et, "overloaded_error") || !strcmp(et, "api_error");
+			call->maybe_charged = 1;
+			rc = err_set(e, EX_TEMP, "anthropic: stream %s%s%s%s", s.bad ? s.why : "ended early",
+				     et ? " (" : "", et ? et : "", et ? ")" : "");
+			(void)em;
+			free(et);
+			free(em);
+			goto out;
+		}
+		if (!well_formed(s.msg)) {
+			call->retryable = 1;
+			call->maybe_charged = 1;
+			rc = err_set(e, EX_TEMP, "anthropic: malformed response: the stream built no Message");
+			goto out;
+		}
+		call->message = s.msg;
+		s.msg = jv_null();
+		goto out;
+	}
+	{
+		jv parsed;
+		struct err pe = ERR_INIT;
+		int ok = json_parse(r.body ? r.body : "", r.len, &parsed, &pe) == 0;
+
+		if (r.status >= 200 && r.status < 300) {
+			if (!ok || !well_formed(parsed)) {
+				if (ok)
+					jv_free(parsed);
+				call->retryable = 1;
+				call->maybe_charged = 1;
+				rc = err_set(e, EX_TEMP, "anthropic: malformed response: %s",
+					     ok ? "not a Message" : pe.msg);
+				goto out;
+			}
+			call->message = parsed;
+			goto out;
+		}
+		/* an error: {"type":"error","error":{"type","message"}} */
+		{
+			char *et = NULL, *em = NULL;
+
+			if (ok) {
+				call->error = json_get(jv_copy(parsed), "error");
+				et = json_string(parsed, "error.type");
+				em = json_string(parsed, "error.message");
+				if (!call->request_id[0]) {
+					char *rid = json_string(parsed, "request_id");
+
+					if (rid)
+						snprintf(call->request_id, sizeof call->request_id, "%s", rid);
+					free(rid);
+				}
+				jv_free(parsed);
+			}
+			call->retryable = r.status == 408 || r.status == 409 || r.status == 429 ||
+					  r.status >= 500;
+			if (r.status == 401 || r.status == 403)
+				rc = err_set(e, EX_PERM, "anthropic: authentication refused (HTTP %ld %s)",
+					     r.status, et ? et : "");
+			else
+				rc = err_set(e, status_code(r.status), "anthropic: HTTP %ld %s%s%.200s",
+					     r.status, et ? et : "error", em ? ": " : "", em ? em : "");
+			free(et);
+			free(em);
+		}
+	}
+out:
+	if (stream) {
+		jv_free(s.msg);
+		jv_free(s.partial);
+		jv_free(s.error);
+		free(s.line);
+		free(s.data);
+	}
+	http_resp_release(&r);
+	jv_free(body);
+	return rc;
+}

@@ -1,0 +1,51 @@
+/* anthropic: one call to the Messages API (POST /v1/messages), no retries. */
+#ifndef ANTHROPIC_H
+#define ANTHROPIC_H
+
+#include <jv.h>
+
+#include "base/err.h"
+
+/*
+ * The key never leaves this struct except in the x-api-key header: it is
+ * not in any message, log or returned value.  Retries, backoff and the
+ * budget hold of each attempt belong to the caller (lib/invoke.c), so that
+ * every attempt is held and settled on its own.
+ */
+struct anthropic {
+	char base[512];       /* ANTHROPIC_BASE_URL, default https://api.anthropic.com */
+	char version[32];     /* ANTHROPIC_VERSION, default 2026-10-21 */
+	char auth[1100];      /* the whole auth header line */
+	long timeout_ms;      /* AGENT_TIMEOUT_SECONDS, default 120 */
+	int stream;           /* AGENT_STREAM: 1 always, 0 never, -1 when max_tokens is large */
+};
+
+/* Key from ANTHROPIC_API_KEY, ANTHROPIC_API_KEY_FILE, or
+ * $CREDENTIALS_DIRECTORY/anthropic_api_key (else ANTHROPIC_AUTH_TOKEN as a
+ * Bearer token).  EX_PERM when there is none or it is malformed. */
+int anthropic_init(struct anthropic *a, struct err *e);
+void anthropic_release(struct anthropic *a);  /* wipes the key */
+
+/* What one attempt gave. */
+struct anthropic_call {
+	long status;            /* HTTP status, 0 when none arrived */
+	jv message;             /* the Message on success, else null */
+	jv error;               /* {type, message} from an error body or event, else null */
+	double retry_after;     /* seconds, -1 when none */
+	int should_retry;       /* x-should-retry: 1, 0, or -1 when absent */
+	int retryable;          /* 408, 409, 429, 5xx, connection errors, overloaded/api_error events */
+	int maybe_charged;      /* the request reached the API and no usage came back */
+	char request_id[128];
+};
+
+/*
+ * Sends `body` (a request object, borrowed; "stream" is set here).  Returns
+ * 0 with call->message on a 2xx with a well-formed Message; otherwise an
+ * error code with e set and call describing what happened: EX_PERM for
+ * 400/401/402/403/404/413 (auth refused, bad request), EX_TEMP for the rest.
+ */
+int anthropic_send(struct anthropic *a, jv body, int max_tokens,
+		   struct anthropic_call *call, struct err *e);
+void anthropic_call_release(struct anthropic_call *call);
+
+#endif

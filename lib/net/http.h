@@ -1,0 +1,48 @@
+/* http: one bounded HTTP exchange over libcurl; TLS verification always on. */
+#ifndef HTTP_H
+#define HTTP_H
+
+#include <stddef.h>
+
+#include "base/err.h"
+
+struct http_req {
+	const char *method;              /* "GET", "POST", "DELETE", "PUT" */
+	const char *url;
+	const char *const *headers;      /* "Name: value", NULL-terminated; may hold secrets */
+	const char *body;                /* may be NULL */
+	size_t body_len;
+	long timeout_ms;                 /* whole exchange (default 30 s) */
+	long connect_timeout_ms;         /* default 5 s */
+	size_t max_response;             /* default 32 MiB */
+	/* When set, body bytes go here as they arrive instead of into resp.body;
+	 * a non-zero return aborts the transfer. */
+	int (*on_data)(void *arg, const char *buf, size_t n);
+	void *arg;
+};
+
+struct http_resp {
+	long status;
+	char *body;                      /* NUL-terminated; malloc'd */
+	size_t len;
+	double retry_after;              /* seconds from retry-after-ms / retry-after; -1 when absent */
+	int should_retry;                /* x-should-retry: 1 true, 0 false, -1 absent */
+	char request_id[128];
+	char content_type[128];
+};
+
+#define HTTP_RESP_INIT { 0, NULL, 0, -1, -1, "", "" }
+
+/*
+ * Performs the request.  Returns 0 when an HTTP response arrived (whatever
+ * its status), EX_TEMP for connection failures and timeouts, EX_PERM for a
+ * malformed URL or a TLS verification failure.  Messages name the method
+ * and the URL's path, never headers or credentials.
+ */
+int http_do(const struct http_req *r, struct http_resp *out, struct err *e);
+void http_resp_release(struct http_resp *r);
+
+/* The path part of a URL for messages (static buffer). */
+const char *http_path(const char *url);
+
+#endif
