@@ -27,6 +27,8 @@ static struct argp_option options[] = {
 	{ "seed", 's', "N", 0, "seed of every outcome, id and name (default 1)", 0 },
 	{ "speed", 'x', "X", 0, "run simulated time X times faster (default 1)", 0 },
 	{ "fault", 'f', "JSON", 0, "add a fault, as POST /_sim/faults takes it (repeatable)", 0 },
+	{ "strategies", 'S', "DIR", 0, "the platform's strategy directory, where training reads "
+	  "{name}.yaml (default: STRATEGIES_DIR, else /app/strategies, else ./strategies)", 0 },
 	{ "key-file", 'k', "FILE", 0, "accept only the API key on FILE's first line (default: any key)", 0 },
 	{ 0 }
 };
@@ -69,6 +71,9 @@ static error_t parse(int key, char *arg, struct argp_state *st)
 		break;
 	case 'k':
 		a->key_file = arg;
+		break;
+	case 'S':
+		a->cfg.strategies = arg;
 		break;
 	case ARGP_KEY_ARG:
 		argp_error(st, "unexpected argument '%s'", arg);

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -73,6 +74,22 @@ int sim_new(struct sim **out, const struct sim_config *cfg, struct err *e)
 	}
 	snprintf(s->api_key, sizeof s->api_key, "%s", cfg->api_key ? cfg->api_key : "");
 	s->cfg.api_key = NULL;
+	{
+		/* context.py _get_default_strategy_paths: STRATEGIES_DIR, then
+		 * /app/strategies, then ./strategies */
+		const char *d = cfg->strategies, *env = getenv("STRATEGIES_DIR");
+		struct stat st;
+
+		if (!d || !*d)
+			d = env && *env ? env : stat("/app/strategies", &st) == 0 && S_ISDIR(st.st_mode)
+				? "/app/strategies" : "strategies";
+		if (strlen(d) >= sizeof s->strategies - 200) {
+			free(s);
+			return err_set(e, EX_USAGE, "--strategies: the path is too long");
+		}
+		snprintf(s->strategies, sizeof s->strategies, "%s", d);
+		s->cfg.strategies = s->strategies;
+	}
 	s->wall0_us = now;
 	s->mono0_us = sim_mono_us();
 	s->log = jv_array();

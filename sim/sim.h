@@ -24,9 +24,10 @@ struct sim_config {
 	uint64_t seed;       /* operation outcomes, ids and names derive from it */
 	double speed;        /* simulated seconds per real second, > 0 */
 	const char *api_key; /* the only key the Messages API accepts; NULL: any */
+	const char *strategies; /* the platform's STRATEGIES_DIR (never NULL after sim_new) */
 };
 
-#define SIM_CONFIG_INIT { NULL, 1, 1.0, NULL }
+#define SIM_CONFIG_INIT { NULL, 1, 1.0, NULL, NULL }
 
 #define SIM_SPEED_MAX 1e6
 

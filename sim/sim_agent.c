@@ -10,73 +10,75 @@
 
 enum flow { CHAT, DESIGN, POST_TRAINING, ASSESSMENT };
 
-/* Strategy families: indicators and fuzzy sets that belong together. */
+/* Strategy families: indicators and fuzzy sets that belong together, in
+ * KTRDR's v3 grammar (ktrdr/config/models.py StrategyConfigurationV3;
+ * strategies/v3_multi_indicator.yaml there): indicators keyed by id with
+ * their type, fuzzy sets naming their indicator (dot notation for one
+ * output of a multi-output indicator), nn_inputs naming the fuzzy sets. */
 static const struct family {
 	const char *name, *description, *hypothesis, *indicators, *fuzzy;
 } families[] = {
 	{ "rsi_macd_momentum",
 	  "RSI and MACD momentum with fuzzy oversold and overbought zones",
 	  "momentum confirmed by both RSI and the MACD histogram persists for a few bars",
-	  "[{\"name\":\"rsi\",\"feature_id\":\"rsi_14\",\"period\":14},"
-	  "{\"name\":\"macd\",\"feature_id\":\"macd_12_26_9\",\"fast_period\":12,"
-	  "\"slow_period\":26,\"signal_period\":9}]",
-	  "{\"rsi_14\":{\"oversold\":{\"type\":\"triangular\",\"parameters\":[0,20,40]},"
+	  "{\"rsi_14\":{\"type\":\"rsi\",\"period\":14},"
+	  "\"macd_12_26_9\":{\"type\":\"macd\",\"fast_period\":12,\"slow_period\":26,\"signal_period\":9}}",
+	  "{\"rsi_zones\":{\"indicator\":\"rsi_14\",\"oversold\":{\"type\":\"triangular\",\"parameters\":[0,20,40]},"
 	  "\"neutral\":{\"type\":\"triangular\",\"parameters\":[30,50,70]},"
 	  "\"overbought\":{\"type\":\"triangular\",\"parameters\":[60,80,100]}},"
-	  "\"macd_12_26_9\":{\"negative\":{\"type\":\"triangular\",\"parameters\":[-2,-1,0]},"
+	  "\"macd_hist\":{\"indicator\":\"macd_12_26_9.histogram\",\"negative\":{\"type\":\"triangular\",\"parameters\":[-2,-1,0]},"
 	  "\"neutral\":{\"type\":\"triangular\",\"parameters\":[-0.5,0,0.5]},"
 	  "\"positive\":{\"type\":\"triangular\",\"parameters\":[0,1,2]}}}" },
 	{ "cci_rsi_reversal",
 	  "CCI extremes confirmed by RSI for mean-reversion entries",
 	  "stretched CCI readings that RSI confirms tend to revert within a day",
-	  "[{\"name\":\"cci\",\"feature_id\":\"cci_20\",\"period\":20},"
-	  "{\"name\":\"rsi\",\"feature_id\":\"rsi_14\",\"period\":14}]",
-	  "{\"cci_20\":{\"oversold\":{\"type\":\"triangular\",\"parameters\":[-200,-100,0]},"
+	  "{\"cci_20\":{\"type\":\"cci\",\"period\":20},\"rsi_14\":{\"type\":\"rsi\",\"period\":14}}",
+	  "{\"cci_zones\":{\"indicator\":\"cci_20\",\"oversold\":{\"type\":\"triangular\",\"parameters\":[-200,-100,0]},"
 	  "\"neutral\":{\"type\":\"triangular\",\"parameters\":[-100,0,100]},"
 	  "\"overbought\":{\"type\":\"triangular\",\"parameters\":[0,100,200]}},"
-	  "\"rsi_14\":{\"oversold\":{\"type\":\"triangular\",\"parameters\":[0,25,40]},"
+	  "\"rsi_zones\":{\"indicator\":\"rsi_14\",\"oversold\":{\"type\":\"triangular\",\"parameters\":[0,25,40]},"
 	  "\"neutral\":{\"type\":\"triangular\",\"parameters\":[30,50,70]},"
 	  "\"overbought\":{\"type\":\"triangular\",\"parameters\":[60,75,100]}}}" },
 	{ "adx_macd_trend",
 	  "Trend following: MACD direction weighted by ADX trend strength",
 	  "MACD signals are reliable only when ADX shows a trending market",
-	  "[{\"name\":\"adx\",\"feature_id\":\"adx_14\",\"period\":14},"
-	  "{\"name\":\"macd\",\"feature_id\":\"macd_12_26_9\",\"fast_period\":12,"
-	  "\"slow_period\":26,\"signal_period\":9}]",
-	  "{\"adx_14\":{\"weak\":{\"type\":\"triangular\",\"parameters\":[0,10,25]},"
+	  "{\"adx_14\":{\"type\":\"adx\",\"period\":14},"
+	  "\"macd_12_26_9\":{\"type\":\"macd\",\"fast_period\":12,\"slow_period\":26,\"signal_period\":9}}",
+	  "{\"adx_strength\":{\"indicator\":\"adx_14.adx\",\"weak\":{\"type\":\"triangular\",\"parameters\":[0,10,25]},"
 	  "\"strong\":{\"type\":\"triangular\",\"parameters\":[20,35,50]},"
 	  "\"very_strong\":{\"type\":\"trapezoidal\",\"parameters\":[40,55,80,100]}},"
-	  "\"macd_12_26_9\":{\"negative\":{\"type\":\"triangular\",\"parameters\":[-2,-1,0]},"
+	  "\"macd_hist\":{\"indicator\":\"macd_12_26_9.histogram\",\"negative\":{\"type\":\"triangular\",\"parameters\":[-2,-1,0]},"
 	  "\"neutral\":{\"type\":\"triangular\",\"parameters\":[-0.5,0,0.5]},"
 	  "\"positive\":{\"type\":\"triangular\",\"parameters\":[0,1,2]}}}" },
 	{ "stochastic_atr_breakout",
 	  "Stochastic turns filtered by ATR volatility regimes",
 	  "stochastic reversals in high-volatility regimes lead to breakouts",
-	  "[{\"name\":\"stochastic\",\"feature_id\":\"stoch_14_3\",\"k_period\":14,\"d_period\":3},"
-	  "{\"name\":\"atr\",\"feature_id\":\"atr_14\",\"period\":14}]",
-	  "{\"stoch_14_3\":{\"oversold\":{\"type\":\"triangular\",\"parameters\":[0,15,30]},"
+	  "{\"stoch_14_3\":{\"type\":\"stochastic\",\"k_period\":14,\"d_period\":3},"
+	  "\"atr_14\":{\"type\":\"atr\",\"period\":14}}",
+	  "{\"stoch_k\":{\"indicator\":\"stoch_14_3.k\",\"oversold\":{\"type\":\"triangular\",\"parameters\":[0,15,30]},"
 	  "\"neutral\":{\"type\":\"triangular\",\"parameters\":[20,50,80]},"
 	  "\"overbought\":{\"type\":\"triangular\",\"parameters\":[70,85,100]}},"
-	  "\"atr_14\":{\"low\":{\"type\":\"triangular\",\"parameters\":[0,0.5,1]},"
+	  "\"atr_regime\":{\"indicator\":\"atr_14\",\"low\":{\"type\":\"triangular\",\"parameters\":[0,0.5,1]},"
 	  "\"medium\":{\"type\":\"triangular\",\"parameters\":[0.5,1.5,2.5]},"
 	  "\"high\":{\"type\":\"gaussian\",\"parameters\":[3,1]}}}" },
 };
 
 #define NFAMILIES (sizeof families / sizeof families[0])
 
+/* The rest of a v3 strategy (strategies/v3_minimal.yaml's sections): the
+ * training data the research worker reads (symbols.list, timeframes.list,
+ * training_data.date_range, backtest.date_range), model, decisions. */
 static const char skeleton[] =
-	"{\"version\":\"1.0\",\"scope\":\"universal\","
-	"\"training_data\":{\"symbols\":{\"mode\":\"single\",\"list\":[\"AAPL\"]},"
-	"\"timeframes\":{\"mode\":\"single\",\"list\":[\"1h\"],\"base_timeframe\":\"1h\"},"
-	"\"history_required\":100},"
-	"\"deployment\":{\"target_symbols\":{\"mode\":\"universal\"},"
-	"\"target_timeframes\":{\"mode\":\"single\"}},"
+	"{\"version\":\"3.0\","
+	"\"training_data\":{\"symbols\":{\"mode\":\"single\",\"symbol\":\"AAPL\",\"list\":[\"AAPL\"]},"
+	"\"timeframes\":{\"mode\":\"single\",\"timeframe\":\"1h\",\"list\":[\"1h\"]},"
+	"\"history_required\":200,\"date_range\":{\"start\":\"2020-01-01\",\"end\":\"2023-12-31\"}},"
+	"\"backtest\":{\"date_range\":{\"start\":\"2024-01-01\",\"end\":\"2024-06-30\"}},"
 	"\"model\":{\"type\":\"mlp\",\"architecture\":{\"hidden_layers\":[32,16],"
 	"\"activation\":\"relu\",\"output_activation\":\"softmax\",\"dropout\":0.2},"
 	"\"training\":{\"learning_rate\":0.001,\"batch_size\":32,\"epochs\":50,"
 	"\"optimizer\":\"adam\",\"early_stopping\":{\"enabled\":true,\"patience\":10,"
-	"\"min_delta\":0.001}},\"features\":{\"include_price_context\":false,"
-	"\"lookback_periods\":2,\"scale_features\":true}},"
+	"\"min_delta\":0.001}}},"
 	"\"decisions\":{\"output_format\":\"classification\",\"confidence_threshold\":0.6,"
 	"\"position_awareness\":true},"
 	"\"training\":{\"method\":\"supervised\",\"labels\":{\"source\":\"zigzag\","
@@ -387,6 +389,16 @@ static jv strategy(const struct family *f, const char *name)
 	cfg = json_set(cfg, "description", jv_string(f->description));
 	cfg = json_set(cfg, "indicators", jv_parse(f->indicators));
 	cfg = json_set(cfg, "fuzzy_sets", jv_parse(f->fuzzy));
+	{
+		/* one input per fuzzy set, on every training timeframe */
+		jv fs = jv_keys(jv_parse(f->fuzzy)), inputs = jv_array();
+
+		for (int i = 0; i < jv_array_length(jv_copy(fs)); i++)
+			inputs = jv_array_append(inputs, json_set(json_set(jv_object(), "fuzzy_set",
+				jv_array_get(jv_copy(fs), i)), "timeframes", jv_string("all")));
+		jv_free(fs);
+		cfg = json_set(cfg, "nn_inputs", inputs);
+	}
 	in = json_set(in, "name", jv_string(name));
 	in = json_set(in, "description", jv_string(f->description));
 	in = json_set(in, "config", cfg);

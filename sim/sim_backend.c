@@ -1,5 +1,7 @@
 /* sim_backend: the research backend's operations API over simulated time. */
+#include <dirent.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +15,8 @@
 #define EPOCHS 100
 #define NEVER 2.0   /* fail_at beyond any progress */
 
+/* ktrdr/api/models/operations.py OperationStatus (less "resuming", which
+ * this simulator passes through between a resume and the next read) */
 static const char *const status_names[] = {
 	"pending", "running", "completed", "failed", "cancelled",
 };
@@ -227,7 +231,9 @@ static void advance(struct sim_op *op, double now)
 		int step = (int)floor(end * op->steps);
 
 		op->status = SIM_FAILED;
-		if (op->type == SIM_TRAINING)
+		if (op->runtime_error[0])
+			snprintf(op->error, sizeof op->error, "%s", op->runtime_error);
+		else if (op->type == SIM_TRAINING)
 			snprintf(op->error, sizeof op->error, "Training failed at epoch %d/%d: "
 				 "worker process exited unexpectedly%s", step, op->steps,
 				 op->checkpoint ? " (checkpoint saved)" : "");
@@ -393,7 +399,8 @@ static jv op_json(struct sim *s, struct sim_op *op)
 	v = json_set(v, "result_summary", op->status != SIM_COMPLETED ? jv_null()
 		     : op->type == SIM_TRAINING ? training_result(s, op) : backtest_result(s, op));
 	v = json_set(v, "metrics", jv_object());
-	v = json_set(v, "checkpoint_available", jv_bool(op->checkpoint && op->status == SIM_FAILED));
+	/* OperationInfo has no checkpoint field: GET /checkpoints/{id} says */
+	v = json_set(v, "is_backend_local", jv_false());
 	return v;
 }
 
@@ -494,14 +501,123 @@ static jv need_date(jv errs, jv body, const char *k, int required, int64_t *day)
 	return errs;
 }
 
+/* ktrdr/api/main.py validation_exception_handler: not FastAPI's
+ * {"detail": [...]} but {"success": false, "error": {"code":
+ * "VALIDATION_ERROR", "message", "details": [{field, message, type}]}}. */
 static int reject(struct sim_reply *rp, jv errs)
 {
-	if (jv_array_length(jv_copy(errs)) == 0) {
+	jv details = jv_array(), env;
+	int n = jv_array_length(jv_copy(errs));
+
+	if (n == 0) {
 		jv_free(errs);
 		return 0;
 	}
-	sim_reply_json(rp, 422, json_set(jv_object(), "detail", errs));
+	for (int i = 0; i < n; i++) {
+		jv it = jv_array_get(jv_copy(errs), i), loc = json_get(jv_copy(it), "loc"), d = jv_object();
+		char field[256] = "";
+		size_t used = 0;
+
+		for (int j = 0; j < jv_array_length(jv_copy(loc)) && used < sizeof field - 1; j++) {
+			jv x = jv_array_get(jv_copy(loc), j);
+			jv t = jv_get_kind(x) == JV_KIND_STRING ? x : jv_dump_string(x, 0);
+			int w = snprintf(field + used, sizeof field - used, "%s%s", j ? " -> " : "",
+					 jv_string_value(t));
+
+			used = w < 0 || (size_t)w >= sizeof field - used ? sizeof field - 1 : used + (size_t)w;
+			jv_free(t);
+		}
+		d = json_set(d, "field", jv_string(field));
+		d = json_set(d, "message", json_get(jv_copy(it), "msg"));
+		d = json_set(d, "type", json_get(jv_copy(it), "type"));
+		details = jv_array_append(details, d);
+		jv_free(loc);
+		jv_free(it);
+	}
+	jv_free(errs);
+	env = json_set(jv_object(), "code", jv_string("VALIDATION_ERROR"));
+	env = json_set(env, "message", jv_string("Request validation failed"));
+	env = json_set(env, "details", details);
+	sim_reply_json(rp, 422, json_set(json_set(jv_object(), "success", jv_false()), "error", env));
 	return 1;
+}
+
+/* HTTPException(400, detail=ConfigurationError.to_dict()): the five keys,
+ * nested under "detail" (ktrdr/errors/exceptions.py, endpoints/training.py). */
+static void config_error(struct sim_reply *rp, const char *code, const char *name,
+			 const char *suggestion, jv details, const char *fmt, ...)
+	__attribute__((format(printf, 6, 7)));
+static void config_error(struct sim_reply *rp, const char *code, const char *name,
+			 const char *suggestion, jv details, const char *fmt, ...)
+{
+	char msg[2048];
+	va_list ap;
+	jv d = jv_object();
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	d = json_set(d, "message", jv_string(msg));
+	d = json_set(d, "error_code", jv_string(code));
+	d = json_set(d, "context", json_set(jv_object(), "strategy_name", jv_string(name)));
+	d = json_set(d, "details", details);
+	d = json_set(d, "suggestion", jv_string(suggestion));
+	sim_reply_json(rp, 400, json_set(jv_object(), "detail", d));
+}
+
+/* The list under training_data.{symbols,timeframes}: `list`, else the
+ * singular key (context.py _extract_config_list). */
+static jv strategy_list(jv cfg, const char *section, const char *one)
+{
+	char path[96];
+	jv l;
+	char *x;
+
+	snprintf(path, sizeof path, "training_data.%s.list", section);
+	l = json_get(jv_copy(cfg), path);
+	if (jv_get_kind(l) == JV_KIND_ARRAY && jv_array_length(jv_copy(l)) > 0)
+		return l;
+	jv_free(l);
+	snprintf(path, sizeof path, "training_data.%s.%s", section, one);
+	x = json_string(cfg, path);
+	l = x ? jv_array_append(jv_array(), jv_string(x)) : jv_array();
+	free(x);
+	return l;
+}
+
+/* l[0] when it is a string (borrows l), malloc'd */
+static char *first_string(jv l)
+{
+	jv x = jv_array_get(jv_copy(l), 0);
+	char *r = jv_get_kind(x) == JV_KIND_STRING ? strdup(jv_string_value(x)) : NULL;
+
+	jv_free(x);
+	return r;
+}
+
+/* "Strategy file not found: X.yaml (searched: a.yaml, b.yaml)": the YAML
+ * files the search found (context.py _resolve_strategy_path). */
+static void strategy_not_found(struct sim *s, const char *name, struct sim_reply *rp)
+{
+	char list[1024] = "";
+	size_t used = 0;
+	DIR *d = opendir(s->cfg.strategies);
+	struct dirent *de;
+	int n = 0;
+
+	while (d && (de = readdir(d)) && n < 20) {
+		size_t l = strlen(de->d_name);
+		int w;
+
+		if (l < 6 || strcmp(de->d_name + l - 5, ".yaml"))
+			continue;
+		w = snprintf(list + used, sizeof list - used, "%s%s/%s", n++ ? ", " : "",
+			     s->cfg.strategies, de->d_name);
+		used = w < 0 || (size_t)w >= sizeof list - used ? sizeof list - 1 : used + (size_t)w;
+	}
+	if (d)
+		closedir(d);
+	sim_reply_detail(rp, 400, "Strategy file not found: %s.yaml (searched: %s)", name, list);
 }
 
 /* The body must be a JSON object; FastAPI's answers otherwise. */
@@ -549,20 +665,27 @@ static int tf_minutes(const char *tf)
 	return 60;
 }
 
+/* POST /trainings/start (ktrdr/api/endpoints/training.py start_training,
+ * services/training/context.py build_training_context): the strategy is
+ * read from the directory, refused unless v3 and valid; symbols and
+ * timeframes default to the strategy's. */
 static void start_training(struct sim *s, const struct sim_req *rq, struct sim_reply *rp)
 {
-	jv body = rq->json, errs = jv_array(), out = jv_object();
+	jv body = rq->json, errs = jv_array(), out = jv_object(), cfg = jv_null(), req, checks;
 	int64_t d0, d1;
 	struct sim_op *op;
-	char *name;
+	char *name, msg[512], rt[256];
+	int rc;
 
 	if (!body_object(rq, rp)) {
 		jv_free(errs);
 		jv_free(out);
 		return;
 	}
-	errs = need_list(errs, body, "symbols");
-	errs = need_list(errs, body, "timeframes");
+	if (json_kind_at(body, "symbols") != JV_KIND_INVALID && json_kind_at(body, "symbols") != JV_KIND_NULL)
+		errs = need_list(errs, body, "symbols");
+	if (json_kind_at(body, "timeframes") != JV_KIND_INVALID && json_kind_at(body, "timeframes") != JV_KIND_NULL)
+		errs = need_list(errs, body, "timeframes");
 	errs = need_string(errs, body, "strategy_name", 1);
 	errs = need_date(errs, body, "start_date", 0, &d0);
 	errs = need_date(errs, body, "end_date", 0, &d1);
@@ -571,42 +694,121 @@ static void start_training(struct sim *s, const struct sim_req *rq, struct sim_r
 		jv_free(out);
 		return;
 	}
+	name = json_string(body, "strategy_name");
+	if (!sim_strategy_name_ok(name)) {
+		sim_reply_detail(rp, 400, "Strategy name may only contain alphanumerics, dashes, or underscores");
+		goto out;
+	}
+	rc = sim_strategy_load(s, name, &cfg, msg, sizeof msg);
+	if (rc == -1) {
+		strategy_not_found(s, name, rp);
+		goto out;
+	}
+	if (rc) {
+		sim_reply_detail(rp, 400, "%s", msg);
+		goto out;
+	}
+	if (!sim_strategy_is_v3(cfg)) {
+		config_error(rp, "STRATEGY-V3ParseFailed", name, "Write the strategy in the v3 format "
+			     "(indicators as a mapping, nn_inputs), or run 'ktrdr strategy migrate'",
+			     jv_object(), "V3 strategy structure invalid: Strategy '%s.yaml' is not v3 "
+			     "format. Run 'ktrdr strategy migrate' to upgrade.", name);
+		goto out;
+	}
+	checks = sim_strategy_check(cfg);
+	if (jv_array_length(jv_copy(checks)) > 0) {
+		char text[1800] = "";
+		size_t used = 0;
+
+		for (int i = 0; i < jv_array_length(jv_copy(checks)) && used < sizeof text - 1; i++) {
+			jv m = jv_array_get(jv_copy(checks), i);
+			int w = snprintf(text + used, sizeof text - used, "\n  - %s", jv_string_value(m));
+
+			used = w < 0 || (size_t)w >= sizeof text - used ? sizeof text - 1 : used + (size_t)w;
+			jv_free(m);
+		}
+		config_error(rp, "STRATEGY-V3ValidationFailed", name, "Fix the strategy's errors listed in "
+			     "details and save it again", json_set(jv_object(), "errors", checks),
+			     "V3 strategy validation failed: Strategy validation failed:%s", text);
+		goto out;
+	}
+	jv_free(checks);
+	req = jv_copy(body);
+	if (json_kind_at(req, "symbols") != JV_KIND_ARRAY)
+		req = json_set(req, "symbols", strategy_list(cfg, "symbols", "symbol"));
+	if (json_kind_at(req, "timeframes") != JV_KIND_ARRAY)
+		req = json_set(req, "timeframes", strategy_list(cfg, "timeframes", "timeframe"));
+	if (jv_array_length(json_get(jv_copy(req), "symbols")) == 0 ||
+	    jv_array_length(json_get(jv_copy(req), "timeframes")) == 0) {
+		int nosym = jv_array_length(json_get(jv_copy(req), "symbols")) == 0;
+
+		jv_free(req);
+		config_error(rp, nosym ? "STRATEGY-NoSymbols" : "STRATEGY-NoTimeframes", name,
+			     nosym ? "Add training_data.symbols section to the strategy YAML"
+				   : "Add training_data.timeframes section to the strategy YAML",
+			     jv_object(), "Strategy '%s' has no %s configured", name,
+			     nosym ? "symbols" : "timeframes");
+		goto out;
+	}
 	if (d0 && d1 && d1 <= d0) {
-		jv_free(out);
+		jv_free(req);
 		sim_reply_detail(rp, 400, "end_date must be after start_date");
-		return;
+		goto out;
 	}
 	if (make_room(s, sim_now(s)) < 0) {
-		jv_free(out);
+		jv_free(req);
 		sim_reply_detail(rp, 503, "Too many operations in progress (%d)", SIM_MAX_OPS);
-		return;
+		goto out;
 	}
-	op = op_new(s, SIM_TRAINING, jv_copy(body), EPOCHS);
+	op = op_new(s, SIM_TRAINING, req, EPOCHS);
 	if (!op) {
-		jv_free(out);
 		sim_reply_detail(rp, 500, "out of memory");
-		return;
+		goto out;
 	}
-	name = json_string(body, "strategy_name");
-	out = json_set(out, "success", jv_true());
-	out = json_set(out, "task_id", jv_string(op->id));
-	out = json_set(out, "status", jv_string("training_started"));
-	out = json_set(out, "message", jv_string_fmt("Neural network training started for %s", name));
-	out = json_set(out, "symbols", json_get(jv_copy(body), "symbols"));
-	out = json_set(out, "timeframes", json_get(jv_copy(body), "timeframes"));
+	/* the engines are built when training starts: a strategy whose
+	 * indicator or membership function does not exist fails there */
+	if (sim_strategy_runtime(cfg, rt, sizeof rt)) {
+		snprintf(op->runtime_error, sizeof op->runtime_error, "%s", rt);
+		op->fail_at = 0;
+		op->checkpoint = 0;
+	}
+	{
+		jv syms = json_get(jv_copy(op->request), "symbols"), joined = jv_string("");
+
+		for (int i = 0; i < jv_array_length(jv_copy(syms)); i++)
+			joined = jv_string_concat(i ? jv_string_concat(joined, jv_string(", ")) : joined,
+						  jv_array_get(jv_copy(syms), i));
+		out = json_set(out, "success", jv_true());
+		out = json_set(out, "task_id", jv_string(op->id));
+		out = json_set(out, "status", jv_string("training_started"));
+		out = json_set(out, "message", jv_string_fmt("Neural network training started for %s using "
+							     "%s strategy", jv_string_value(joined), name));
+		jv_free(joined);
+		out = json_set(out, "symbols", syms);
+	}
+	out = json_set(out, "timeframes", json_get(jv_copy(op->request), "timeframes"));
 	out = json_set(out, "strategy_name", jv_string(name));
 	out = json_set(out, "estimated_duration_minutes",
 		       jv_number(fmax(0.01, round(op->duration / s->cfg.speed / 60 * 100) / 100)));
-	free(name);
 	sim_reply_json(rp, 200, out);
+	out = jv_invalid();
+out:
+	jv_free(out);
+	jv_free(cfg);
+	free(name);
 }
 
+/* POST /backtests/start (ktrdr/api/endpoints/backtesting.py, models
+ * BacktestStartRequest): symbol and timeframe default to the strategy's
+ * first; dates required; commission 0.001, slippage 0.0005; model_path
+ * passed through; the answer's key is operation_id, its mode
+ * "distributed". */
 static void start_backtest(struct sim *s, const struct sim_req *rq, struct sim_reply *rp)
 {
-	jv body = rq->json, errs = jv_array(), out = jv_object();
+	jv body = rq->json, errs = jv_array(), out = jv_object(), cfg = jv_null(), req;
 	int64_t d0, d1;
 	struct sim_op *op;
-	char *name, *sym, *tf;
+	char *name = NULL, *sym = NULL, *tf = NULL, msg[512];
 	double bars;
 
 	if (!body_object(rq, rp)) {
@@ -615,48 +817,69 @@ static void start_backtest(struct sim *s, const struct sim_req *rq, struct sim_r
 		return;
 	}
 	errs = need_string(errs, body, "strategy_name", 1);
-	errs = need_string(errs, body, "symbol", 1);
-	errs = need_string(errs, body, "timeframe", 1);
+	if (json_kind_at(body, "symbol") != JV_KIND_NULL)
+		errs = need_string(errs, body, "symbol", 0);
+	if (json_kind_at(body, "timeframe") != JV_KIND_NULL)
+		errs = need_string(errs, body, "timeframe", 0);
 	errs = need_date(errs, body, "start_date", 1, &d0);
 	errs = need_date(errs, body, "end_date", 1, &d1);
 	errs = need_number(errs, body, "initial_capital", 1);
 	errs = need_number(errs, body, "commission", 0);
 	errs = need_number(errs, body, "slippage", 0);
+	if (json_kind_at(body, "model_path") != JV_KIND_NULL)
+		errs = need_string(errs, body, "model_path", 0);
 	errs = need_string(errs, body, "parent_operation_id", 0);
 	if (reject(rp, errs)) {
 		jv_free(out);
 		return;
 	}
-	if (d1 <= d0) {
-		jv_free(out);
-		sim_reply_detail(rp, 400, "end_date must be after start_date");
-		return;
-	}
-	if (make_room(s, sim_now(s)) < 0) {
-		jv_free(out);
-		sim_reply_detail(rp, 503, "Too many operations in progress (%d)", SIM_MAX_OPS);
-		return;
-	}
 	name = json_string(body, "strategy_name");
 	sym = json_string(body, "symbol");
 	tf = json_string(body, "timeframe");
+	/* errors reading the strategy are swallowed; it only fills the gaps */
+	if ((!sym || !tf) && sim_strategy_name_ok(name) &&
+	    sim_strategy_load(s, name, &cfg, msg, sizeof msg) == 0) {
+		jv l;
+
+		if (!sym && jv_array_length(jv_copy(l = strategy_list(cfg, "symbols", "symbol"))) > 0)
+			sym = first_string(l);
+		jv_free(l);
+		if (!tf && jv_array_length(jv_copy(l = strategy_list(cfg, "timeframes", "timeframe"))) > 0)
+			tf = first_string(l);
+		jv_free(l);
+	}
+	if (!sym || !tf) {
+		sim_reply_detail(rp, 400, "Symbol and timeframe must be provided or defined in strategy config");
+		goto out;
+	}
+	if (d1 <= d0) {
+		sim_reply_detail(rp, 400, "end_date must be after start_date");
+		goto out;
+	}
+	if (make_room(s, sim_now(s)) < 0) {
+		sim_reply_detail(rp, 503, "Too many operations in progress (%d)", SIM_MAX_OPS);
+		goto out;
+	}
+	req = json_set(json_set(jv_copy(body), "symbol", jv_string(sym)), "timeframe", jv_string(tf));
 	/* Trading bars over the range: five days in seven. */
 	bars = (double)(d1 - d0) / 60.0 / tf_minutes(tf) * 5.0 / 7.0;
-	op = op_new(s, SIM_BACKTEST, jv_copy(body), (int)fmin(100000, fmax(100, round(bars))));
+	op = op_new(s, SIM_BACKTEST, req, (int)fmin(100000, fmax(100, round(bars))));
 	if (!op) {
 		sim_reply_detail(rp, 500, "out of memory");
-	} else {
-		out = json_set(out, "success", jv_true());
-		out = json_set(out, "operation_id", jv_string(op->id));
-		out = json_set(out, "status", jv_string("started"));
-		out = json_set(out, "message", jv_string_fmt("Backtest started for %s on %s %s", name, sym, tf));
-		out = json_set(out, "symbol", jv_string(sym));
-		out = json_set(out, "timeframe", jv_string(tf));
-		out = json_set(out, "mode", jv_string("local"));
-		sim_reply_json(rp, 200, out);
-		out = jv_invalid();
+		goto out;
 	}
+	out = json_set(out, "success", jv_true());
+	out = json_set(out, "operation_id", jv_string(op->id));
+	out = json_set(out, "status", jv_string("started"));
+	out = json_set(out, "message", jv_string_fmt("Backtest started for %s %s", sym, tf));
+	out = json_set(out, "symbol", jv_string(sym));
+	out = json_set(out, "timeframe", jv_string(tf));
+	out = json_set(out, "mode", jv_string("distributed"));
+	sim_reply_json(rp, 200, out);
+	out = jv_invalid();
+out:
 	jv_free(out);
+	jv_free(cfg);
 	free(name);
 	free(sym);
 	free(tf);
@@ -808,40 +1031,145 @@ static void delete_op(struct sim *s, const struct sim_req *rq, struct sim_op *op
 	sim_reply_json(rp, 200, json_set(json_set(jv_object(), "success", jv_true()), "data", d));
 }
 
-static void resume_op(struct sim *s, struct sim_op *op, struct sim_reply *rp)
+/* The checkpoint an operation left (ktrdr/checkpoint/: a failure
+ * checkpoint when the worker saved one, which a fault says here; a
+ * training cancelled after its first epoch keeps a cancellation one). */
+static const char *checkpoint_type(const struct sim_op *op)
 {
-	double now = sim_now(s);
-	int step;
-	jv d = jv_object();
+	if (op->status == SIM_FAILED && op->checkpoint)
+		return "failure";
+	if (op->status == SIM_CANCELLED && op->type == SIM_TRAINING &&
+	    floor(op->progress * op->steps + 1e-9) >= 1)
+		return "cancellation";
+	return NULL;
+}
 
-	advance(op, now);
-	if (op->status != SIM_FAILED || !op->checkpoint) {
+/* GET /checkpoints/{operation_id} (ktrdr/api/endpoints/checkpoints.py
+ * get_checkpoint; state as checkpoint/schemas.py writes it). */
+static void get_checkpoint(struct sim *s, const char *id, struct sim_reply *rp)
+{
+	struct sim_op *op = find(s, id);
+	const char *type;
+	jv d = jv_object(), st = jv_object();
+	char t[32];
+	int step;
+
+	if (op)
+		advance(op, sim_now(s));
+	if (!op || !(type = checkpoint_type(op))) {
 		jv_free(d);
-		if (op->status != SIM_FAILED)
-			sim_reply_detail(rp, 400, "Cannot resume operation %s: status is %s, "
-					 "only failed operations can be resumed", op->id,
-					 status_names[op->status]);
-		else
-			sim_reply_detail(rp, 400, "Cannot resume operation %s: no checkpoint available",
-					 op->id);
+		jv_free(st);
+		sim_reply_detail(rp, 404, "Checkpoint not found: %s", id);
 		return;
 	}
 	step = (int)floor(op->progress * op->steps + 1e-9);
+	if (op->type == SIM_TRAINING) {
+		st = json_set(st, "epoch", jv_number(step > 0 ? step - 1 : 0));
+		st = json_set(st, "train_loss", jv_number(0.62));
+		st = json_set(st, "val_loss", jv_number(0.66));
+	} else {
+		st = json_set(st, "operation_type", jv_string("backtesting"));
+		st = json_set(st, "bar_index", jv_number(step));
+	}
+	st = json_set(st, "original_request", jv_copy(op->request));
+	d = json_set(d, "operation_id", jv_string(op->id));
+	d = json_set(d, "checkpoint_type", jv_string(type));
+	d = json_set(d, "created_at", jv_string(sim_iso(sim_wall_us(s, op->t_done), t)));
+	d = json_set(d, "state", st);
+	d = json_set(d, "artifacts_path", jv_string_fmt("/app/data/checkpoints/%s", op->id));
+	sim_reply_json(rp, 200, json_set(json_set(jv_object(), "success", jv_true()), "data", d));
+}
+
+/* POST /operations/{id}/resume (ktrdr/api/endpoints/operations.py
+ * resume_operation): 409 unless failed or cancelled; 404 (and failed)
+ * without a checkpoint; else "resuming" with resumed_from. */
+static void resume_op(struct sim *s, struct sim_op *op, struct sim_reply *rp)
+{
+	double now = sim_now(s);
+	const char *type;
+	int step;
+	char t[32];
+	jv d = jv_object(), from = jv_object();
+
+	advance(op, now);
+	if (op->status == SIM_RUNNING || op->status == SIM_COMPLETED || op->status == SIM_PENDING) {
+		jv_free(d);
+		jv_free(from);
+		if (op->status == SIM_PENDING)
+			sim_reply_detail(rp, 409, "Cannot resume operation %s from status pending", op->id);
+		else
+			sim_reply_detail(rp, 409, "Operation %s is already %s", op->id,
+					 status_names[op->status]);
+		return;
+	}
+	if (!(type = checkpoint_type(op))) {
+		jv_free(d);
+		jv_free(from);
+		op->status = SIM_FAILED;
+		sim_reply_detail(rp, 404, "No checkpoint available for operation %s", op->id);
+		return;
+	}
+	step = (int)floor(op->progress * op->steps + 1e-9);
+	from = json_set(from, "checkpoint_type", jv_string(type));
+	from = json_set(from, "created_at", jv_string(sim_iso(sim_wall_us(s, op->t_done), t)));
+	from = json_set(from, "epoch", op->type == SIM_TRAINING ? jv_number(step > 0 ? step - 1 : 0)
+							      : jv_null());
 	op->base = (double)step / op->steps;
 	op->t_run = now;
 	op->fail_at = NEVER;
 	op->status = SIM_RUNNING;
 	op->t_done = 0;
 	op->error[0] = 0;
+	op->runtime_error[0] = 0;
 	op->resumes++;
 	d = json_set(d, "operation_id", jv_string(op->id));
-	d = json_set(d, "status", jv_string("running"));
-	d = json_set(d, "resumed_from_checkpoint", jv_true());
-	d = json_set(d, "checkpoint_step", jv_number(step));
-	d = json_set(d, "message", jv_string_fmt("Resumed from checkpoint at %s %d/%d",
-						 op->type == SIM_TRAINING ? "epoch" : "bar", step,
-						 op->steps));
+	d = json_set(d, "status", jv_string("resuming"));
+	d = json_set(d, "resumed_from", from);
 	sim_reply_json(rp, 200, json_set(json_set(jv_object(), "success", jv_true()), "data", d));
+}
+
+/* GET /agent/status (ktrdr/api/services/agent_service.py get_status): the
+ * platform's own research agent; POST /_sim/agent makes it active. */
+static void agent_status(struct sim *s, struct sim_reply *rp)
+{
+	jv v = jv_object(), w = jv_object(), busy = jv_object();
+	int training = 0, backtests = 0;
+
+	for (int i = 0; i < s->nops; i++) {
+		advance(s->ops[i], sim_now(s));
+		if (!terminal(s->ops[i]))
+			s->ops[i]->type == SIM_TRAINING ? training++ : backtests++;
+	}
+	w = json_set(w, "training", json_set(json_set(jv_object(), "busy", jv_number(training > 0)),
+					     "total", jv_number(1)));
+	w = json_set(w, "backtesting", json_set(json_set(jv_object(), "busy", jv_number(backtests > 0)),
+						"total", jv_number(1)));
+	w = json_set(w, "agent_design", json_set(json_set(jv_object(), "busy", jv_number(0)), "total", jv_number(1)));
+	w = json_set(w, "agent_assessment", json_set(json_set(jv_object(), "busy", jv_number(0)), "total", jv_number(1)));
+	jv_free(busy);
+	if (s->agent_active) {
+		jv r = jv_object();
+		char id[64];
+
+		snprintf(id, sizeof id, "op_agent_research_%s", s->agent_op);
+		r = json_set(r, "operation_id", jv_string(id));
+		r = json_set(r, "phase", jv_string(s->agent_phase));
+		r = json_set(r, "strategy_name", jv_null());
+		r = json_set(r, "duration_seconds", jv_number(60));
+		r = json_set(r, "child_operation_id", jv_null());
+		v = json_set(v, "status", jv_string("active"));
+		v = json_set(v, "active_researches", jv_array_append(jv_array(), r));
+	} else {
+		v = json_set(v, "status", jv_string("idle"));
+		v = json_set(v, "active_researches", jv_array());
+		v = json_set(v, "last_cycle", jv_null());
+	}
+	v = json_set(v, "workers", w);
+	v = json_set(v, "budget", json_set(json_set(jv_object(), "remaining", jv_number(20)),
+					   "daily_limit", jv_number(20)));
+	v = json_set(v, "capacity", json_set(json_set(jv_object(), "active", jv_number(s->agent_active)),
+					     "limit", jv_number(3)));
+	sim_reply_json(rp, 200, v);
 }
 
 static const char indicators_json[] =
@@ -983,6 +1311,21 @@ void sim_backend_handle(struct sim *s, const struct sim_req *rq, struct sim_repl
 		} else {
 			delete_op(s, rq, op, rp);
 		}
+	} else if (strncmp(p, "/checkpoints/", 13) == 0 && !strchr(p + 13, '/') && p[13]) {
+		if (get)
+			get_checkpoint(s, p + 13, rp);
+		else
+			sim_reply_detail(rp, 405, "Method Not Allowed");
+	} else if (strncmp(p, "/strategies/validate/", 21) == 0 && !strchr(p + 21, '/') && p[21]) {
+		if (post)
+			sim_strategy_validate(s, p + 21, rp);
+		else
+			sim_reply_detail(rp, 405, "Method Not Allowed");
+	} else if (strcmp(p, "/agent/status") == 0) {
+		if (get)
+			agent_status(s, rp);
+		else
+			sim_reply_detail(rp, 405, "Method Not Allowed");
 	} else if (strcmp(p, "/indicators/") == 0 || strcmp(p, "/symbols") == 0 ||
 		   strcmp(p, "/health") == 0) {
 		if (!get)

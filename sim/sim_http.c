@@ -213,6 +213,23 @@ static void sim_routes(struct sim *s, const struct sim_req *rq, struct sim_reply
 		} else {
 			sim_reply_json(rp, 200, json_set(jv_object(), "faults", added));
 		}
+	} else if (strcmp(p, "/agent") == 0 && post) {
+		/* the platform's own agent starts or stops a research cycle */
+		int on = 0;
+		char *phase = jv_get_kind(rq->json) == JV_KIND_OBJECT ? json_string(rq->json, "phase") : NULL;
+
+		if (jv_get_kind(rq->json) != JV_KIND_OBJECT || !json_bool(rq->json, "active", &on)) {
+			free(phase);
+			sim_reply_json(rp, 400, json_set(jv_object(), "error",
+				jv_string("POST /_sim/agent takes {\"active\": true|false, \"phase\": \"...\"}")));
+			return;
+		}
+		s->agent_active = on;
+		snprintf(s->agent_phase, sizeof s->agent_phase, "%.31s", phase ? phase : "training");
+		sim_make_id(s, "", 8, s->agent_op, sizeof s->agent_op);
+		free(phase);
+		sim_reply_json(rp, 200, json_set(json_set(jv_object(), "active", jv_bool(on)),
+						 "phase", jv_string(s->agent_phase)));
 	} else if (strcmp(p, "/requests") == 0 && get) {
 		sim_reply_json(rp, 200, json_set(jv_object(), "requests", jv_copy(s->log)));
 	} else if (strcmp(p, "/requests") == 0 && del) {

@@ -48,6 +48,7 @@ struct sim_op {
 	double t_started, t_done;
 	double progress;       /* frozen at the terminal transition */
 	int resumes;
+	char runtime_error[256]; /* the strategy fails when training builds it */
 	char error[256];
 	char reason[256];      /* cancellation reason */
 	jv request;            /* the validated start request */
@@ -89,6 +90,7 @@ struct sim {
 	int port;
 	int lfd;
 	char api_key[256];      /* the only key accepted, when not empty */
+	char strategies[4096];  /* cfg.strategies points here */
 	void *mhd;              /* struct MHD_Daemon */
 	int64_t wall0_us, mono0_us;
 	atomic_int stopping;
@@ -103,6 +105,9 @@ struct sim {
 	int nfaults, next_fault;
 	struct sim_cache_ent cache[SIM_CACHE_SLOTS];
 	jv log;                 /* recorded requests, oldest first */
+	int agent_active;       /* the platform's own research agent (GET /agent/status) */
+	char agent_phase[32];
+	char agent_op[40];
 };
 
 /* One request, as the handlers see it. */
@@ -186,6 +191,18 @@ void sim_fault_clear(struct sim *s);
 void sim_backend_handle(struct sim *s, const struct sim_req *rq, struct sim_reply *rp);
 jv sim_backend_ops(struct sim *s);
 void sim_backend_free(struct sim *s);
+
+/* sim_strategy.c: the strategy directory (cfg.strategies), read as the
+ * platform reads it.  load: 0, -1 no such file, -2 unreadable or not a
+ * mapping (msg says which); check: the platform's load-time messages
+ * (borrows cfg; empty array: accepted); runtime: 1 and the operation's
+ * error when training would fail building the strategy's engines. */
+int sim_strategy_name_ok(const char *name);
+int sim_strategy_load(struct sim *s, const char *name, jv *cfg, char *msg, size_t size);
+int sim_strategy_is_v3(jv cfg);
+jv sim_strategy_check(jv cfg);
+int sim_strategy_runtime(jv cfg, char *msg, size_t size);
+void sim_strategy_validate(struct sim *s, const char *name, struct sim_reply *rp);
 
 /* sim_model.c: the Messages API under /v1 (mu held). */
 void sim_model_handle(struct sim *s, const struct sim_req *rq, struct sim_reply *rp);
