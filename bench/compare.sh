@@ -12,7 +12,9 @@ old=$(cd "$1" && pwd) new=$(cd "$2" && pwd)
 root=$(cd "$(dirname "$0")/.." && pwd)
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/agent-compare.XXXXXX")
 out="$tmp/sim.out"
-"$new/agent-sim" --listen 127.0.0.1:0 --speed 1 --seed 1 >"$out" 2>/dev/null &
+mkdir -p "$tmp/strategies"
+cp "$root/bench/idle-strategy.json" "$tmp/strategies/bench.yaml"
+"$new/agent-sim" --listen 127.0.0.1:0 --speed 1 --seed 1 --strategies "$tmp/strategies" >"$out" 2>/dev/null &
 sim=$!
 trap 'kill $sim 2>/dev/null; rm -rf "$tmp"' EXIT INT TERM
 i=0

@@ -7,7 +7,10 @@ set -eu
 tmp=$1
 out="$tmp/idle-sim.out"
 rm -f "$out" "$tmp/idle.db" "$tmp/idle.db-wal" "$tmp/idle.db-shm"
-agent-sim --listen 127.0.0.1:0 --speed 1 --seed 1 >"$out" 2>/dev/null &
+# the backend reads the strategy from its directory (as KTRDR does)
+mkdir -p "$tmp/idle-strategies"
+cp "$(dirname "$0")/idle-strategy.json" "$tmp/idle-strategies/bench.yaml"
+agent-sim --listen 127.0.0.1:0 --speed 1 --seed 1 --strategies "$tmp/idle-strategies" >"$out" 2>/dev/null &
 sim=$!
 trap 'kill $sim 2>/dev/null' EXIT
 i=0

@@ -7,7 +7,8 @@
 set -eu
 tmp=$1
 out="$tmp/invoke-sim.out"
-agent-sim --listen 127.0.0.1:0 --speed 100000 --seed 1 >"$out" 2>/dev/null &
+mkdir -p "$tmp/strategies"
+agent-sim --listen 127.0.0.1:0 --speed 100000 --seed 1 --strategies "$tmp/strategies" >"$out" 2>/dev/null &
 sim=$!
 trap 'kill $sim 2>/dev/null' EXIT
 i=0

@@ -160,6 +160,8 @@ struct run {
 	int attempts_counted;
 	struct totals t;
 	unsigned seed;
+	int halt;               /* TOOLS_HALT_*: a tool stopped the invocation */
+	char halt_msg[400];
 };
 
 /* Records one attempt and settles its hold, in one transaction. */
@@ -344,7 +346,7 @@ static int run_tools(struct run *r, jv content, int64_t inv_id, struct backend *
 	jv results = jv_array();
 	struct tools_ctx tc = { r->s, b, r->agent, r->o->tick_id, r->session_id, inv_id, 0 };
 
-	for (int i = 0; i < n && rc == 0; i++) {
+	for (int i = 0; i < n && rc == 0 && !tc.halt; i++) {
 		jv block = jv_array_get(jv_copy(content), i);
 		char *type = json_string(block, "type"), *id = NULL, *name = NULL;
 		int is_error = 0;
@@ -383,9 +385,33 @@ static int run_tools(struct run *r, jv content, int64_t inv_id, struct backend *
 		jv_free(results);
 		return rc;
 	}
+	if (tc.halt) {
+		r->halt = tc.halt;
+		snprintf(r->halt_msg, sizeof r->halt_msg, "%s", tc.halt_msg);
+	}
 	/* every tool_result first, in one user turn (the API's rule) */
 	*turn = json_set(json_set(jv_object(), "role", jv_string("user")), "content", results);
 	return 0;
+}
+
+/* The backend was busy or unavailable for a start: the session keeps its
+ * phase, counts it (conn_failures) and says why (progress); the trigger
+ * backs off and retries (lib/trigger.c). */
+static int busy_record(struct run *r, const char *phase, struct err *e)
+{
+	int64_t now;
+	jv p = jv_object();
+	int rc;
+
+	if ((rc = clock_now_s(&now, e)))
+		return rc;
+	p = json_set(p, "status", jv_string("backend_busy"));
+	p = json_set(p, "current_step", jv_string(r->halt_msg));
+	p = json_set(p, "updated_at", jv_number((double)now));
+	return store_query(r->s, "session_backend_busy",
+			   jv_array_append(jv_array_append(jv_array_append(jv_array_append(jv_array(),
+				jv_number((double)r->session_id)), jv_string(phase)), p),
+				jv_number((double)now)), NULL, e);
 }
 
 static const char *end_outcome(const char *kind)
@@ -412,6 +438,29 @@ static int conclude(struct run *r, const char *status, jv *reason, struct err *e
 		return rc;
 	phase = json_string(sess, "phase");
 	bop = json_string(sess, "backtest_operation_id");
+	if (r->halt == TOOLS_HALT_BUSY && phase &&
+	    (!strcmp(phase, "designing") || (!strcmp(phase, "backtesting") && !bop))) {
+		/* the session waits; a later tick starts the step without the model */
+		rc = busy_record(r, phase, e);
+		*reason = jv_string("backend_busy");
+		free(phase);
+		free(bop);
+		jv_free(sess);
+		return rc;
+	}
+	if (r->halt == TOOLS_HALT_END && phase && !strcmp(phase, "designing")) {
+		rc = clock_now_s(&now, e);
+		if (rc == 0)
+			rc = session_move(r->s, r->session_id, "designing", "idle",
+					  json_set(json_set(jv_object(), "outcome", jv_string("failed_design")),
+						   "failure_reason", jv_string(r->halt_msg)),
+					  now, e);
+		*reason = jv_string("strategy_dir_not_shared");
+		free(phase);
+		free(bop);
+		jv_free(sess);
+		return rc;
+	}
 	if (!strcmp(r->kind, "design")) {
 		if (phase && !strcmp(phase, "training"))
 			*reason = jv_string("training_started");
@@ -448,75 +497,144 @@ static int conclude(struct run *r, const char *status, jv *reason, struct err *e
 	return rc;
 }
 
-/* AGENT_AUTO_BACKTEST=1: when the strategy fixes its own backtest range
- * (backtest.start_date/end_date or backtest.date_range.start/end in its
- * config), the backtest is a deterministic step: start it without the model.
- * Returns 1 when it took the step (rc in *rc), 0 to invoke the model. */
-static int auto_backtest(struct run *r, struct backend *b, jv sess, jv *reason, int *rc,
-			 struct err *e)
+/* s[path] when it is a string, else the first string of the list at
+ * path ".list" (KTRDR's training_data.symbols.list), malloc'd */
+static char *first_of(jv cfg, const char *section)
 {
-	const char *env = getenv("AGENT_AUTO_BACKTEST");
-	jv cfg, in;
-	char *from, *to, *sym, *tf, *name;
-	struct tools_ctx tc = { r->s, b, r->agent, r->o->tick_id, r->session_id, 0, 0 };
+	char path[96];
+	jv l;
+	char *x = NULL;
+
+	snprintf(path, sizeof path, "training_data.%s.list", section);
+	l = json_get(jv_copy(cfg), path);
+	if (jv_get_kind(l) == JV_KIND_ARRAY && jv_array_length(jv_copy(l)) > 0) {
+		jv v = jv_array_get(jv_copy(l), 0);
+
+		if (jv_get_kind(v) == JV_KIND_STRING)
+			x = strdup(jv_string_value(v));
+		jv_free(v);
+	}
+	jv_free(l);
+	return x;
+}
+
+static const char *env_or(const char *name, const char *dflt)
+{
+	const char *v = getenv(name);
+
+	return v && *v ? v : dflt;
+}
+
+/*
+ * The steps that need no model, as KTRDR's own research worker takes them
+ * (ktrdr/agents/workers/research_worker.py _start_backtest, _start_training):
+ * - post_training: the backtest, on the strategy's first symbol and
+ *   timeframe (training_data.*.list), over backtest.date_range, else
+ *   AGENT_BACKTEST_START_DATE / AGENT_BACKTEST_END_DATE, else the platform's
+ *   default 2024-01-01 to 2024-06-30, with the trained model's model_path.
+ *   Unless AGENT_AUTO_BACKTEST=0 (then the model is asked, as before),
+ *   except on a retry after a busy backend.
+ * - design, when the strategy is saved and a start met a busy backend: the
+ *   training, on the strategy's lists and training_data.date_range.
+ * Returns 1 when it took the step (rc in *rc), 0 to invoke the model.
+ */
+static int deterministic_step(struct run *r, struct backend *b, jv sess, jv *reason, int *rc,
+			      struct err *e)
+{
+	int64_t busy = 0;
+	jv cfg, in = jv_null(), result;
+	char *name = json_string(sess, "strategy_name");
+	struct tools_ctx tc = { r->s, b, r->agent, r->o->tick_id, r->session_id, 0, 0, 0, "" };
+	const char *tool;
 	int is_error = 0, took = 0;
-	jv result;
 
-	if (!env || strcmp(env, "1"))
-		return 0;
+	json_int(sess, "conn_failures", &busy);
 	cfg = json_get(jv_copy(sess), "strategy_config");
-	from = json_string(cfg, "backtest.start_date");
-	to = json_string(cfg, "backtest.end_date");
-	if (!from || !to) {
-		free(from);
-		free(to);
-		from = json_string(cfg, "backtest.date_range.start");
-		to = json_string(cfg, "backtest.date_range.end");
-	}
-	sym = json_string(cfg, "backtest.symbol");
-	if (!sym) {
-		jv l = json_get(jv_copy(cfg), "training_data.symbols.list");
+	if (!name || jv_get_kind(cfg) != JV_KIND_OBJECT)
+		goto out;
+	if (!strcmp(r->kind, "post_training")) {
+		char *from = json_string(cfg, "backtest.date_range.start");
+		char *to = json_string(cfg, "backtest.date_range.end");
+		char *sym = first_of(cfg, "symbols"), *tf = first_of(cfg, "timeframes");
+		char *model = json_string(sess, "training_results.model_path");
 
-		if (jv_get_kind(l) == JV_KIND_ARRAY && jv_array_length(jv_copy(l)) > 0) {
-			jv x = jv_array_get(jv_copy(l), 0);
-
-			if (jv_get_kind(x) == JV_KIND_STRING)
-				sym = strdup(jv_string_value(x));
-			jv_free(x);
+		if (!strcmp(env_or("AGENT_AUTO_BACKTEST", "1"), "0") && busy == 0) {
+			free(from), free(to), free(sym), free(tf), free(model);
+			goto out;
 		}
-		jv_free(l);
-	}
-	tf = json_string(cfg, "backtest.timeframe");
-	if (!tf)
-		tf = json_string(cfg, "training_data.timeframes.base_timeframe");
-	name = json_string(sess, "strategy_name");
-	if (from && to && sym && tf && name) {
+		tool = "start_backtest";
 		in = jv_object();
 		in = json_set(in, "strategy_name", jv_string(name));
-		in = json_set(in, "symbol", jv_string(sym));
-		in = json_set(in, "timeframe", jv_string(tf));
-		in = json_set(in, "start_date", jv_string(from));
-		in = json_set(in, "end_date", jv_string(to));
-		took = 1;
-		*rc = clock_now_s(&tc.now, e);
-		if (*rc == 0)
-			*rc = tools_run(&tc, NULL, "start_backtest", in, &result, &is_error, e);
-		else
-			jv_free(in);
-		if (*rc == 0) {
-			r->t.tool_calls++;
-			r->t.tool_errors += is_error;
+		if (sym)
+			in = json_set(in, "symbol", jv_string(sym));
+		if (tf)
+			in = json_set(in, "timeframe", jv_string(tf));
+		in = json_set(in, "start_date", jv_string(from ? from
+			: env_or("AGENT_BACKTEST_START_DATE", "2024-01-01")));
+		in = json_set(in, "end_date", jv_string(to ? to : env_or("AGENT_BACKTEST_END_DATE", "2024-06-30")));
+		if (model)
+			in = json_set(in, "model_path", jv_string(model));
+		free(from), free(to), free(sym), free(tf), free(model);
+	} else if (!strcmp(r->kind, "design") && busy > 0) {
+		jv syms = json_get(jv_copy(cfg), "training_data.symbols.list");
+		jv tfs = json_get(jv_copy(cfg), "training_data.timeframes.list");
+		char *from = json_string(cfg, "training_data.date_range.start");
+		char *to = json_string(cfg, "training_data.date_range.end");
+
+		tool = "start_training";
+		in = jv_object();
+		in = json_set(in, "strategy_name", jv_string(name));
+		in = json_set(in, "symbols", syms);
+		in = json_set(in, "timeframes", tfs);
+		if (from)
+			in = json_set(in, "start_date", jv_string(from));
+		if (to)
+			in = json_set(in, "end_date", jv_string(to));
+		free(from);
+		free(to);
+	} else {
+		goto out;
+	}
+	took = 1;
+	*rc = clock_now_s(&tc.now, e);
+	if (*rc == 0)
+		*rc = tools_run(&tc, NULL, tool, in, &result, &is_error, e);
+	else
+		jv_free(in);
+	if (*rc == 0) {
+		r->t.tool_calls++;
+		r->t.tool_errors += is_error;
+		if (tc.halt) {
+			r->halt = tc.halt;
+			snprintf(r->halt_msg, sizeof r->halt_msg, "%s", tc.halt_msg);
 			jv_free(result);
-			/* a refused start falls back to the model, which can correct it */
-			took = !is_error;
-			if (took)
-				*reason = jv_string("backtest_started");
+			*rc = conclude(r, "backend_busy", reason, e);
+		} else if (!is_error) {
+			*reason = jv_string(!strcmp(tool, "start_backtest") ? "backtest_started"
+								       : "training_started");
+			jv_free(result);
+		} else if (busy > 0 || !strcmp(tool, "start_training")) {
+			/* refused on a retry: no model turn is left to fix it */
+			char *why = json_string(result, "error");
+			int64_t now = tc.now;
+			const char *from = !strcmp(tool, "start_training") ? "designing" : "backtesting";
+			const char *outcome = !strcmp(tool, "start_training") ? "failed_training"
+									    : "failed_backtest";
+
+			*rc = session_move(r->s, r->session_id, from, "idle",
+					   json_set(json_set(jv_object(), "outcome", jv_string(outcome)),
+						    "failure_reason", jv_string(why ? why : "start refused")),
+					   now, e);
+			*reason = jv_string(outcome);
+			free(why);
+			jv_free(result);
+		} else {
+			/* a refused first start falls back to the model, which can correct it */
+			took = 0;
+			jv_free(result);
 		}
 	}
-	free(from);
-	free(to);
-	free(sym);
-	free(tf);
+out:
 	free(name);
 	jv_free(cfg);
 	return took || *rc;
@@ -584,8 +702,9 @@ int invoke_run(struct store *s, const struct invoke_opts *o, jv *summary, struct
 		rc = err_set(e, EX_USAGE, "kind must be design, post_training or assessment");
 		goto out;
 	}
-	if (!strcmp(r.kind, "post_training") && auto_backtest(&r, &b, sess, &reason, &rc, e)) {
-		status = "auto_backtest";
+	if (r.session_id && deterministic_step(&r, &b, sess, &reason, &rc, e)) {
+		status = r.halt == TOOLS_HALT_BUSY ? "backend_busy"
+			 : !strcmp(r.kind, "post_training") ? "auto_backtest" : "auto_training";
 		goto out;
 	}
 	if ((rc = tools_load(r.kind, &tools, e)))
@@ -659,6 +778,12 @@ int invoke_run(struct store *s, const struct invoke_opts *o, jv *summary, struct
 			jv_free(content);
 			if (rc)
 				break;
+			if (r.halt) {
+				/* no further turn: what the tool met is not the model's to fix */
+				jv_free(turn);
+				status = r.halt == TOOLS_HALT_BUSY ? "backend_busy" : "strategy_dir_not_shared";
+				break;
+			}
 			messages = jv_array_append(messages, turn);
 			continue;
 		}

@@ -1,4 +1,5 @@
 /* tools: built-in tools in C, operator tools as executables; every call recorded. */
+#include <ctype.h>
 #include <dirent.h>
 #include <stdarg.h>
 #include <errno.h>
@@ -248,21 +249,128 @@ static jv token_list(jv in, const char *key)
 	return v;
 }
 
-/* The backend's answer as a tool result: data, or a failure with its words. */
+/* KTRDR's error bodies (ktrdr/api/main.py, errors/exceptions.py):
+ * {"detail": "text"}; {"detail": {message, error_code, context, details,
+ * suggestion}} (ConfigurationError); {"detail": {error, hint, ...}} (no
+ * worker); {"success": false, "error": {code, message, details}} (global
+ * handlers, and the 422 VALIDATION_ERROR envelope). */
+static jv error_part(jv resp, const char *want)
+{
+	jv d = json_get(jv_copy(resp), "detail");
+
+	if (jv_get_kind(d) == JV_KIND_OBJECT) {
+		jv x = json_get(jv_copy(d), want);
+
+		if (!jv_is_valid(x) && !strcmp(want, "message"))
+			x = json_get(jv_copy(d), "error");
+		if (!jv_is_valid(x) && !strcmp(want, "suggestion"))
+			x = json_get(jv_copy(d), "hint");
+		jv_free(d);
+		return x;
+	}
+	if (jv_get_kind(d) == JV_KIND_STRING && !strcmp(want, "message"))
+		return d;
+	if (jv_get_kind(d) == JV_KIND_ARRAY && !strcmp(want, "details"))
+		return d;
+	jv_free(d);
+	d = json_get(jv_copy(resp), "error");
+	if (jv_get_kind(d) == JV_KIND_OBJECT) {
+		jv x = json_get(jv_copy(d), want);
+
+		jv_free(d);
+		return x;
+	}
+	jv_free(d);
+	return jv_invalid();
+}
+
+char *tools_backend_words(long status, jv resp)
+{
+	jv m = error_part(resp, "message"), sg = error_part(resp, "suggestion");
+	char *dump = jv_get_kind(m) == JV_KIND_STRING ? NULL : json_dump(jv_copy(resp)), *out = NULL;
+	int has = jv_get_kind(sg) == JV_KIND_STRING;
+
+	if (asprintf(&out, "HTTP %ld: %.600s%s%.300s%s", status,
+		     dump ? dump : jv_string_value(m), has ? " (" : "",
+		     has ? jv_string_value(sg) : "", has ? ")" : "") < 0)
+		out = NULL;
+	free(dump);
+	jv_free(m);
+	jv_free(sg);
+	return out;
+}
+
+enum backend_class tools_backend_class(long status, jv resp)
+{
+	jv m;
+	int missing;
+
+	if (status >= 200 && status < 300)
+		return BACKEND_OK;
+	if (status == 409 || status == 503 || status == 502)
+		return BACKEND_BUSY;
+	m = error_part(resp, "message");
+	/* training start: 400 "Strategy file not found: X.yaml (searched: ...)"
+	 * (context.py _resolve_strategy_path); validate: 404 "Strategy file not
+	 * found: X.yaml" (endpoints/strategies.py) */
+	missing = (status == 400 || status == 404) && jv_get_kind(m) == JV_KIND_STRING &&
+		  strncmp(jv_string_value(m), "Strategy file not found", 23) == 0;
+	jv_free(m);
+	if (missing)
+		return BACKEND_NO_STRATEGY;
+	return status >= 500 ? BACKEND_FAILED : BACKEND_REFUSED;
+}
+
+/* The backend's answer as a tool result: data, or a failure with its words
+ * (message, suggestion and details, for the model to act on). */
 static jv backend_result(int rc, long status, jv resp, struct err *e)
 {
 	if (rc)
 		return fail("backend unreachable: %s", e->msg);
 	if (status < 200 || status >= 300) {
-		jv detail = json_get(jv_copy(resp), "detail");
-		char *text = jv_is_valid(detail) ? json_dump(detail) : json_dump(jv_copy(resp));
-		jv r = fail("backend refused (HTTP %ld): %.300s", status, text ? text : "");
+		char *words = tools_backend_words(status, resp);
+		jv r = fail("backend refused (%s)", words ? words : "no answer");
+		jv x;
 
-		free(text);
+		free(words);
+		if (jv_get_kind(x = error_part(resp, "suggestion")) == JV_KIND_STRING)
+			r = json_set(r, "suggestion", x);
+		else
+			jv_free(x);
+		if (jv_is_valid(x = error_part(resp, "details")) && jv_get_kind(x) != JV_KIND_NULL)
+			r = json_set(r, "details", x);
+		else
+			jv_free(x);
+		if (jv_get_kind(x = error_part(resp, "error_code")) == JV_KIND_STRING ||
+		    (jv_free(x), jv_get_kind(x = error_part(resp, "code")) == JV_KIND_STRING))
+			r = json_set(r, "error_code", x);
+		else
+			jv_free(x);
+		r = json_set(r, "http_status", jv_number((double)status));
 		jv_free(resp);
 		return r;
 	}
 	return resp;
+}
+
+/* A start or validation the backend could not take now, or a strategy it
+ * cannot see: the invocation stops (tools.h TOOLS_HALT_*). */
+static void halt_for(struct tools_ctx *c, enum backend_class k, long status, jv resp,
+		     const char *what)
+{
+	char *words = tools_backend_words(status, resp);
+
+	if (k == BACKEND_NO_STRATEGY) {
+		c->halt = TOOLS_HALT_END;
+		snprintf(c->halt_msg, sizeof c->halt_msg, "the backend cannot see the strategy the "
+			 "toolkit saved: AGENT_STRATEGY_DIR must be the backend's STRATEGIES_DIR (%s)",
+			 words ? words : "");
+	} else if (k == BACKEND_BUSY) {
+		c->halt = TOOLS_HALT_BUSY;
+		snprintf(c->halt_msg, sizeof c->halt_msg, "backend busy or unavailable for %s (%s)",
+			 what, words ? words : "");
+	}
+	free(words);
 }
 
 static jv indicators_names(struct tools_ctx *c)
@@ -325,6 +433,84 @@ static jv t_validate(struct tools_ctx *c, jv in, int *err, struct err *e)
 	return report;
 }
 
+/* After a save: the backend reads the file from its own directory (POST
+ * /strategies/validate/{name}, ktrdr/api/endpoints/strategies.py).  Not
+ * there: the directories are not one (the session ends).  Issues: the file
+ * goes, the issues go back to the model.  AGENT_STRATEGY_VALIDATE=0 skips
+ * it; a backend without the route (404 "Not Found") is not asked.
+ * Returns the failure for the model, or invalid when the save stands. */
+static jv backend_validate(struct tools_ctx *c, const char *name, const char *path, struct err *e)
+{
+	const char *env = getenv("AGENT_STRATEGY_VALIDATE");
+	char route[128];
+	long status = 0;
+	jv resp = jv_null(), r = jv_invalid();
+	int rc, valid = 0;
+	enum backend_class k;
+
+	if (env && !strcmp(env, "0"))
+		return r;
+	snprintf(route, sizeof route, "/strategies/validate/%s", name);
+	rc = backend_call(c->backend, "POST", route, jv_null(), &status, &resp, e);
+	if (rc) {
+		r = fail("the strategy was not saved: the backend could not be asked to validate it "
+			 "(%s); try the save again", e->msg);
+		goto drop;
+	}
+	k = tools_backend_class(status, resp);
+	if (k == BACKEND_NO_STRATEGY) {
+		halt_for(c, k, status, resp, "validation");
+		r = fail("%s", c->halt_msg);
+		goto drop;
+	}
+	if (status == 404) {
+		jv_free(resp);
+		return r;  /* a platform without the route */
+	}
+	if (k != BACKEND_OK) {
+		if (k == BACKEND_BUSY)
+			halt_for(c, k, status, resp, "strategy validation");
+		{
+			char *was;
+
+			r = backend_result(0, status, resp, e);
+			was = json_string(r, "error");
+			r = json_set(r, "error", jv_string_fmt("the strategy was not saved: the backend's "
+							       "validation failed: %s", was ? was : ""));
+			free(was);
+		}
+		goto drop;
+	}
+	if (json_bool(resp, "valid", &valid) && valid) {
+		jv_free(resp);
+		return r;
+	}
+	{
+		jv issues = json_get(jv_copy(resp), "issues"), errs = jv_array();
+		int n = jv_get_kind(issues) == JV_KIND_ARRAY ? jv_array_length(jv_copy(issues)) : 0;
+
+		for (int i = 0; i < n && i < 50; i++) {
+			jv it = jv_array_get(jv_copy(issues), i);
+			char *sev = json_string(it, "severity"), *msg = json_string(it, "message");
+
+			if (msg && (!sev || strcmp(sev, "warning")))
+				errs = jv_array_append(errs, jv_string(msg));
+			free(sev);
+			free(msg);
+			jv_free(it);
+		}
+		jv_free(issues);
+		r = json_set(fail("the backend refused the strategy (POST %s): fix these and save "
+				  "again", route), "errors", errs);
+	}
+	jv_free(resp);
+drop:
+	/* not saved after all: the name stays free for the corrected strategy */
+	if (unlink(path) != 0 && errno != ENOENT)
+		r = json_set(r, "warning", jv_string_fmt("could not remove %s: %s", path, strerror(errno)));
+	return r;
+}
+
 static jv t_save_strategy(struct tools_ctx *c, jv in, int *err, struct change *ch, struct err *e)
 {
 	int bad = 0;
@@ -372,6 +558,9 @@ static jv t_save_strategy(struct tools_ctx *c, jv in, int *err, struct change *c
 				     : fail("cannot save: %s", e->msg);
 		goto out;
 	}
+	r = backend_validate(c, name, path, e);
+	if (jv_is_valid(r))
+		goto out;
 	if (c->session_id) {
 		ch->stmt = "session_set_strategy";
 		ch->params = jv_array();
@@ -470,16 +659,24 @@ static jv session_check(struct tools_ctx *c, const char *phase, const char *name
 }
 
 /* POSTs a start request; *op gets the new operation's id and *resp the
- * answer, or the failure to give the model comes back (invalid otherwise). */
+ * answer, or the failure to give the model comes back (invalid otherwise).
+ * A busy backend, or one that cannot see the strategy, halts the
+ * invocation (c->halt). */
 static jv start_operation(struct tools_ctx *c, const char *path, jv body, char **op, jv *resp,
 			  struct err *e)
 {
 	long status = 0;
 	int rc = backend_call(c->backend, "POST", path, body, &status, resp, e), ok = 1;
 
+	if (rc == 0) {
+		enum backend_class k = tools_backend_class(status, *resp);
+
+		if (k == BACKEND_BUSY || k == BACKEND_NO_STRATEGY)
+			halt_for(c, k, status, *resp, strstr(path, "training") ? "training" : "a backtest");
+	}
 	*resp = backend_result(rc, status, rc ? jv_null() : *resp, e);
-	*op = json_string(*resp, "task_id");
-	if (!*op)
+	*op = rc || status < 200 || status >= 300 ? NULL : json_string(*resp, "task_id");
+	if (!*op && !(rc || status < 200 || status >= 300))
 		*op = json_string(*resp, "operation_id");
 	if (*op && backend_id_ok(*op))
 		return jv_invalid();
@@ -537,22 +734,37 @@ out:
 	return r;
 }
 
+/* A model path as training returns it (models/{strategy}/{tf}_v{N}):
+ * relative, [A-Za-z0-9_./-], no ".." component. */
+static int model_path_ok(const char *p)
+{
+	if (!*p || *p == '/' || strstr(p, "..") || strlen(p) > 512)
+		return 0;
+	for (; *p; p++)
+		if (!isalnum((unsigned char)*p) && !strchr("_./-", *p))
+			return 0;
+	return 1;
+}
+
 static jv t_start_backtest(struct tools_ctx *c, jv in, int *err, struct change *ch, struct err *e)
 {
 	int bad = 0;
 	char *name = arg_str(in, "strategy_name", 64, &bad), *sym = arg_str(in, "symbol", 32, &bad);
 	char *tf = arg_str(in, "timeframe", 32, &bad), *from = arg_str(in, "start_date", 10, &bad);
 	char *to = arg_str(in, "end_date", 10, &bad), *op = NULL;
+	char *model = arg_str(in, "model_path", 512, &bad);
 	jv cap = json_get(jv_copy(in), "initial_capital"), body, resp = jv_null(), r;
 
 	*err = 1;
 	if (bad || !name || !strategy_name_ok(name) || !sym || !token_ok(sym) || !tf || !token_ok(tf) ||
+	    (model && !model_path_ok(model)) ||
 	    !date_ok(from) || !date_ok(to) || strcmp(from, to) >= 0 ||
 	    (jv_is_valid(cap) && jv_get_kind(cap) != JV_KIND_NULL &&
 	     (jv_get_kind(cap) != JV_KIND_NUMBER || !(jv_number_value(cap) > 0) ||
 	      jv_number_value(cap) > 1e12))) {
 		r = fail("start_backtest needs strategy_name, symbol, timeframe, start_date < end_date "
-			 "(YYYY-MM-DD) and, optionally, a positive initial_capital");
+			 "(YYYY-MM-DD) and, optionally, a positive initial_capital and the model_path "
+			 "training returned");
 		goto out;
 	}
 	r = session_check(c, "backtesting", name, "starting a backtest", e);
@@ -566,6 +778,9 @@ static jv t_start_backtest(struct tools_ctx *c, jv in, int *err, struct change *
 	body = json_set(body, "end_date", jv_string(to));
 	if (jv_get_kind(cap) == JV_KIND_NUMBER)
 		body = json_set(body, "initial_capital", jv_copy(cap));
+	/* BacktestStartRequest.model_path: "explicit model path, for v3 models" */
+	if (model)
+		body = json_set(body, "model_path", jv_string(model));
 	r = start_operation(c, "/backtests/start", body, &op, &resp, e);
 	if (jv_is_valid(r))
 		goto out;
@@ -587,6 +802,7 @@ out:
 	free(tf);
 	free(from);
 	free(to);
+	free(model);
 	free(op);
 	return r;
 }

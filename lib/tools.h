@@ -19,7 +19,32 @@ struct tools_ctx {
 	int64_t session_id;       /* 0: no session (agent-invoke alone) */
 	int64_t invocation_id;    /* the model call that asked */
 	int64_t now;              /* Unix seconds, for rows */
+	/* Set by a tool when the invocation must stop before another model
+	 * turn (the tool's result is recorded, not sent):
+	 * TOOLS_HALT_END   the session cannot go on (the backend cannot see
+	 *                  the strategy directory): it ends, halt_msg the reason;
+	 * TOOLS_HALT_BUSY  the backend is busy or unavailable (HTTP 409, 503):
+	 *                  a later tick retries without the model. */
+	int halt;
+	char halt_msg[400];
 };
+
+enum { TOOLS_HALT_NONE, TOOLS_HALT_END, TOOLS_HALT_BUSY };
+
+/* The class of a backend answer to a start or validate request, for the
+ * tools and for the deterministic steps that make the same requests. */
+enum backend_class {
+	BACKEND_OK,          /* 2xx */
+	BACKEND_REFUSED,     /* 400 / 422 / other 4xx: the request or the strategy is wrong */
+	BACKEND_NO_STRATEGY, /* the strategy file is not where the backend looks */
+	BACKEND_BUSY,        /* 409, 503 (and 502): try again later */
+	BACKEND_FAILED,      /* 5xx otherwise */
+};
+enum backend_class tools_backend_class(long status, jv resp);
+
+/* One line of what the backend said (message, detail or error.message,
+ * then suggestion), malloc'd; borrows resp. */
+char *tools_backend_words(long status, jv resp);
 
 /* Tool definitions for an invocation kind ("design", "post_training",
  * "assessment"): the JSON files in share/tools whose "kinds" include it,

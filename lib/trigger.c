@@ -86,7 +86,9 @@ int trigger_config(struct trigger_cfg *c, const char *agent, const char *tick_id
 	}
 	if (env_flag("AGENT_AUTO_START", 1, &c->auto_start, e) ||
 	    env_int("AGENT_MAX_RESUMES", 2, 0, 100, &c->max_resumes, e) ||
-	    env_int("AGENT_MAX_CONN_FAILURES", 5, 1, 1000, &c->max_conn_failures, e))
+	    env_int("AGENT_MAX_CONN_FAILURES", 5, 1, 1000, &c->max_conn_failures, e) ||
+	    env_flag("AGENT_COEXIST_CHECK", 1, &c->coexist, e) ||
+	    env_int("AGENT_BUSY_BACKOFF_SECONDS", 300, 0, 86400, &c->busy_backoff, e))
 		return EX_PERM;
 	if (clock_now(&c->now_us, e))
 		return e->code = EX_PERM;
@@ -195,12 +197,25 @@ static jv progress_of(jv op, const char *id, int64_t now)
 	return p;
 }
 
-/* The backend says the operation failed but kept a checkpoint. */
-static int has_checkpoint(jv op)
+/* GET /checkpoints/{id} (ktrdr/api/endpoints/checkpoints.py): 1 when the
+ * backend kept one for the operation, 0 when it says there is none (404),
+ * -1 when it could not say (then *pe says why). */
+static int checkpoint_exists(const struct trigger_cfg *c, const char *id, struct err *pe)
 {
-	return truthy(op, "checkpoint_available") || truthy(op, "checkpoint") ||
-	       truthy(op, "metadata.checkpoint_available") || truthy(op, "metadata.checkpoint") ||
-	       truthy(op, "metadata.parameters.checkpoint_available");
+	struct backend b = c->backend;
+	char path[200];
+	long status = 0;
+	jv resp = jv_null();
+	int rc;
+
+	snprintf(path, sizeof path, "/checkpoints/%s", id);
+	if (backend_call(&b, "GET", path, jv_null(), &status, &resp, pe))
+		return -1;
+	rc = status == 200 && json_kind_at(resp, "data") == JV_KIND_OBJECT ? 1 : status == 404 ? 0 : -1;
+	if (rc < 0)
+		err_set(pe, EX_TEMP, "backend: GET %s: HTTP %ld", path, status);
+	jv_free(resp);
+	return rc;
 }
 
 static void unreachable(const struct trigger_cfg *c, jv session, const char *kind,
@@ -222,13 +237,17 @@ static void unreachable(const struct trigger_cfg *c, jv session, const char *kin
 	d->upd = UPD_UNREACHABLE;
 }
 
-/* POST /operations/{id}/resume; the decision follows the backend's answer. */
+/* POST /operations/{id}/resume (ktrdr/api/endpoints/operations.py
+ * resume_operation); the decision follows the backend's answer: 200 (the
+ * operation is "resuming"), 409 already running or resuming (not a
+ * failure: the next tick polls it), 404 (no operation or checkpoint after
+ * all), 503 / 502 (no worker: counted like an unreachable backend). */
 static void resume(const struct trigger_cfg *c, jv session, const char *kind, const char *id,
 		   const char *failure, struct decision *d, struct err *warn)
 {
 	struct backend b = c->backend;
 	struct err pe = ERR_INIT;
-	char path[200], *next = NULL;
+	char path[200], *next = NULL, *detail;
 	const int training = strcmp(kind, "training") == 0;
 	long status = 0;
 	jv resp = jv_null();
@@ -242,16 +261,35 @@ static void resume(const struct trigger_cfg *c, jv session, const char *kind, co
 		unreachable(c, session, kind, pe.msg, d, warn);
 		return;
 	}
+	detail = json_string(resp, "detail");
+	if (status == 409 && detail && (strstr(detail, "already running") || strstr(detail, "already resuming") ||
+					strstr(detail, "already completed"))) {
+		decide(d, training ? "training_running" : "backtest_running", "wait", "operation_resuming");
+		free(detail);
+		jv_free(resp);
+		return;
+	}
+	if (status == 503 || status == 502) {
+		err_set(&pe, EX_TEMP, "backend: POST %s: HTTP %ld: %.200s", path, status,
+			detail ? detail : "no worker to resume on");
+		unreachable(c, session, kind, pe.msg, d, warn);
+		free(detail);
+		jv_free(resp);
+		return;
+	}
 	if (status < 200 || status > 299) {
 		char f[512];
 
 		err_set(warn, EX_PERM, "backend: POST %s: HTTP %ld: cannot resume", path, status);
-		snprintf(f, sizeof f, "%s; resume refused (HTTP %ld)", failure, status);
+		snprintf(f, sizeof f, "%s; resume refused (HTTP %ld: %.200s)", failure, status,
+			 detail ? detail : "");
 		end(d, training ? "training_failed" : "backtest_failed", "operation_failed",
 		    training ? "failed_training" : "failed_backtest", f);
+		free(detail);
 		jv_free(resp);
 		return;
 	}
+	free(detail);
 	next = json_string(resp, "data.operation_id");
 	if (next && backend_id_ok(next) && strcmp(next, id) != 0)
 		snprintf(d->new_op, sizeof d->new_op, "%s", next);
@@ -314,15 +352,25 @@ static void poll_operation(const struct trigger_cfg *c, jv session, const char *
 			snprintf(f, sizeof f, "%s operation %s completed without a result_summary", kind, id);
 			end(d, ev_done, "result_missing", failed, f);
 		}
-	} else if (!strcmp(status, "failed")) {
-		snprintf(f, sizeof f, "%s", msg && *msg ? msg : "operation failed");
-		if (has_checkpoint(op) && int_field(session, "retry_count") < c->max_resumes)
-			resume(c, session, kind, id, f, d, warn);
+	} else if (!strcmp(status, "failed") || !strcmp(status, "cancelled")) {
+		/* a failed or cancelled operation resumes from the checkpoint the
+		 * backend kept (GET /checkpoints/{id}), up to AGENT_MAX_RESUMES */
+		const int cancelled = !strcmp(status, "cancelled");
+		int cp = 0;
+
+		if (cancelled)
+			snprintf(f, sizeof f, "%s operation %s was cancelled on the backend", kind, id);
 		else
-			end(d, ev_failed, "operation_failed", failed, f);
-	} else if (!strcmp(status, "cancelled")) {
-		snprintf(f, sizeof f, "%s operation %s was cancelled on the backend", kind, id);
-		end(d, ev_failed, "operation_cancelled", "cancelled", f);
+			snprintf(f, sizeof f, "%s", msg && *msg ? msg : "operation failed");
+		if (int_field(session, "retry_count") < c->max_resumes &&
+		    (cp = checkpoint_exists(c, id, &pe)) < 0) {
+			unreachable(c, session, kind, pe.msg, d, warn);
+		} else if (cp > 0) {
+			resume(c, session, kind, id, f, d, warn);
+		} else {
+			end(d, ev_failed, cancelled ? "operation_cancelled" : "operation_failed",
+			    cancelled ? "cancelled" : failed, f);
+		}
 	} else {
 		err_set(warn, EX_DATA, "backend: GET /operations/%s: unknown status '%.40s'", id, status);
 		decide(d, ev_running, "wait", "operation_status_unknown");
@@ -335,8 +383,34 @@ out:
 
 /* No active session: start one when automatic starts (or --force) and the
  * budget allow. */
+/* The platform's own research agent (GET /agent/status,
+ * ktrdr/api/services/agent_service.py get_status): 1 when it runs a cycle
+ * now, so this one does not start a second.  A backend without the route
+ * (404) has none; one that cannot answer is said in *warn, not counted. */
+static int backend_agent_active(const struct trigger_cfg *c, struct err *warn)
+{
+	struct backend b = c->backend;
+	struct err pe = ERR_INIT;
+	long status = 0;
+	jv resp = jv_null();
+	char *st;
+	int active = 0;
+
+	if (backend_call(&b, "GET", "/agent/status", jv_null(), &status, &resp, &pe)) {
+		err_set(warn, EX_TEMP, "%s", pe.msg);
+		return 0;
+	}
+	st = status == 200 ? json_string(resp, "status") : NULL;
+	active = (st && !strcmp(st, "active")) ||
+		 (status == 200 && json_kind_at(resp, "active_researches") == JV_KIND_ARRAY &&
+		  jv_array_length(json_get(jv_copy(resp), "active_researches")) > 0);
+	free(st);
+	jv_free(resp);
+	return active;
+}
+
 static int decide_start(struct store *s, const struct trigger_cfg *c, struct decision *d,
-			struct err *e)
+			struct err *warn, struct err *e)
 {
 	jv st;
 	double v;
@@ -361,18 +435,47 @@ static int decide_start(struct store *s, const struct trigger_cfg *c, struct dec
 		decide(d, "idle", "skip", "budget_exhausted");
 		return 0;
 	}
+	if (c->coexist && backend_agent_active(c, warn)) {
+		decide(d, "idle", "skip", "backend_agent_active");
+		return 0;
+	}
 	decide(d, "start_new_cycle", "invoke", "no_active_session");
 	d->create = 1;
 	return 0;
 }
 
 /* A session waiting on an invocation that no live tick is running: the
- * tick that left it there died, or its invocation was refused. */
-static void decide_invocation(jv session, const char *phase, struct decision *d)
+ * tick that left it there died, or its invocation was refused.  One whose
+ * start met a busy backend (conn_failures, lib/invoke.c busy_record) waits
+ * AGENT_BUSY_BACKOFF_SECONDS (300) times 2^(n-1), at most an hour, then
+ * retries without the model; after AGENT_MAX_CONN_FAILURES it ends. */
+static void decide_invocation(const struct trigger_cfg *c, jv session, const char *phase,
+			      struct decision *d)
 {
 	int64_t attempts = int_field(session, "invoke_attempts");
-	char f[128];
+	int64_t busy = int_field(session, "conn_failures");
+	char f[512];
 
+	if (busy > 0 && (!strcmp(phase, "designing") || !strcmp(phase, "backtesting"))) {
+		int64_t wait = (int64_t)c->busy_backoff << (busy - 1 < 12 ? busy - 1 : 12);
+		char *why = json_string(session, "progress.current_step");
+		const int design = !strcmp(phase, "designing");
+
+		if (wait > 3600)
+			wait = 3600;
+		if (busy >= c->max_conn_failures) {
+			snprintf(f, sizeof f, "backend busy or unavailable %lld times: %.400s",
+				 (long long)busy, why ? why : "no reason given");
+			end(d, design ? "training_failed" : "backtest_failed", "backend_busy",
+			    design ? "failed_training" : "failed_backtest", f);
+		} else if (c->now_us / 1000000 - int_field(session, "updated_at") < wait) {
+			decide(d, design ? "recovered" : "training_completed", "wait", "backend_busy");
+		} else {
+			decide(d, design ? "recovered" : "training_completed", "invoke", "backend_retry");
+		}
+		free(why);
+		return;
+	}
 	if (attempts >= 2) {
 		snprintf(f, sizeof f, "the %s invocation was interrupted %lld times", phase,
 			 (long long)attempts);
@@ -589,7 +692,7 @@ int trigger_tick(struct store *s, const struct trigger_cfg *c, jv *doc, struct e
 	if ((rc = session_active(s, c->agent, &session, e)))
 		goto fail;
 	if (jv_get_kind(session) != JV_KIND_OBJECT) {
-		if ((rc = decide_start(s, c, &d, e)))
+		if ((rc = decide_start(s, c, &d, warn, e)))
 			goto fail;
 		goto record;
 	}
@@ -616,7 +719,7 @@ int trigger_tick(struct store *s, const struct trigger_cfg *c, jv *doc, struct e
 		end(&d, "recovered", "operation_missing", "failed_interrupted",
 		    "training without a training operation id");
 	} else {
-		decide_invocation(session, phase, &d);
+		decide_invocation(c, session, phase, &d);
 	}
 record:
 	if (!c->dry_run && (rc = apply(s, c, &d, &session, e)))

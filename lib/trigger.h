@@ -37,6 +37,8 @@ struct trigger_cfg {
 	int auto_start;        /* AGENT_AUTO_START (1) */
 	int max_resumes;       /* AGENT_MAX_RESUMES (2) */
 	int max_conn_failures; /* AGENT_MAX_CONN_FAILURES (5) */
+	int coexist;           /* AGENT_COEXIST_CHECK (1): no start while the platform's agent runs */
+	int busy_backoff;      /* AGENT_BUSY_BACKOFF_SECONDS (300) */
 	int64_t now_us;        /* clock_now (AGENT_NOW) */
 	int64_t lease_seconds; /* AGENT_LEASE_SECONDS (600) */
 	struct backend backend;

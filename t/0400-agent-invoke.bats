@@ -12,6 +12,7 @@ setup() {
 	fresh_store
 	sim_clear
 	export ANTHROPIC_API_KEY=sk-test-SECRET-4242 AGENT_STRATEGY_DIR="$BATS_TEST_TMPDIR/strategies"
+	sim_share_strategies "$AGENT_STRATEGY_DIR"
 	export AGENT_TIMEOUT_SECONDS=10
 }
 teardown() { drop_store; }

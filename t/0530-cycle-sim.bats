@@ -224,6 +224,7 @@ fields() { jq -c '[.event, .action, .reason]' <<<"$output"; }
 
 @test "a whole research cycle, tick after tick, through agent-cycle" {
 	export ANTHROPIC_API_KEY=sk-test-cycle-0001 AGENT_STRATEGY_DIR="$BATS_TEST_TMPDIR/strategies"
+	sim_share_strategies "$AGENT_STRATEGY_DIR"
 	export AGENT_TIMEOUT_SECONDS=10
 	local out=$BATS_TEST_TMPDIR/ticks n=0
 	: >"$out"

@@ -14,6 +14,7 @@ setup() {
 	fresh_store
 	sim_clear
 	export ANTHROPIC_API_KEY=sk-test-recovery AGENT_STRATEGY_DIR="$BATS_TEST_TMPDIR/strategies"
+	sim_share_strategies "$AGENT_STRATEGY_DIR"
 	export AGENT_LEASE_SECONDS=600 AGENT_TIMEOUT_SECONDS=30
 	unset AGENT_NOW TRACEPARENT AGENT_AUTO_START
 }

@@ -69,6 +69,7 @@ EOF
 	pushgateway_start
 	export AGENT_PUSHGATEWAY_URL=$PGW_URL
 	export ANTHROPIC_API_KEY=sk-test-prometheus-0001 AGENT_STRATEGY_DIR="$BATS_TEST_TMPDIR/strategies"
+	sim_share_strategies "$AGENT_STRATEGY_DIR"
 	export AGENT_TIMEOUT_SECONDS=10
 	serve_start
 	prometheus_start

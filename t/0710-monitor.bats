@@ -17,6 +17,7 @@ teardown_file() { sim_stop; }
 setup() {
 	fresh_store
 	export AGENT_STRATEGY_DIR="$BATS_TEST_TMPDIR/strategies" ANTHROPIC_API_KEY=test-key-for-the-simulator
+	sim_share_strategies "$AGENT_STRATEGY_DIR"
 	export TMUX_SOCK="agent-test-$$-$BATS_TEST_NUMBER"
 	sim_clear
 }

@@ -209,6 +209,14 @@ UPDATE agent_sessions
    SET strategy_name = $2, strategy_config = $3, strategy_path = $4, updated_at = $5
  WHERE id = $1 AND phase = 'designing'
 
+-- name: session_backend_busy
+-- A start the backend could not take (HTTP 409, 503): the phase stays, the
+-- attempt is counted and explained; the next invocation is a retry.
+-- $1 id, $2 phase, $3 progress, $4 now
+UPDATE agent_sessions
+   SET conn_failures = conn_failures + 1, invoke_attempts = 0, progress = $3, updated_at = $4
+ WHERE id = $1 AND phase = $2
+
 -- name: session_set_backtest_op
 UPDATE agent_sessions SET backtest_operation_id = $2, updated_at = $3
  WHERE id = $1 AND phase = 'backtesting' AND backtest_operation_id IS NULL

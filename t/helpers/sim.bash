@@ -3,7 +3,15 @@
 
 sim_start() { # sim_start [agent-sim options...]
 	local out="$BATS_FILE_TMPDIR/sim.out" i
-	"$AGENT_BIN/agent-sim" --listen 127.0.0.1:0 "$@" >"$out" 2>"$BATS_FILE_TMPDIR/sim.err" 3>&- &
+	# The backend reads strategies from its own directory (KTRDR's
+	# STRATEGIES_DIR): a link the tests point at their AGENT_STRATEGY_DIR,
+	# as a deployment mounts one directory into both (sim_share_strategies).
+	SIM_STRATEGIES="$BATS_FILE_TMPDIR/sim-strategies"
+	mkdir -p "$BATS_FILE_TMPDIR/strategies"
+	ln -sfn "$BATS_FILE_TMPDIR/strategies" "$SIM_STRATEGIES"
+	export SIM_STRATEGIES AGENT_STRATEGY_DIR="$BATS_FILE_TMPDIR/strategies"
+	"$AGENT_BIN/agent-sim" --listen 127.0.0.1:0 --strategies "$SIM_STRATEGIES" "$@" \
+		>"$out" 2>"$BATS_FILE_TMPDIR/sim.err" 3>&- &
 	SIM_PID=$!
 	for i in $(seq 1 100); do
 		[ -s "$out" ] && break
@@ -13,6 +21,12 @@ sim_start() { # sim_start [agent-sim options...]
 	[ -n "$SIM_URL" ] && [ "$SIM_URL" != null ] || { echo "agent-sim did not start" >&2; return 1; }
 	export SIM_PID SIM_URL
 	export ANTHROPIC_BASE_URL="$SIM_URL" AGENT_BACKEND_URL="$SIM_URL/api/v1"
+}
+
+# sim_share_strategies DIR: the simulated backend reads its strategies from
+# DIR from now on (made when missing).
+sim_share_strategies() {
+	mkdir -p "$1" && ln -sfn "$1" "$SIM_STRATEGIES"
 }
 
 sim_stop() {
