@@ -59,6 +59,19 @@ static double curve(double a, double b, double frac)
 	return b + (a - b) * (exp(-k * frac) - exp(-k)) / (1 - exp(-k));
 }
 
+/* The request's date, else the worker's default (training_worker.py) */
+static const char *req_date(const struct sim_op *op, const char *k, const char *dflt)
+{
+	static char buf[2][32];
+	static int which;
+	char *v = json_string(op->request, k);
+	char *b = buf[which++ & 1];
+
+	snprintf(b, sizeof buf[0], "%.31s", v ? v : dflt);
+	free(v);
+	return b;
+}
+
 static jv training_result(struct sim *s, const struct sim_op *op)
 {
 	uint64_t st = sim_hash(s->cfg.seed, 0x7a2, op->seq);
@@ -113,27 +126,41 @@ static jv training_result(struct sim *s, const struct sim_op *op)
 	test = json_set(test, "f1_score", jv_number(r4(acc + sim_range(&st, -0.03, 0.01))));
 	sym = jv_array_get(sym, 0);
 	tf = jv_array_get(json_get(jv_copy(op->request), "timeframes"), 0);
-	snprintf(path, sizeof path, "models/%s/%s_%s_v1.pt", strategy ? strategy : "strategy",
-		 jv_get_kind(sym) == JV_KIND_STRING ? jv_string_value(sym) : "all",
+	/* training/model_storage.py: a directory models/{strategy}/{tf}_v{N} */
+	snprintf(path, sizeof path, "models/%s/%s_v1", strategy ? strategy : "strategy",
 		 jv_get_kind(tf) == JV_KIND_STRING ? jv_string_value(tf) : "1h");
 	jv_free(sym);
 	jv_free(tf);
 	r = json_set(r, "model_path", jv_string(path));
 	r = json_set(r, "training_metrics", tm);
 	r = json_set(r, "test_metrics", test);
+	/* the rest of local_orchestrator.py's result */
+	r = json_set(r, "artifacts", json_set(json_set(jv_object(), "feature_importance", jv_null()),
+					      "per_symbol_metrics", jv_null()));
 	x = jv_object();
-	x = json_set(x, "model_type", jv_string("mlp"));
 	x = json_set(x, "parameters_count", jv_number(1200 + (double)(st % 4000)));
-	x = json_set(x, "input_features", jv_number(6 + (double)(st % 7)));
-	x = json_set(x, "output_classes", jv_number(3));
+	x = json_set(x, "trainable_parameters", jv_number(1200 + (double)(st % 4000)));
+	x = json_set(x, "architecture", jv_string("v3_mlp"));
 	r = json_set(r, "model_info", x);
 	x = jv_object();
 	x = json_set(x, "symbols", json_get(jv_copy(op->request), "symbols"));
 	x = json_set(x, "timeframes", json_get(jv_copy(op->request), "timeframes"));
-	x = json_set(x, "train_samples", jv_number(12000 + (double)(st % 3000)));
-	x = json_set(x, "val_samples", jv_number(2500 + (double)(st % 600)));
-	x = json_set(x, "test_samples", jv_number(2500 + (double)(st % 600)));
+	x = json_set(x, "start_date", jv_string(req_date(op, "start_date", "2020-01-01")));
+	x = json_set(x, "end_date", jv_string(req_date(op, "end_date", "2024-12-31")));
+	x = json_set(x, "total_samples", jv_number(17000 + (double)(st % 4000)));
+	x = json_set(x, "feature_count", jv_number(6 + (double)(st % 7)));
 	r = json_set(r, "data_summary", x);
+	x = jv_object();
+	x = json_set(x, "operation_id", jv_string(op->id));
+	x = json_set(x, "strategy_name", jv_string(strategy ? strategy : "strategy"));
+	x = json_set(x, "symbols", json_get(jv_copy(op->request), "symbols"));
+	x = json_set(x, "timeframes", json_get(jv_copy(op->request), "timeframes"));
+	x = json_set(x, "training_mode", jv_string("local"));
+	x = json_set(x, "use_host_service", jv_false());
+	x = json_set(x, "start_date", jv_string(req_date(op, "start_date", "2020-01-01")));
+	x = json_set(x, "end_date", jv_string(req_date(op, "end_date", "2024-12-31")));
+	r = json_set(r, "session_info", x);
+	r = json_set(r, "resource_usage", json_set(jv_object(), "training_mode", jv_string("local")));
 	free(strategy);
 	return r;
 }
@@ -362,6 +389,10 @@ static jv op_json(struct sim *s, struct sim_op *op)
 	pr = json_set(pr, "current_step", jv_string(step));
 	pr = json_set(pr, "steps_completed", jv_number(done));
 	pr = json_set(pr, "steps_total", jv_number(op->steps));
+	pr = json_set(pr, "items_processed", jv_number(done));
+	if (op->type == SIM_TRAINING)  /* progress_bridge.py on_epoch */
+		pr = json_set(pr, "context", json_set(json_set(jv_object(), "epoch_index", jv_number(done)),
+						      "total_epochs", jv_number(op->steps)));
 	v = json_set(v, "progress", pr);
 	if (op->type == SIM_TRAINING) {
 		jv syms = json_get(jv_copy(op->request), "symbols");
@@ -371,6 +402,14 @@ static jv op_json(struct sim *s, struct sim_op *op)
 		md = json_set(md, "timeframe", jv_array_get(jv_copy(tfs), 0));
 		params = json_set(params, "symbols", syms);
 		params = json_set(params, "timeframes", tfs);
+		params = json_set(params, "worker_id", jv_string("training-worker-sim"));
+		{
+			/* the first 100 characters of the strategy, as the worker keeps them */
+			char *name = json_string(op->request, "strategy_name");
+
+			params = json_set(params, "strategy_yaml", jv_string_fmt("name: %.80s", name ? name : ""));
+			free(name);
+		}
 	} else {
 		md = json_set(md, "symbol", json_get(jv_copy(op->request), "symbol"));
 		md = json_set(md, "timeframe", json_get(jv_copy(op->request), "timeframe"));
@@ -384,12 +423,18 @@ static jv op_json(struct sim *s, struct sim_op *op)
 		jv sd = json_get(jv_copy(op->request), "start_date");
 		jv ed = json_get(jv_copy(op->request), "end_date");
 
-		md = json_set(md, "start_date", jv_is_valid(sd) ? sd : (jv_free(sd), jv_null()));
-		md = json_set(md, "end_date", jv_is_valid(ed) ? ed : (jv_free(ed), jv_null()));
+		md = json_set(md, "start_date", jv_is_valid(sd) ? sd : (jv_free(sd), jv_string(req_date(op, "start_date", "2020-01-01"))));
+		md = json_set(md, "end_date", jv_is_valid(ed) ? ed : (jv_free(ed), jv_string(req_date(op, "end_date", "2024-12-31"))));
+		if (op->type == SIM_TRAINING) {
+			params = json_set(params, "start_date", json_get(jv_copy(md), "start_date"));
+			params = json_set(params, "end_date", json_get(jv_copy(md), "end_date"));
+		}
 	}
 	params = json_set(params, "strategy_name", json_get(jv_copy(op->request), "strategy_name"));
-	params = jv_object_delete(params, jv_string("start_date"));
-	params = jv_object_delete(params, jv_string("end_date"));
+	if (op->type != SIM_TRAINING) {
+		params = jv_object_delete(params, jv_string("start_date"));
+		params = jv_object_delete(params, jv_string("end_date"));
+	}
 	params = jv_object_delete(params, jv_string("parent_operation_id"));
 	md = json_set(md, "parameters", params);
 	v = json_set(v, "metadata", md);
@@ -1064,14 +1109,41 @@ static void get_checkpoint(struct sim *s, const char *id, struct sim_reply *rp)
 	}
 	step = (int)floor(op->progress * op->steps + 1e-9);
 	if (op->type == SIM_TRAINING) {
+		/* checkpoint/schemas.py TrainingCheckpointState.to_dict */
+		jv h = jv_object(), tl = jv_array(), ta = jv_array(), vl = jv_array(), va = jv_array();
+
+		for (int i = 0; i < step && i < EPOCHS; i++) {
+			tl = jv_array_append(tl, jv_number(r4(1.05 - 0.4 * i / EPOCHS)));
+			ta = jv_array_append(ta, jv_number(r4(0.34 + 0.25 * i / EPOCHS)));
+			vl = jv_array_append(vl, jv_number(r4(1.09 - 0.38 * i / EPOCHS)));
+			va = jv_array_append(va, jv_number(r4(0.32 + 0.24 * i / EPOCHS)));
+		}
+		h = json_set(h, "train_loss", tl);
+		h = json_set(h, "train_accuracy", ta);
+		h = json_set(h, "val_loss", vl);
+		h = json_set(h, "val_accuracy", va);
 		st = json_set(st, "epoch", jv_number(step > 0 ? step - 1 : 0));
-		st = json_set(st, "train_loss", jv_number(0.62));
-		st = json_set(st, "val_loss", jv_number(0.66));
+		st = json_set(st, "train_loss", jv_number(r4(1.05 - 0.4 * step / EPOCHS)));
+		st = json_set(st, "val_loss", jv_number(r4(1.09 - 0.38 * step / EPOCHS)));
+		st = json_set(st, "train_accuracy", jv_number(r4(0.34 + 0.25 * step / EPOCHS)));
+		st = json_set(st, "val_accuracy", jv_number(r4(0.32 + 0.24 * step / EPOCHS)));
+		st = json_set(st, "learning_rate", jv_number(0.001));
+		st = json_set(st, "best_val_loss", jv_number(r4(1.09 - 0.38 * step / EPOCHS)));
+		st = json_set(st, "training_history", h);
 	} else {
 		st = json_set(st, "operation_type", jv_string("backtesting"));
 		st = json_set(st, "bar_index", jv_number(step));
 	}
-	st = json_set(st, "original_request", jv_copy(op->request));
+	{
+		jv orq = jv_copy(op->request);
+		char *name = json_string(op->request, "strategy_name");
+
+		orq = json_set(orq, "strategy_path", jv_string_fmt("strategies/%s.yaml", name ? name : ""));
+		orq = json_set(orq, "start_date", jv_string(req_date(op, "start_date", "2020-01-01")));
+		orq = json_set(orq, "end_date", jv_string(req_date(op, "end_date", "2024-12-31")));
+		free(name);
+		st = json_set(st, "original_request", orq);
+	}
 	d = json_set(d, "operation_id", jv_string(op->id));
 	d = json_set(d, "checkpoint_type", jv_string(type));
 	d = json_set(d, "created_at", jv_string(sim_iso(sim_wall_us(s, op->t_done), t)));
@@ -1151,12 +1223,13 @@ static void agent_status(struct sim *s, struct sim_reply *rp)
 		jv r = jv_object();
 		char id[64];
 
-		snprintf(id, sizeof id, "op_agent_research_%s", s->agent_op);
+		snprintf(id, sizeof id, "op_agent_research_20260101_000000_%.8s", s->agent_op);
 		r = json_set(r, "operation_id", jv_string(id));
 		r = json_set(r, "phase", jv_string(s->agent_phase));
-		r = json_set(r, "strategy_name", jv_null());
+		r = json_set(r, "strategy_name", jv_string("platform_agent_strategy"));
 		r = json_set(r, "duration_seconds", jv_number(60));
-		r = json_set(r, "child_operation_id", jv_null());
+		snprintf(id, sizeof id, "op_training_20260101_000000_%.8s", s->agent_op);
+		r = json_set(r, "child_operation_id", jv_string(id));
 		v = json_set(v, "status", jv_string("active"));
 		v = json_set(v, "active_researches", jv_array_append(jv_array(), r));
 	} else {

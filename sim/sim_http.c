@@ -291,6 +291,9 @@ static void record(struct sim *s, const struct sim_req *rq, const struct sim_rep
 	v = json_set(v, "body_bytes", jv_number((double)rq->len));
 	if (jv_get_kind(rq->json) == JV_KIND_OBJECT) {
 		v = json_set(v, "body_fields", jv_keys(jv_copy(rq->json)));
+		/* the research backend's requests carry no secret: kept whole */
+		if (strncmp(rq->path, "/api/", 5) == 0 && rq->len <= 65536)
+			v = json_set(v, "body", jv_copy(rq->json));
 		x = jv_object_get(jv_copy(rq->json), jv_string("model"));
 		v = json_set(v, "model", jv_get_kind(x) == JV_KIND_STRING ? x : (jv_free(x), jv_null()));
 		x = jv_object_get(jv_copy(rq->json), jv_string("stream"));
