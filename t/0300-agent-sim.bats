@@ -10,6 +10,14 @@ load 'helpers/simtest'
 TOOLS='[{"name":"save_strategy_config","description":"Save a strategy","input_schema":{"type":"object","properties":{"name":{"type":"string"},"config":{"type":"object"},"description":{"type":"string"}},"required":["name","config","description"]}},{"name":"start_training","description":"Train","input_schema":{"type":"object","properties":{"strategy_name":{"type":"string"}},"required":["strategy_name"]}},{"name":"start_backtest","description":"Backtest","input_schema":{"type":"object","properties":{"strategy_name":{"type":"string"},"model_path":{"type":"string"}},"required":["strategy_name","model_path"]}},{"name":"save_assessment","description":"Assess","input_schema":{"type":"object","properties":{"verdict":{"type":"string"}},"required":["verdict","strengths","weaknesses","suggestions"]}}]'
 
 setup_file() {
+	# the platform trains only strategies in its directory (every simulator
+	# of this file reads STRATEGIES_DIR): the names the tests use
+	export STRATEGIES_DIR="$BATS_FILE_TMPDIR/strategies"
+	mkdir -p "$STRATEGIES_DIR"
+	for n in s s1 bt doomed shape_check child progress_check list_check parent_op resumable \
+		adx_macd_trend_abc123; do
+		cp "$BATS_TEST_DIRNAME/data/ktrdr/strategies/valid_minimal.yaml" "$STRATEGIES_DIR/$n.yaml"
+	done
 	st_start "$BATS_FILE_TMPDIR" --listen 127.0.0.1:0 --speed 600 -q
 	export SIM_PID SIM_URL SIM_DIR
 	export API="$SIM_URL/api/v1"
@@ -167,36 +175,49 @@ train() { # train [STRATEGY]: starts a training, prints its id
 		(.estimated_duration_minutes | type == "number") and (.message | test("shape_check"))'
 }
 
-@test "POST /trainings/start validates like FastAPI (422)" {
+@test "POST /trainings/start validates as the platform does (422 envelope, strategy from its directory)" {
+	# ktrdr/api/main.py validation_exception_handler: {success, error: {code, message, details}}
 	run -0 --separate-stderr http POST "$API/trainings/start" -d '{"symbols":[],"timeframes":["1h"]}'
 	assert_output 422
-	run -0 jqb '.detail | length == 2 and
-		(.[0] | .type == "too_short" and .loc == ["body","symbols"] and (.msg | test("at least 1 item"))) and
-		(.[1] | .type == "missing" and .loc == ["body","strategy_name"] and .msg == "Field required")'
+	run -0 jqb '.success == false and .error.code == "VALIDATION_ERROR" and .error.message == "Request validation failed" and
+		(.error.details | length == 2) and
+		(.error.details[0] | .type == "too_short" and .field == "body -> symbols" and (.message | test("at least 1 item"))) and
+		(.error.details[1] | .type == "missing" and .field == "body -> strategy_name" and .message == "Field required")'
 	run -0 --separate-stderr http POST "$API/trainings/start" -d '{"symbols":"AAPL","timeframes":[],"strategy_name":""}'
 	assert_output 422
-	run -0 jqb '[.detail[].type] == ["list_type","too_short","string_too_short"]'
+	run -0 jqb '[.error.details[].type] == ["list_type","too_short","string_too_short"]'
 	run -0 --separate-stderr http POST "$API/trainings/start" -d '{"symbols": [tru'
 	assert_output 422
-	run -0 jqb '.detail[0].type == "json_invalid" and .detail[0].loc == ["body",0]'
+	run -0 jqb '.error.details[0].type == "json_invalid" and .error.details[0].field == "body -> 0"'
 	run -0 --separate-stderr http POST "$API/trainings/start"
 	assert_output 422
-	run -0 jqb '.detail[0] | .type == "missing" and .loc == ["body"]'
+	run -0 jqb '.error.details[0] | .type == "missing" and .field == "body"'
+	# context.py: the strategy is read from the directory; a missing one is 400
+	run -0 --separate-stderr http POST "$API/trainings/start" -d '{"strategy_name":"not_there"}'
+	assert_output 400
+	run -0 jqb '.detail | test("^Strategy file not found: not_there.yaml \\(searched: ")'
+	run -0 --separate-stderr http POST "$API/trainings/start" -d '{"strategy_name":"../etc/passwd"}'
+	assert_output 400
+	run -0 jqb '.detail == "Strategy name may only contain alphanumerics, dashes, or underscores"'
+	# symbols and timeframes default to the strategy's
+	run -0 --separate-stderr http POST "$API/trainings/start" -d '{"strategy_name":"s"}'
+	assert_output 200
+	run -0 jqb '.symbols == ["EURUSD"] and .timeframes == ["1h"]'
 }
 
 @test "POST /backtests/start: shape, 422 without dates, 400 when the range is empty" {
 	run -0 --separate-stderr http POST "$API/backtests/start" \
 		-d '{"strategy_name":"bt","symbol":"MSFT","timeframe":"4h","start_date":"2024-01-01","end_date":"2024-06-30"}'
 	assert_output 200
-	run -0 jqb '.success == true and .status == "started" and .mode == "local" and .symbol == "MSFT" and
+	run -0 jqb '.success == true and .status == "started" and .mode == "distributed" and .symbol == "MSFT" and
 		.timeframe == "4h" and (.operation_id | test("^op_backtesting_[0-9]{8}_[0-9]{6}_[0-9a-f]{8}$"))'
 	run -0 --separate-stderr http POST "$API/backtests/start" -d '{"strategy_name":"bt","symbol":"MSFT","timeframe":"4h"}'
 	assert_output 422
-	run -0 jqb '[.detail[] | .loc[1]] == ["start_date","end_date"]'
+	run -0 jqb '[.error.details[] | .field] == ["body -> start_date","body -> end_date"]'
 	run -0 --separate-stderr http POST "$API/backtests/start" \
 		-d '{"strategy_name":"bt","symbol":"MSFT","timeframe":"4h","start_date":"2024-13-01","end_date":"x","initial_capital":0}'
 	assert_output 422
-	run -0 jqb '[.detail[].type] == ["date_from_datetime_parsing","date_from_datetime_parsing","greater_than"]'
+	run -0 jqb '[.error.details[].type] == ["date_from_datetime_parsing","date_from_datetime_parsing","greater_than"]'
 	run -0 --separate-stderr http POST "$API/backtests/start" \
 		-d '{"strategy_name":"bt","symbol":"MSFT","timeframe":"4h","start_date":"2024-06-30","end_date":"2024-01-01"}'
 	assert_output 400
@@ -209,7 +230,7 @@ train() { # train [STRATEGY]: starts a training, prints its id
 	assert_output 200
 	run -0 jqb '.success == true and (.data | .operation_id and .operation_type == "training" and
 		(.status | IN("pending","running")) and .progress.percentage < 60 and .progress.steps_total == 100 and
-		.result_summary == null and .completed_at == null and .checkpoint_available == false and
+		.result_summary == null and .completed_at == null and (has("checkpoint_available") | not) and
 		.metadata.symbol == "AAPL" and .metadata.timeframe == "1h" and .metadata.mode == "local" and
 		.metadata.parameters.strategy_name == "progress_check" and .metrics == {} and .error_message == null)'
 	first=$(jq .data.progress.percentage "$BATS_TEST_TMPDIR/body")
@@ -290,20 +311,29 @@ train() { # train [STRATEGY]: starts a training, prints its id
 @test "a failed training with a checkpoint resumes and completes" {
 	fault '{"route":"training","fail":true,"checkpoint":true}'
 	id=$(train resumable)
+	# running: no checkpoint, and resume is a 409 (endpoints/operations.py)
+	run -0 http POST "$API/operations/$id/resume"
+	assert_output 409
 	wait_op "$id" failed
 	run -0 --separate-stderr http GET "$API/operations/$id"
-	run -0 jqb '.data | .checkpoint_available == true and (.error_message | test("checkpoint saved")) and
+	run -0 jqb '.data | (has("checkpoint_available") | not) and (.error_message | test("checkpoint saved")) and
 		.result_summary == null and .progress.percentage < 100'
 	step=$(jq .data.progress.steps_completed "$BATS_TEST_TMPDIR/body")
+	# endpoints/checkpoints.py: the failure checkpoint, its epoch 0-indexed
+	run -0 --separate-stderr http GET "$API/checkpoints/$id"
+	assert_output 200
+	run -0 jqb --argjson step "$step" '.success == true and .data.checkpoint_type == "failure" and
+		.data.state.epoch == $step - 1 and .data.operation_id != null'
 	run -0 --separate-stderr http POST "$API/operations/$id/resume"
 	assert_output 200
-	run -0 jqb --argjson step "$step" '.success == true and .data.status == "running" and .data.checkpoint_step == $step'
+	run -0 jqb --argjson step "$step" '.success == true and .data.status == "resuming" and
+		.data.resumed_from == {checkpoint_type: "failure", created_at: .data.resumed_from.created_at, epoch: ($step - 1)}'
 	run -0 http GET "$API/operations/$id"
 	run -0 jqb --argjson step "$step" '.data.status == "running" and .data.progress.steps_completed >= $step'
 	wait_op "$id" completed
 	run -0 http POST "$API/operations/$id/resume"
-	assert_output 400
-	run -0 jqb '.detail | test("status is completed")'
+	assert_output 409
+	run -0 jqb '.detail | test("is already completed$")'
 }
 
 @test "a failure without a checkpoint cannot be resumed" {
@@ -313,10 +343,13 @@ train() { # train [STRATEGY]: starts a training, prints its id
 	id=$(jq -r .operation_id "$BATS_TEST_TMPDIR/body")
 	wait_op "$id" failed
 	run -0 http GET "$API/operations/$id"
-	run -0 jqb '.data | .checkpoint_available == false and (.error_message | test("^Backtest failed at bar"))'
+	run -0 jqb '.data | (has("checkpoint_available") | not) and (.error_message | test("^Backtest failed at bar"))'
+	run -0 --separate-stderr http GET "$API/checkpoints/$id"
+	assert_output 404
+	run -0 jqb --arg id "$id" '.detail == "Checkpoint not found: \($id)"'
 	run -0 --separate-stderr http POST "$API/operations/$id/resume"
-	assert_output 400
-	run -0 jqb '.detail | test("no checkpoint")'
+	assert_output 404
+	run -0 jqb --arg id "$id" '.detail == "No checkpoint available for operation \($id)"'
 	# the fault was used up: the next backtest runs normally
 	run -0 http GET "$SIM_URL/_sim/faults"
 	run -0 jqb '.faults == []'
@@ -500,12 +533,13 @@ train() { # train [STRATEGY]: starts a training, prints its id
 		(.content[1] | .type == "tool_use" and .name == "save_strategy_config" and
 		 (.id | test("^toolu_01[0-9A-Za-z]{22}$")) and
 		 (.input.name | test("^[a-z_]+_[0-9a-f]{6}$")) and (.input.description | length > 0) and
-		 (.input.config | .name == $n and .scope == "universal" and .version and
-		  .training_data.symbols == {"mode":"single","list":["AAPL"]} and
-		  .training_data.timeframes.base_timeframe == "1h" and .training_data.history_required >= 50 and
-		  .deployment.target_symbols.mode == "universal" and
-		  (.indicators | length >= 2 and all(.name and .feature_id)) and
-		  ([.indicators[].feature_id] - (.fuzzy_sets | keys) == []) and
+		 (.input.config | .name == $n and .version == "3.0" and
+		  .training_data.symbols == {"mode":"single","symbol":"AAPL","list":["AAPL"]} and
+		  .training_data.timeframes.list == ["1h"] and .training_data.history_required >= 50 and
+		  (.backtest.date_range.start > .training_data.date_range.end) and
+		  (.indicators | type == "object" and length >= 2 and all(.[]; .type)) and
+		  ([.fuzzy_sets[].indicator | split(".")[0]] - (.indicators | keys) == []) and
+		  ([.nn_inputs[].fuzzy_set] | sort) == (.fuzzy_sets | keys) and
 		  .model.type == "mlp" and .model.architecture.hidden_layers == [32,16] and
 		  .model.training.early_stopping.enabled == true and
 		  .decisions.output_format == "classification" and .decisions.position_awareness == true and
