@@ -252,18 +252,29 @@ ledger_matches() { # budget spent equals the sum of the invocations' costs
 	ledger_matches
 }
 
-@test "AGENT_AUTO_BACKTEST=1: a strategy with its own backtest range is backtested without a model call" {
-	sql "INSERT INTO agent_sessions (agent, phase, strategy_name, strategy_config, created_at, updated_at)
-	     VALUES ('default', 'backtesting', 's1', '{\"training_data\":{\"symbols\":{\"list\":[\"AAPL\"]},\"timeframes\":{\"base_timeframe\":\"1h\"}},\"backtest\":{\"start_date\":\"2024-01-01\",\"end_date\":\"2024-06-30\"}}', 1, 1)" >/dev/null
+@test "the backtest after the training gate takes no model call: the strategy's range, symbol, timeframe and model_path" {
+	cfg=$(jq -c '.config | .backtest = {date_range: {start: "2024-01-01", end: "2024-06-30"}}' "$BATS_TEST_DIRNAME/data/strategy.json")
+	sql "INSERT INTO agent_sessions (agent, phase, strategy_name, strategy_config, training_results, created_at, updated_at)
+	     VALUES ('default', 'backtesting', 's1', '$cfg', '{\"model_path\":\"models/s1/1h_v1\"}', 1, 1)" >/dev/null
 	id=$(sql "SELECT MAX(id) FROM agent_sessions")
-	AGENT_AUTO_BACKTEST=1 run -0 --separate-stderr agent-invoke --session "$id"
+	run -0 --separate-stderr agent-invoke --session "$id"
 	assert_equal "$(jq -c '[.status,.reason,.calls,.tool_calls,.cost_usd]' <<<"$output")" '["auto_backtest","backtest_started",0,1,0]'
 	assert_equal "$(sql "SELECT COUNT(*) FROM agent_invocations")" 0
 	assert_equal "$(sql "SELECT tool_name FROM agent_actions")" start_backtest
+	assert_equal "$(sql "SELECT arguments FROM agent_actions" | jq -c '[.symbol, .timeframe, .start_date, .end_date, .model_path]')" \
+		'["AAPL","1h","2024-01-01","2024-06-30","models/s1/1h_v1"]'
 	assert_regex "$(sql "SELECT backtest_operation_id FROM agent_sessions WHERE id = $id")" "^op_backtest"
-	# without a range of its own, the model is asked
-	id2=$(new_session backtesting "'s1'")
-	AGENT_AUTO_BACKTEST=1 run -0 agent-invoke --session "$id2"
+	# without a range of its own: the settings, else the platform's default half year
+	sql "INSERT INTO agent_sessions (agent, phase, strategy_name, strategy_config, created_at, updated_at)
+	     VALUES ('default', 'backtesting', 's1', '$(jq -c .config "$BATS_TEST_DIRNAME/data/strategy.json" | jq -c 'del(.backtest)')', 1, 1)" >/dev/null
+	id2=$(sql "SELECT MAX(id) FROM agent_sessions")
+	AGENT_BACKTEST_START_DATE=2024-03-01 AGENT_BACKTEST_END_DATE=2024-04-30 run -0 agent-invoke --session "$id2"
+	assert_equal "$(jq -r .calls <<<"$output")" 0
+	assert_equal "$(sql "SELECT arguments FROM agent_actions ORDER BY id DESC LIMIT 1" | jq -c '[.start_date, .end_date]')" '["2024-03-01","2024-04-30"]'
+	# AGENT_AUTO_BACKTEST=0: the model is asked
+	id3=$(new_session backtesting "'s1'")
+	sql "UPDATE agent_sessions SET strategy_config = '$cfg' WHERE id = $id3" >/dev/null
+	AGENT_AUTO_BACKTEST=0 run -0 agent-invoke --session "$id3"
 	[ "$(jq -r .calls <<<"$output")" -ge 1 ]
 }
 
@@ -334,13 +345,72 @@ last_result() { # the last action row: success|error
 	assert_equal "$(cat "$AGENT_STRATEGY_DIR/taken.yaml")" keep
 }
 
-@test "hostile: an invalid config is refused with the validation errors" {
+@test "hostile: an invalid config is refused with the platform's validation errors" {
+	local cfg
 	id=$(new_session designing)
-	hostile '{"name":"save_strategy_config","input":{"name":"bad1","description":"d","config":{"name":"bad1","indicators":[{"name":"RSI","feature_id":"close"}],"fuzzy_sets":{"close":{"low":{"type":"triangular","parameters":[1,2]}}}}}}'
-	AGENT_MAX_ITERATIONS=1 run -0 agent-invoke --kind design --session "$id"
+	cfg=$(jq -c .config "$BATS_TEST_DIRNAME/data/strategy.json")
+	# the model's wrong strategies, each with the words that let it fix it
+	while IFS=$'\t' read -r name filter want; do
+		id=$(new_session designing)
+		hostile "$(jq -nc --arg n "$name" --argjson c "$cfg" "{name: \"save_strategy_config\", input: {name: \$n, description: \"d\", config: (\$c | $filter)}}")"
+		AGENT_MAX_ITERATIONS=1 run -0 agent-invoke --kind design --session "$id"
+		result=$(sql "SELECT result FROM agent_actions ORDER BY id DESC LIMIT 1")
+		jq -e --arg w "$want" '.success == false and (.errors | any(contains($w)))' <<<"$result" >/dev/null ||
+			fail "$name: $result does not say '$want'"
+		[ ! -e "$AGENT_STRATEGY_DIR/$name.yaml" ]
+	done <<'CASES'
+bad_v2	.indicators = [{name: "rsi", feature_id: "rsi_14", period: 14}]	is not v3 format. Run 'ktrdr strategy migrate' to upgrade.
+bad_type	.indicators.rsi_14.type = "stochrsi"	Unknown indicator type 'stochrsi'
+bad_ref	.fuzzy_sets.rsi_zones.indicator = "rsi_21"	fuzzy_sets.rsi_zones.indicator: 'rsi_21' not found in indicators
+bad_mf	.fuzzy_sets.rsi_zones.oversold.parameters = [1, 2]	Triangular requires exactly 3 parameters [a, b, c], got 2
+bad_input	.nn_inputs[0].fuzzy_set = "nope"	nn_inputs[0].fuzzy_set: 'nope' not found in fuzzy_sets
+bad_tf	.nn_inputs[0].timeframes = ["4h"]	Invalid timeframe '4h'. Available timeframes: 1h
+CASES
+	# 10 000 indicators (too big for a scripted turn): the same rules, run as agent-invoke runs them
+	run -0 jq -c --argjson indicators '[]' -f "$ROOT/share/strategy/validate.jq" \
+		<<<"$(jq -c '.indicators = ([range(10000)] | map({key: "i\(.)", value: {type: "rsi"}}) | from_entries)' <<<"$cfg")"
+	run -0 jq -e '.valid == false and (.errors | any(contains("10000 indicators; at most 32")))' <<<"$output"
+	# the store holds no strategy for any of the sessions
+	assert_equal "$(sql "SELECT COUNT(*) FROM agent_sessions WHERE strategy_name IS NOT NULL")" 0
+}
+
+@test "the backend's own validation: its issues go back to the model, the file is gone" {
+	id=$(new_session designing)
+	# rules that accept anything: only the platform's validation is left
+	echo '{valid: true, errors: [], warnings: []}' >"$BATS_TEST_TMPDIR/open.jq"
+	cfg=$(jq -c '.config | .fuzzy_sets.rsi_zones.indicator = "rsi_21"' "$BATS_TEST_DIRNAME/data/strategy.json")
+	hostile "$(jq -nc --argjson c "$cfg" '{name: "save_strategy_config", input: {name: "platform_says_no", description: "d", config: $c}}')"
+	AGENT_STRATEGY_RULES="$BATS_TEST_TMPDIR/open.jq" AGENT_MAX_ITERATIONS=1 run -0 agent-invoke --kind design --session "$id"
 	result=$(sql "SELECT result FROM agent_actions ORDER BY id DESC LIMIT 1")
-	run -0 jq -e '.success == false and (.errors | any(test("reserved name"))) and (.errors | any(test("triangular needs 3 parameters")))' <<<"$result"
-	[ ! -e "$AGENT_STRATEGY_DIR/bad1.yaml" ]
+	run -0 jq -e '.success == false and (.error | contains("the backend refused the strategy (POST /strategies/validate/platform_says_no)")) and
+		(.errors | any(contains("not found in indicators")))' <<<"$result"
+	[ ! -e "$AGENT_STRATEGY_DIR/platform_says_no.yaml" ]
+}
+
+@test "a strategy directory the backend does not share ends the cycle at once" {
+	id=$(new_session designing)
+	export AGENT_STRATEGY_DIR="$BATS_TEST_TMPDIR/elsewhere"
+	run -0 --separate-stderr agent-invoke --session "$id"
+	assert_equal "$(jq -c '[.status, .reason, .calls]' <<<"$output")" '["strategy_dir_not_shared","strategy_dir_not_shared",1]'
+	assert_regex "$(sql "SELECT phase, outcome, failure_reason FROM agent_sessions WHERE id = $id")" \
+		"^idle\|failed_design\|the backend cannot see the strategy the toolkit saved: AGENT_STRATEGY_DIR must be the backend's STRATEGIES_DIR \(HTTP 404: Strategy file not found: "
+	# one model call: nothing after the save was paid for
+	assert_equal "$(sql "SELECT COUNT(*) FROM agent_invocations")" 1
+	assert_equal "$(sql "SELECT COUNT(*) FROM agent_budget_holds WHERE status = 'open'")" 0
+}
+
+@test "a busy backend at training start: no more model turns; the retry is deterministic" {
+	id=$(new_session designing)
+	sim_fault '{"route":"/api/v1/trainings/start","status":503,"count":1,"message":"No training workers available"}'
+	run -0 --separate-stderr agent-invoke --session "$id"
+	assert_equal "$(jq -c '[.status, .reason]' <<<"$output")" '["backend_busy","backend_busy"]'
+	calls=$(jq -r .calls <<<"$output")
+	assert_regex "$(sql "SELECT phase, conn_failures, invoke_attempts FROM agent_sessions WHERE id = $id")" '^designing\|1\|0$'
+	# the retry: the saved strategy is trained without the model
+	run -0 --separate-stderr agent-invoke --session "$id"
+	assert_equal "$(jq -c '[.status, .reason, .calls]' <<<"$output")" '["auto_training","training_started",0]'
+	assert_equal "$(sql "SELECT phase FROM agent_sessions WHERE id = $id")" training
+	assert_equal "$(sql "SELECT COUNT(*) FROM agent_invocations")" "$calls"
 }
 
 @test "AGENT_TOOLS_DIR: an operator's tool runs with the arguments on stdin, bounded in time" {
