@@ -618,7 +618,8 @@ static int deterministic_step(struct run *r, struct backend *b, jv sess, jv *rea
 			char *why = json_string(result, "error");
 			int64_t now = tc.now;
 			const char *from = !strcmp(tool, "start_training") ? "designing" : "backtesting";
-			const char *outcome = !strcmp(tool, "start_training") ? "failed_training"
+			/* designing ends failed_design (DESIGN §3): no training ran */
+			const char *outcome = !strcmp(tool, "start_training") ? "failed_design"
 									    : "failed_backtest";
 
 			*rc = session_move(r->s, r->session_id, from, "idle",

@@ -466,8 +466,10 @@ static void decide_invocation(const struct trigger_cfg *c, jv session, const cha
 		if (busy >= c->max_conn_failures) {
 			snprintf(f, sizeof f, "backend busy or unavailable %lld times: %.400s",
 				 (long long)busy, why ? why : "no reason given");
+			/* a designing session can only end failed_design (DESIGN §3):
+			 * the training never started */
 			end(d, design ? "training_failed" : "backtest_failed", "backend_busy",
-			    design ? "failed_training" : "failed_backtest", f);
+			    design ? "failed_design" : "failed_backtest", f);
 		} else if (c->now_us / 1000000 - int_field(session, "updated_at") < wait) {
 			decide(d, design ? "recovered" : "training_completed", "wait", "backend_busy");
 		} else {

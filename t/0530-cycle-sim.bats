@@ -23,6 +23,11 @@ setup() {
 	sim_clear
 	curl -sf --max-time 5 -X DELETE "$SLOW_URL/_sim/faults" >/dev/null
 	export AGENT_BACKEND_URL="$SIM_URL/api/v1"
+	# the strategy the operations train, where both simulators read it
+	sim_share_strategies "$BATS_FILE_TMPDIR/strategies"
+	export AGENT_STRATEGY_DIR="$BATS_FILE_TMPDIR/strategies"
+	cp "$BATS_TEST_DIRNAME/data/ktrdr/strategies/valid_minimal.yaml" "$AGENT_STRATEGY_DIR/s1.yaml"
+	curl -sf --max-time 5 -X POST -d '{"active":false}' "$SIM_URL/_sim/agent" >/dev/null
 	unset AGENT_NOW AGENT_AUTO_START AGENT_MAX_RESUMES AGENT_LEASE_SECONDS TRACEPARENT
 }
 teardown() { drop_store; }
@@ -139,6 +144,78 @@ fields() { jq -c '[.event, .action, .reason]' <<<"$output"; }
 	assert_equal "$(jq -c '[.session.phase, .session.outcome]' <<<"$output")" '["idle","failed_training"]'
 	assert_regex "$(jq -r .session.failure_reason <<<"$output")" '^Training failed at epoch [0-9]+/100: .*\(checkpoint saved\)$'
 	assert_equal "$(op_status "$SIM_URL" "$op2")" failed
+}
+
+@test "resume answers: 409 already running waits, 503 counts as unreachable, 404 ends" {
+	sim_fault '{"route":"training","fail":true,"checkpoint":true}'
+	op=$(start_op "$SIM_URL" training)
+	wait_for "$SIM_URL" "$op" failed
+	seed training "$op"
+	# 409 from another resumer (ktrdr endpoints/operations.py): not a failure
+	sim_fault "{\"route\":\"/api/v1/operations/$op/resume\",\"status\":409,\"count\":1,\"message\":\"Operation $op is already running\"}"
+	run -0 --separate-stderr agent-trigger --tick t1
+	assert_equal "$(fields)" '["training_running","wait","operation_resuming"]'
+	assert_equal "$(sql "SELECT phase, retry_count FROM agent_sessions")" "training|0"
+	# 503, no worker: counted like an unreachable backend
+	sql "UPDATE agent_state SET lease_holder = NULL" >/dev/null
+	sim_fault "{\"route\":\"/api/v1/operations/$op/resume\",\"status\":503,\"count\":1,\"message\":\"No training worker available to resume operation\"}"
+	run -0 --separate-stderr agent-trigger --tick t2
+	assert_equal "$(fields)" '["training_running","wait","backend_unreachable"]'
+	assert_regex "$stderr" "HTTP 503: No training worker available to resume operation \\(failure 1 of 5\\)$"
+	assert_equal "$(sql "SELECT conn_failures FROM agent_sessions")" 1
+	# then the resume goes through
+	sql "UPDATE agent_state SET lease_holder = NULL" >/dev/null
+	run -0 --separate-stderr agent-trigger --tick t3
+	assert_equal "$(fields)" '["recovered","wait","operation_resumed"]'
+}
+
+@test "a training cancelled on the backend after its first epoch resumes from its cancellation checkpoint" {
+	export AGENT_BACKEND_URL="$SLOW_URL/api/v1"
+	op=$(start_op "$SLOW_URL" training)
+	for _ in $(seq 200); do
+		[ "$(curl -sf --max-time 2 "$SLOW_URL/api/v1/operations/$op" | jq -r .data.progress.steps_completed)" -ge 1 ] && break
+		sleep 0.05
+	done
+	curl -sf --max-time 5 -X DELETE "$SLOW_URL/api/v1/operations/$op" >/dev/null
+	run -0 jq -r .data.checkpoint_type <<<"$(curl -s --max-time 5 "$SLOW_URL/api/v1/checkpoints/$op")"
+	assert_output cancellation
+	seed training "$op"
+	run -0 --separate-stderr agent-trigger --tick t1
+	assert_equal "$(fields)" '["recovered","wait","operation_resumed"]'
+	assert_equal "$(op_status "$SLOW_URL" "$op")" running
+}
+
+@test "no cycle starts while the platform's own research agent runs one" {
+	curl -sf --max-time 5 -X POST -d '{"active":true,"phase":"training"}' "$SIM_URL/_sim/agent" >/dev/null
+	run -0 --separate-stderr agent-trigger --tick t1
+	assert_equal "$(fields)" '["idle","skip","backend_agent_active"]'
+	assert_equal "$(sql "SELECT COUNT(*) FROM agent_sessions")" 0
+	sql "UPDATE agent_state SET lease_holder = NULL" >/dev/null
+	AGENT_COEXIST_CHECK=0 run -0 --separate-stderr agent-trigger --tick t2
+	assert_equal "$(fields)" '["start_new_cycle","invoke","no_active_session"]'
+}
+
+@test "a start the backend was busy for: the trigger backs off, then retries, then gives up" {
+	export AGENT_NOW=2026-11-24T03:20:00Z
+	sql "INSERT INTO agent_sessions (agent, phase, strategy_name, conn_failures, progress, created_at, updated_at, designing_at)
+	     VALUES ('default', 'designing', 's1', 1, '{\"status\":\"backend_busy\",\"current_step\":\"backend busy or unavailable for training (HTTP 503: No training workers available)\"}', 1795490300, 1795490300, 1795490000)" >/dev/null
+	# 100 s after the busy answer: within the 300 s backoff
+	run -0 --separate-stderr agent-trigger --tick t1
+	assert_equal "$(fields)" '["recovered","wait","backend_busy"]'
+	# past it: the retry, as an invocation (agent-invoke starts the training without the model)
+	sql "UPDATE agent_state SET lease_holder = NULL" >/dev/null
+	AGENT_NOW=2026-11-24T03:25:00Z run -0 --separate-stderr agent-trigger --tick t2
+	assert_equal "$(fields)" '["recovered","invoke","backend_retry"]'
+	# the second attempt waits twice as long
+	sql "UPDATE agent_state SET lease_holder = NULL; UPDATE agent_sessions SET conn_failures = 2, updated_at = 1795490400" >/dev/null
+	AGENT_NOW=2026-11-24T03:29:00Z run -0 --separate-stderr agent-trigger --tick t3
+	assert_equal "$(fields)" '["recovered","wait","backend_busy"]'
+	# at AGENT_MAX_CONN_FAILURES: the phase ends, with the backend's words
+	sql "UPDATE agent_state SET lease_holder = NULL; UPDATE agent_sessions SET conn_failures = 5" >/dev/null
+	run -0 --separate-stderr agent-trigger --tick t4
+	assert_equal "$(fields)" '["training_failed","end","backend_busy"]'
+	assert_equal "$(sql "SELECT phase, outcome, failure_reason FROM agent_sessions")" \
+		"idle|failed_design|backend busy or unavailable 5 times: backend busy or unavailable for training (HTTP 503: No training workers available)"
 }
 
 @test "AGENT_MAX_RESUMES=0: a checkpoint is not used" {
