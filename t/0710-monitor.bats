@@ -18,6 +18,8 @@ setup() {
 	fresh_store
 	export AGENT_STRATEGY_DIR="$BATS_TEST_TMPDIR/strategies" ANTHROPIC_API_KEY=test-key-for-the-simulator
 	sim_share_strategies "$AGENT_STRATEGY_DIR"
+	# the strategy the training reads, in the backend's directory
+	cp "$BATS_TEST_DIRNAME/data/ktrdr/strategies/valid_minimal.yaml" "$AGENT_STRATEGY_DIR/mon.yaml"
 	export TMUX_SOCK="agent-test-$$-$BATS_TEST_NUMBER"
 	sim_clear
 }
