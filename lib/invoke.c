@@ -12,6 +12,7 @@
 #include "base/clock.h"
 #include "invoke.h"
 #include "base/json.h"
+#include "base/models.h"
 #include "store/lease.h"
 #include "pricing.h"
 #include "prompt.h"
@@ -55,6 +56,20 @@ static int read_cfg(struct cfg *c, struct err *e)
 	c->max_input_tokens = env_long("AGENT_MAX_INPUT_TOKENS", 50000, 1, 100000000, e, &bad);
 	c->max_attempts = env_long("AGENT_MAX_ATTEMPTS", 3, 1, 10, e, &bad);
 	return bad ? EX_PERM : 0;
+}
+
+const char *invoke_model(const char *kind, char *buf, size_t size)
+{
+	char name[64];
+	const char *v, *m;
+
+	snprintf(name, sizeof name, "AGENT_MODEL_%s", !strcmp(kind, "design") ? "DESIGN"
+		 : !strcmp(kind, "post_training") ? "POST_TRAINING" : "ASSESSMENT");
+	v = getenv(name);
+	m = v && *v ? v : getenv("AGENT_MODEL") && *getenv("AGENT_MODEL") ? getenv("AGENT_MODEL")
+		: !strcmp(kind, "assessment") ? INVOKE_ASSESSMENT_MODEL : INVOKE_DEFAULT_MODEL;
+	snprintf(buf, size, "%s", m);
+	return buf;
 }
 
 static const char *kind_for_phase(const char *phase)
@@ -129,6 +144,34 @@ static jv context(struct store *s, struct backend *b, const char *agent, const c
 static jv cache_control(void)
 {
 	return json_set(jv_object(), "type", jv_string("ephemeral"));
+}
+
+/* messages (consumed) with a breakpoint on the last block of the last
+ * turn, for this request only: the next request moves it forward. */
+static jv last_block_cached(jv messages)
+{
+	int n = jv_array_length(jv_copy(messages));
+	jv msg, content;
+	int k;
+
+	if (n == 0)
+		return messages;
+	msg = jv_array_get(jv_copy(messages), n - 1);
+	content = json_get(jv_copy(msg), "content");
+	if (jv_get_kind(content) == JV_KIND_STRING)
+		content = jv_array_append(jv_array(), json_set(json_set(jv_object(), "type", jv_string("text")),
+							       "text", content));
+	k = jv_get_kind(content) == JV_KIND_ARRAY ? jv_array_length(jv_copy(content)) : 0;
+	if (k > 0) {
+		jv last = jv_array_get(jv_copy(content), k - 1);
+
+		content = jv_array_set(content, k - 1, json_set(last, "cache_control", cache_control()));
+		messages = jv_array_set(messages, n - 1, json_set(msg, "content", content));
+	} else {
+		jv_free(content);
+		jv_free(msg);
+	}
+	return messages;
 }
 
 /* Totals over the invocation */
@@ -414,6 +457,46 @@ static int busy_record(struct run *r, const char *phase, struct err *e)
 				jv_number((double)now)), NULL, e);
 }
 
+/* 1 when the design session has saved its strategy and still designs. */
+static int strategy_saved(struct run *r)
+{
+	struct err e = ERR_INIT;
+	jv sess;
+	char *phase, *name;
+	int saved;
+
+	if (!r->session_id || session_get(r->s, r->session_id, &sess, &e))
+		return 0;
+	phase = json_string(sess, "phase");
+	name = json_string(sess, "strategy_name");
+	saved = phase && name && !strcmp(phase, "designing");
+	free(phase);
+	free(name);
+	jv_free(sess);
+	return saved;
+}
+
+/* 1 when the session is past what this invocation is for. */
+static int purpose_done(struct run *r)
+{
+	struct err e = ERR_INIT;
+	jv sess;
+	char *phase, *bop;
+	int done;
+
+	if (!r->session_id || session_get(r->s, r->session_id, &sess, &e))
+		return 0;
+	phase = json_string(sess, "phase");
+	bop = json_string(sess, "backtest_operation_id");
+	done = phase && (!strcmp(r->kind, "design") ? strcmp(phase, "designing") != 0
+			 : !strcmp(r->kind, "post_training") ? (bop != NULL || strcmp(phase, "backtesting"))
+			 : strcmp(phase, "assessing") != 0);
+	free(phase);
+	free(bop);
+	jv_free(sess);
+	return done;
+}
+
 static const char *end_outcome(const char *kind)
 {
 	return !strcmp(kind, "design") ? "failed_design"
@@ -538,8 +621,8 @@ static const char *env_or(const char *name, const char *dflt)
  *   training, on the strategy's lists and training_data.date_range.
  * Returns 1 when it took the step (rc in *rc), 0 to invoke the model.
  */
-static int deterministic_step(struct run *r, struct backend *b, jv sess, jv *reason, int *rc,
-			      struct err *e)
+static int deterministic_step(struct run *r, struct backend *b, jv sess, int after_save, jv *reason,
+			      int *rc, struct err *e)
 {
 	int64_t busy = 0;
 	jv cfg, in = jv_null(), result;
@@ -575,7 +658,7 @@ static int deterministic_step(struct run *r, struct backend *b, jv sess, jv *rea
 		if (model)
 			in = json_set(in, "model_path", jv_string(model));
 		free(from), free(to), free(sym), free(tf), free(model);
-	} else if (!strcmp(r->kind, "design") && busy > 0) {
+	} else if (!strcmp(r->kind, "design") && (busy > 0 || after_save)) {
 		jv syms = json_get(jv_copy(cfg), "training_data.symbols.list");
 		jv tfs = json_get(jv_copy(cfg), "training_data.timeframes.list");
 		char *from = json_string(cfg, "training_data.date_range.start");
@@ -649,7 +732,10 @@ int invoke_run(struct store *s, const struct invoke_opts *o, jv *summary, struct
 	char *sys = NULL, *user = NULL, *stop = NULL;
 	const char *status = "ok";
 	int64_t t0 = clock_mono_us(), inv_id = 0;
-	int rc, cache, span = 0;
+	int rc, cache, cache_prefix = 0, span = 0;
+	/* AGENT_AUTO_TRAINING (1): the saved design's training starts without
+	 * the model, and start_training is not offered to it */
+	const int auto_training = !getenv("AGENT_AUTO_TRAINING") || strcmp(getenv("AGENT_AUTO_TRAINING"), "0");
 
 	r.s = s;
 	r.o = o;
@@ -703,24 +789,60 @@ int invoke_run(struct store *s, const struct invoke_opts *o, jv *summary, struct
 		rc = err_set(e, EX_USAGE, "kind must be design, post_training or assessment");
 		goto out;
 	}
-	if (r.session_id && deterministic_step(&r, &b, sess, &reason, &rc, e)) {
+	/* the model of this kind of invocation, priced (and held) as such */
+	if (strcmp(invoke_model(r.kind, r.cfg.model, sizeof r.cfg.model), "") == 0 ||
+	    (rc = pricing_load(&table, e)))
+		goto out;
+	rc = pricing_find(table, r.cfg.model, &r.price, e);
+	jv_free(table);
+	if (rc)
+		goto out;
+	if (r.session_id && deterministic_step(&r, &b, sess, 0, &reason, &rc, e)) {
 		status = r.halt == TOOLS_HALT_BUSY ? "backend_busy"
 			 : !strcmp(r.kind, "post_training") ? "auto_backtest" : "auto_training";
 		goto out;
 	}
 	if ((rc = tools_load(r.kind, &tools, e)))
 		goto out;
+	if (auto_training && r.session_id && !strcmp(r.kind, "design")) {
+		jv kept = jv_array();
+
+		for (int i = 0; i < jv_array_length(jv_copy(tools)); i++) {
+			jv t = jv_array_get(jv_copy(tools), i);
+			char *n = json_string(t, "name");
+
+			if (n && strcmp(n, "start_training"))
+				kept = jv_array_append(kept, t);
+			else
+				jv_free(t);
+			free(n);
+		}
+		jv_free(tools);
+		tools = kept;
+	}
 	if ((rc = prompt_render("system", jv_object(), &sys, e)) ||
 	    (rc = prompt_render(r.kind, context(s, &b, r.agent, r.kind, jv_copy(sess), o->reason),
 				&user, e)))
 		goto out;
-	/* the system prompt and the tools are the cacheable prefix
-	 * (AGENT_PROMPT_CACHE=0 turns caching off, for comparison) */
+	/* Prompt caching where the API keeps a cache (share/models.json): the
+	 * system prompt and the tools get breakpoints only when together they
+	 * reach the model's minimum (on Opus 4.5, 4096 tokens; below it a
+	 * breakpoint caches nothing); each request of a tool loop puts one on
+	 * its last block, so turn N reads turns 1..N-1 once the conversation
+	 * is long enough (incremental caching).  AGENT_PROMPT_CACHE=0 turns
+	 * caching off, for comparison. */
 	cache = !getenv("AGENT_PROMPT_CACHE") || strcmp(getenv("AGENT_PROMPT_CACHE"), "0");
 	{
+		struct model_limits lim;
+		char *t = json_dump(jv_copy(tools));
+		/* an estimate on the generous side: 3 bytes a token */
+		long prefix = (long)((t ? strlen(t) : 0) + strlen(sys)) / 3;
 		int n = jv_array_length(jv_copy(tools));
 
-		if (n > 0 && cache) {
+		free(t);
+		models_limits(r.cfg.model, &lim);
+		cache_prefix = cache && prefix >= lim.min_cache_tokens;
+		if (n > 0 && cache_prefix) {
 			jv last = jv_array_get(jv_copy(tools), n - 1);
 
 			tools = jv_array_set(tools, n - 1, json_set(last, "cache_control", cache_control()));
@@ -735,7 +857,7 @@ int invoke_run(struct store *s, const struct invoke_opts *o, jv *summary, struct
 	{
 		jv block = json_set(json_set(jv_object(), "type", jv_string("text")), "text", jv_string(sys));
 
-		if (cache)
+		if (cache_prefix)
 			block = json_set(block, "cache_control", cache_control());
 		body = json_set(body, "system", jv_array_append(jv_array(), block));
 	}
@@ -753,7 +875,8 @@ int invoke_run(struct store *s, const struct invoke_opts *o, jv *summary, struct
 			break;
 		}
 		{
-			jv req = json_set(jv_copy(body), "messages", jv_copy(messages));
+			jv req = json_set(jv_copy(body), "messages",
+					  cache ? last_block_cached(jv_copy(messages)) : jv_copy(messages));
 
 			rc = call_api(&r, req, &msg, &inv_id, e);
 			jv_free(req);
@@ -783,6 +906,36 @@ int invoke_run(struct store *s, const struct invoke_opts *o, jv *summary, struct
 				/* no further turn: what the tool met is not the model's to fix */
 				jv_free(turn);
 				status = r.halt == TOOLS_HALT_BUSY ? "backend_busy" : "strategy_dir_not_shared";
+				break;
+			}
+			if (auto_training && !strcmp(r.kind, "design") && strategy_saved(&r)) {
+				/* the design is saved: its training starts as the
+				 * platform's research worker starts it, without a turn */
+				jv s2 = jv_null(), why = jv_null();
+
+				rc = session_get(s, r.session_id, &s2, e);
+				if (rc == 0)
+					deterministic_step(&r, &b, s2, 1, &why, &rc, e);
+				jv_free(s2);
+				jv_free(why);
+				if (rc) {
+					jv_free(turn);
+					break;
+				}
+				if (r.halt) {
+					jv_free(turn);
+					status = r.halt == TOOLS_HALT_BUSY ? "backend_busy" : "strategy_dir_not_shared";
+					break;
+				}
+			}
+			if (purpose_done(&r) && !(getenv("AGENT_CLOSING_TURN") &&
+						  !strcmp(getenv("AGENT_CLOSING_TURN"), "1"))) {
+				/* the invocation did its job (training started, backtest
+				 * started, assessment saved): the model's closing status
+				 * turn would be paid for and only logged, so it is not
+				 * asked for (AGENT_CLOSING_TURN=1 asks for it) */
+				jv_free(turn);
+				status = "ok";
 				break;
 			}
 			messages = jv_array_append(messages, turn);

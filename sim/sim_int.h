@@ -26,7 +26,6 @@
 #define SIM_MAX_LOG      500
 #define SIM_CACHE_SLOTS  1024
 #define SIM_HANG_MAX_S   900          /* a hang never outlives this */
-#define SIM_CACHE_MIN    1024         /* tokens below which nothing is cached */
 
 enum sim_op_type { SIM_TRAINING, SIM_BACKTEST };
 enum sim_op_status { SIM_PENDING, SIM_RUNNING, SIM_COMPLETED, SIM_FAILED, SIM_CANCELLED };

@@ -8,6 +8,7 @@
 
 #include "base/buf.h"
 #include "base/json.h"
+#include "base/models.h"
 #include "sim_int.h"
 
 #define V2023 "2023-06-01"
@@ -490,12 +491,36 @@ static int check_request(struct sim *s, const struct sim_req *rq, struct sim_rep
 
 /* ---- usage: tokens and prompt caching -------------------------------------- */
 
+/* The prompt in the API's order (tools, system, messages), block by block:
+ * the running hash and token count at each block's end (where a cache entry
+ * can start or end), and the breakpoints.  The rules (reference (h), the
+ * prompt-caching page): at most 4 breakpoints; 1-hour ones before 5-minute
+ * ones; a read looks back about 20 blocks from each breakpoint. */
+#define SIM_BLOCKS_MAX 2048
+#define SIM_LOOKBACK 20
 struct seg_walk {
 	uint64_t h;           /* FNV-1a over the prefix so far */
 	long tokens;          /* total so far */
-	int nbp;
-	struct { uint64_t h; long tokens; int ttl; } bp[8];
+	int nbp, marks;       /* breakpoints kept (at most 8), and all of them */
+	int ttl_after_5m;     /* a 1-hour breakpoint came after a 5-minute one */
+	int nblk;
+	struct { uint64_t h; long tokens; } blk[SIM_BLOCKS_MAX];
+	struct { uint64_t h; long tokens; int ttl; int blk; } bp[8];
 };
+
+static void mark(struct seg_walk *w, int ttl)
+{
+	if (ttl == 3600 && w->nbp > 0 && w->bp[w->nbp - 1].ttl == 300)
+		w->ttl_after_5m = 1;
+	w->marks++;
+	if (w->nbp == 8)  /* past the API's four (a 400): keep the last ones */
+		memmove(&w->bp[0], &w->bp[1], sizeof w->bp[0] * 7), w->nbp = 7;
+	w->bp[w->nbp].h = w->h;
+	w->bp[w->nbp].tokens = w->tokens;
+	w->bp[w->nbp].ttl = ttl;
+	w->bp[w->nbp].blk = w->nblk - 1;
+	w->nbp++;
+}
 
 static long toks(size_t bytes)
 {
@@ -513,16 +538,13 @@ static void seg(struct seg_walk *w, jv block)
 	for (size_t i = 0; i < n; i++)
 		w->h = (w->h ^ (unsigned char)d[i]) * 0x100000001b3ull;
 	w->tokens += toks(n);
-	if (jv_get_kind(cc) == JV_KIND_OBJECT) {
-		int ttl = str_is(cc, "ttl", "1h") ? 3600 : 300;
-
-		if (w->nbp == 8)  /* past the API's four, keep the last ones */
-			memmove(&w->bp[0], &w->bp[1], sizeof w->bp[0] * 7), w->nbp = 7;
-		w->bp[w->nbp].h = w->h;
-		w->bp[w->nbp].tokens = w->tokens;
-		w->bp[w->nbp].ttl = ttl;
-		w->nbp++;
+	if (w->nblk < SIM_BLOCKS_MAX) {
+		w->blk[w->nblk].h = w->h;
+		w->blk[w->nblk].tokens = w->tokens;
+		w->nblk++;
 	}
+	if (jv_get_kind(cc) == JV_KIND_OBJECT)
+		mark(w, str_is(cc, "ttl", "1h") ? 3600 : 300);
 	free(d);
 	jv_free(cc);
 	jv_free(block);
@@ -557,14 +579,10 @@ static void walk(jv req, struct seg_walk *w)
 		w->tokens += 3;  /* role and turn framing */
 		jv_free(msg);
 	}
-	/* Automatic caching: a top-level cache_control marks the whole prompt. */
-	if (jv_get_kind(top) == JV_KIND_OBJECT && w->nbp < 8 &&
-	    (w->nbp == 0 || w->bp[w->nbp - 1].tokens != w->tokens)) {
-		w->bp[w->nbp].h = w->h;
-		w->bp[w->nbp].tokens = w->tokens;
-		w->bp[w->nbp].ttl = str_is(top, "ttl", "1h") ? 3600 : 300;
-		w->nbp++;
-	}
+	/* Automatic caching: a top-level cache_control puts a breakpoint on
+	 * the last block (and takes one of the four) */
+	if (jv_get_kind(top) == JV_KIND_OBJECT && (w->nbp == 0 || w->bp[w->nbp - 1].tokens != w->tokens))
+		mark(w, str_is(top, "ttl", "1h") ? 3600 : 300);
 	if (w->tokens < 1)
 		w->tokens = 1;
 	jv_free(top);
@@ -602,41 +620,57 @@ struct usage {
 	long input, read, write5m, write1h, output;
 };
 
-/* The longest cached prefix is read; the breakpoints after it are written,
- * each at its own TTL; input_tokens is what neither covers. */
+/* The longest cached prefix is read: for each breakpoint, from the last,
+ * an entry at its end or at one of the SIM_LOOKBACK block ends before it;
+ * the breakpoints after the read are written, each at its own TTL;
+ * input_tokens is what neither covers.  Nothing below the model's minimum
+ * (share/models.json) is read or written. */
 static void usage_of(struct sim *s, jv req, struct usage *u)
 {
-	struct seg_walk w;
+	struct seg_walk *w = malloc(sizeof *w);
+	struct model_limits lim;
 	int64_t now = sim_mono_us();
 	long done = 0;
 	int from = 0;
+	char *model = json_string(req, "model");
 
-	walk(req, &w);
 	memset(u, 0, sizeof *u);
-	for (int k = w.nbp - 1; k >= 0; k--) {
-		struct sim_cache_ent *c;
+	if (!w) {
+		free(model);
+		u->input = 1;
+		return;
+	}
+	models_limits(model, &lim);
+	free(model);
+	walk(req, w);
+	for (int k = w->nbp - 1; k >= 0 && !done; k--) {
+		int lo = w->bp[k].blk - SIM_LOOKBACK;
 
-		if (w.bp[k].tokens < SIM_CACHE_MIN)
-			continue;
-		c = cache_find(s, w.bp[k].h, now);
-		if (c) {
-			u->read = done = w.bp[k].tokens;
-			c->expires_mono = now + (int64_t)c->ttl_s * 1000000;  /* a hit refreshes */
-			from = k + 1;
-			break;
+		for (int b = w->bp[k].blk; b >= 0 && b >= lo; b--) {
+			struct sim_cache_ent *c;
+
+			if (w->blk[b].tokens < lim.min_cache_tokens)
+				break;
+			if ((c = cache_find(s, w->blk[b].h, now))) {
+				u->read = done = w->blk[b].tokens;
+				c->expires_mono = now + (int64_t)c->ttl_s * 1000000;  /* a hit refreshes */
+				from = k + (b == w->bp[k].blk);
+				break;
+			}
 		}
 	}
-	for (int k = from; k < w.nbp; k++) {
-		if (w.bp[k].tokens < SIM_CACHE_MIN || w.bp[k].tokens <= done)
+	for (int k = from; k < w->nbp; k++) {
+		if (w->bp[k].tokens < lim.min_cache_tokens || w->bp[k].tokens <= done)
 			continue;
-		if (w.bp[k].ttl == 3600)
-			u->write1h += w.bp[k].tokens - done;
+		if (w->bp[k].ttl == 3600)
+			u->write1h += w->bp[k].tokens - done;
 		else
-			u->write5m += w.bp[k].tokens - done;
-		done = w.bp[k].tokens;
-		cache_put(s, w.bp[k].h, w.bp[k].ttl, now);
+			u->write5m += w->bp[k].tokens - done;
+		done = w->bp[k].tokens;
+		cache_put(s, w->bp[k].h, w->bp[k].ttl, now);
 	}
-	u->input = w.tokens - done;
+	u->input = w->tokens - done;
+	free(w);
 }
 
 static jv usage_json(const struct usage *u, int stream_start, jv speed)
@@ -989,12 +1023,35 @@ void sim_model_handle(struct sim *s, const struct sim_req *rq, struct sim_reply 
 			return;
 	}
 	ids(s, rp, rid, sizeof rid);
-	if (count) {
-		struct seg_walk w;
+	{
+		/* the prompt-caching rules a request can break (reference (h)) */
+		struct seg_walk *w = malloc(sizeof *w);
+		int marks, order;
+		long tokens;
 
-		walk(rq->json, &w);
-		sim_reply_json(rp, 200, json_set(jv_object(), "input_tokens", jv_number(w.tokens)));
-		return;
+		if (!w) {
+			sim_model_error(s, rp, 500, "api_error", NULL, "out of memory");
+			return;
+		}
+		walk(rq->json, w);
+		marks = w->marks, order = w->ttl_after_5m, tokens = w->tokens;
+		free(w);
+		if (marks > 4) {
+			sim_model_error(s, rp, 400, "invalid_request_error", NULL,
+					"A maximum of 4 blocks with cache_control may be provided. Found %d.", marks);
+			return;
+		}
+		if (order) {
+			sim_model_error(s, rp, 400, "invalid_request_error", NULL,
+					"cache_control: a block with ttl='1h' must not come after a block "
+					"with ttl='5m' (longer TTLs go first)");
+			return;
+		}
+		/* count_tokens: what the messages route bills as input, cached or not */
+		if (count) {
+			sim_reply_json(rp, 200, json_set(jv_object(), "input_tokens", jv_number(tokens)));
+			return;
+		}
 	}
 	messages(s, rq, rp, rid);
 }
