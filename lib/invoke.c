@@ -691,7 +691,8 @@ static int deterministic_step(struct run *r, struct backend *b, jv sess, int aft
 			r->halt = tc.halt;
 			snprintf(r->halt_msg, sizeof r->halt_msg, "%s", tc.halt_msg);
 			jv_free(result);
-			*rc = conclude(r, "backend_busy", reason, e);
+			if (!after_save)  /* else the loop concludes */
+				*rc = conclude(r, "backend_busy", reason, e);
 		} else if (!is_error) {
 			*reason = jv_string(!strcmp(tool, "start_backtest") ? "backtest_started"
 								       : "training_started");

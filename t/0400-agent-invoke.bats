@@ -44,7 +44,9 @@ ledger_matches() { # budget spent equals the sum of the invocations' costs
 	name=$(sql "SELECT strategy_name FROM agent_sessions WHERE id = $id")
 	[ -f "$AGENT_STRATEGY_DIR/$name.yaml" ]
 	assert_equal "$(sql "SELECT tool_name FROM agent_actions ORDER BY id" | tr '\n' ' ')" "save_strategy_config start_training "
-	assert_equal "$(sql "SELECT COUNT(*) FROM agent_invocations WHERE status = 'ok' AND kind = 'design'")" 3
+	# one call: the saved design's training starts without a turn, and no
+	# closing turn is paid for (AGENT_AUTO_TRAINING, AGENT_CLOSING_TURN)
+	assert_equal "$(sql "SELECT COUNT(*) FROM agent_invocations WHERE status = 'ok' AND kind = 'design'")" 1
 	# counted when the first call went out, reset when the session moved on
 	assert_equal "$(sql "SELECT invoke_attempts FROM agent_sessions WHERE id = $id")" 0
 	ledger_matches
@@ -88,7 +90,7 @@ ledger_matches() { # budget spent equals the sum of the invocations' costs
 	run -0 curl -sf --max-time 5 "$SIM_URL/_sim/requests"
 	assert_equal "$(jq -c '[.requests[] | select(.path == "/v1/messages")]
 		| [(map(.anthropic_version) | unique), (map(.x_api_key) | unique), (map(.authorization) | unique), length]' <<<"$output")" \
-		'[["2026-10-21"],[true],[false],3]'
+		'[["2026-10-21"],[true],[false],1]'
 	refute_output --partial "temperature"
 	refute_output --partial "top_p"
 	refute_output --partial "sk-test-SECRET"
@@ -102,7 +104,8 @@ ledger_matches() { # budget spent equals the sum of the invocations' costs
 
 @test "streaming: usage from the cumulative message_delta, same outcome" {
 	id=$(new_session designing)
-	AGENT_STREAM=1 run -0 --separate-stderr agent-invoke --kind design --session "$id"
+	# the model's own tool loop (AGENT_AUTO_TRAINING=0, AGENT_CLOSING_TURN=1): three streamed calls
+	AGENT_AUTO_TRAINING=0 AGENT_CLOSING_TURN=1 AGENT_STREAM=1 run -0 --separate-stderr agent-invoke --kind design --session "$id"
 	assert_equal "$(jq -r .reason <<<"$output")" training_started
 	assert_equal "$(sql "SELECT COUNT(*) FROM agent_invocations WHERE output_tokens > 0 AND input_tokens > 0")" 3
 	ledger_matches
@@ -113,7 +116,7 @@ ledger_matches() { # budget spent equals the sum of the invocations' costs
 	sim_fault '{"route":"messages","status":529,"count":1}'
 	run -0 --separate-stderr agent-invoke --kind design --session "$id"
 	assert_equal "$(sql "SELECT status, cost_micros FROM agent_invocations ORDER BY id LIMIT 1")" "error|0"
-	assert_equal "$(sql "SELECT COUNT(*) FROM agent_invocations WHERE status = 'ok'")" 3
+	assert_equal "$(sql "SELECT COUNT(*) FROM agent_invocations WHERE status = 'ok'")" 1
 	ledger_matches
 }
 
