@@ -160,7 +160,7 @@ lint:
 	  --suppress=missingIncludeSystem -Ilib \
 	  '-Djv_object_foreach(t,k,v)=for (jv k = jv_null(), v = jv_null(); 0;)' \
 	  --suppress=preprocessorErrorDirective lib cmd
-	shellcheck -x build-aux/deps build-aux/embed-sql build-aux/check-layers build-aux/demo t/run t/pg bench/run \
+	shellcheck -x build-aux/deps build-aux/embed-sql build-aux/check-layers build-aux/demo t/run t/pg bench/run bench/compare \
 	  $(wildcard bench/*.sh) $(SH_CMDS:%=cmd/%)
 	@if ls man/*.[0-9] >/dev/null 2>&1; then mandoc -Tlint -Wwarning man/*.[0-9]; fi
 
