@@ -575,8 +575,8 @@ static void walk(jv req, struct seg_walk *w)
 	for (int i = 0; jv_get_kind(msgs) == JV_KIND_ARRAY && i < jv_array_length(jv_copy(msgs)); i++) {
 		jv msg = jv_array_get(jv_copy(msgs), i);
 
+		w->tokens += 3;  /* role and turn framing, counted before the turn's blocks */
 		seg_all(w, member(msg, "content"));
-		w->tokens += 3;  /* role and turn framing */
 		jv_free(msg);
 	}
 	/* Automatic caching: a top-level cache_control puts a breakpoint on

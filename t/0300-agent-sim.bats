@@ -597,26 +597,102 @@ train() { # train [STRATEGY]: starts a training, prints its id
 	run -0 jqb '.stop_reason == "end_turn" and (.content[0].text | test("poor"))'
 }
 
-@test "messages: cache_control writes on first use and reads on reuse" {
-	big=$(head -c 8000 /dev/zero | tr '\0' 'x')
-	jq -nc --arg s "$big" '{model: "claude-opus-4-5-20251101", max_tokens: 64,
-		system: [{type: "text", text: $s, cache_control: {type: "ephemeral"}}],
-		messages: [{role: "user", content: ("cache test " + (now | tostring))}]}' >"$BATS_TEST_TMPDIR/req"
-	run -0 model "@$BATS_TEST_TMPDIR/req"
-	assert_output 200
-	run -0 jqb '.usage | .cache_creation_input_tokens > 1900 and .cache_read_input_tokens == 0 and
-		.cache_creation.ephemeral_5m_input_tokens == .cache_creation_input_tokens and
-		.cache_creation.ephemeral_1h_input_tokens == 0 and .input_tokens < 50'
-	written=$(jq .usage.cache_creation_input_tokens "$BATS_TEST_TMPDIR/body")
-	run -0 model "@$BATS_TEST_TMPDIR/req"
-	run -0 jqb --argjson w "$written" '.usage | .cache_read_input_tokens == $w and .cache_creation_input_tokens == 0'
+# sysreq MODEL BYTES [TTL]: a request whose system block of BYTES x's is a
+# breakpoint; the prefix is (BYTES + 28) / 4 tokens (agent-sim's estimate)
+sysreq() {
+	jq -nc --arg m "$1" --arg s "$(head -c "$2" /dev/zero | tr '\0' 'x')" --arg ttl "${3:-5m}" \
+		'{model: $m, max_tokens: 16,
+		  system: [{type: "text", text: $s, cache_control: ({type: "ephemeral"} + if $ttl == "1h" then {ttl: "1h"} else {} end)}],
+		  messages: [{role: "user", content: "hi"}]}'
+}
+
+@test "messages: caching follows the model's minimum (4096 Opus 4.5 and Haiku 4.5, 1024 Sonnet 4.5)" {
+	local m n
+	# at the minimum: written, then read; one token under: neither, and no error
+	while read -r m n; do
+		run -0 model "$(sysreq "$m" $((n * 4 - 28)))"
+		assert_output 200
+		run -0 jqb --argjson n "$n" '.usage | .cache_creation_input_tokens == $n and .cache_read_input_tokens == 0 and
+			.cache_creation.ephemeral_5m_input_tokens == $n and .cache_creation.ephemeral_1h_input_tokens == 0'
+		run -0 model "$(sysreq "$m" $((n * 4 - 28)))"
+		run -0 jqb --argjson n "$n" '.usage | .cache_read_input_tokens == $n and .cache_creation_input_tokens == 0'
+		run -0 model "$(sysreq "$m" $((n * 4 - 32)))"
+		assert_output 200
+		run -0 jqb --argjson n "$n" '.usage | .cache_creation_input_tokens == 0 and .cache_read_input_tokens == 0 and
+			.input_tokens >= $n - 1'
+	done <<'MODELS'
+claude-opus-4-5-20251101 4096
+claude-haiku-4-5-20251001 4096
+claude-sonnet-4-5-20250929 1024
+MODELS
+	# just over the Sonnet minimum is cached; 2000 tokens on Opus 4.5 are not
+	run -0 model "$(sysreq claude-sonnet-4-5-20250929 4200)"
+	run -0 jqb '.usage.cache_creation_input_tokens == 1057'
+	run -0 model "$(sysreq claude-opus-4-5-20251101 8000)"
+	run -0 jqb '.usage.cache_creation_input_tokens == 0 and .usage.cache_read_input_tokens == 0'
 	# a 1-hour breakpoint reports its own share
-	jq -c '.system[0].text += "y" | .system[0].cache_control.ttl = "1h"' "$BATS_TEST_TMPDIR/req" >"$BATS_TEST_TMPDIR/req1h"
-	run -0 model "@$BATS_TEST_TMPDIR/req1h"
-	run -0 jqb '.usage | .cache_creation.ephemeral_1h_input_tokens > 1900 and .cache_creation.ephemeral_5m_input_tokens == 0'
-	# too short a prefix is never cached
-	run -0 model '{"model":"claude-opus-4-5-20251101","max_tokens":16,"system":[{"type":"text","text":"short","cache_control":{"type":"ephemeral"}}],"messages":[{"role":"user","content":"hi"}]}'
-	run -0 jqb '.usage.cache_creation_input_tokens == 0'
+	run -0 model "$(sysreq claude-sonnet-4-5-20250929 6000 1h)"
+	run -0 jqb '.usage | .cache_creation.ephemeral_1h_input_tokens == 1507 and .cache_creation.ephemeral_5m_input_tokens == 0'
+}
+
+@test "messages: at most 4 breakpoints; 1-hour ones before 5-minute ones" {
+	local five
+	five=$(jq -nc '{model: "claude-sonnet-4-5-20250929", max_tokens: 16,
+		system: [range(5) | {type: "text", text: "block \(.)", cache_control: {type: "ephemeral"}}],
+		messages: [{role: "user", content: "hi"}]}')
+	run -0 model "$five"
+	assert_output 400
+	run -0 jqb '.error.type == "invalid_request_error" and .error.message == "A maximum of 4 blocks with cache_control may be provided. Found 5."'
+	# four are fine; a top-level (automatic) one is a fifth
+	run -0 model "$(jq -c '.system |= .[:4]' <<<"$five")"
+	assert_output 200
+	run -0 model "$(jq -c '.system |= .[:4] | .cache_control = {type: "ephemeral"}' <<<"$five")"
+	assert_output 400
+	run -0 model "$(jq -c '.system |= .[:2] | .system[1].cache_control.ttl = "1h"' <<<"$five")"
+	assert_output 400
+	run -0 jqb '.error.message | test("ttl=.1h. must not come after")'
+	run -0 model "$(jq -c '.system |= .[:2] | .system[0].cache_control.ttl = "1h"' <<<"$five")"
+	assert_output 200
+}
+
+@test "messages: a read looks back 20 blocks from a breakpoint; automatic caching moves forward" {
+	local base
+	# a cached prefix of 24 blocks (Sonnet: 1024 tokens and more)
+	base=$(jq -nc --arg s "$(head -c 6000 /dev/zero | tr '\0' 'y')" '{model: "claude-sonnet-4-5-20250929", max_tokens: 16,
+		system: [{type: "text", text: $s, cache_control: {type: "ephemeral"}}],
+		messages: [{role: "user", content: [range(24) | {type: "text", text: "turn \(.)"}]}]}')
+	run -0 model "$base"
+	run -0 jqb '.usage.cache_creation_input_tokens > 1024'
+	w=$(jq .usage.cache_creation_input_tokens "$BATS_TEST_TMPDIR/body")
+	# the breakpoint 20 blocks after the cached end still finds it ...
+	run -0 model "$(jq -c 'del(.system[0].cache_control) | .messages[0].content[19].cache_control = {type: "ephemeral"}' <<<"$base")"
+	run -0 jqb --argjson w "$w" '.usage.cache_read_input_tokens == $w and .usage.cache_creation_input_tokens > 0'
+	# ... 21 blocks after it does not (a fresh system text: nothing else cached)
+	base=$(jq -c '.system[0].text += "z"' <<<"$base")
+	run -0 model "$base"
+	run -0 model "$(jq -c 'del(.system[0].cache_control) | .messages[0].content[20].cache_control = {type: "ephemeral"}' <<<"$base")"
+	run -0 jqb '.usage.cache_read_input_tokens == 0'
+	# automatic caching: a top-level cache_control caches the whole prompt, and the next turn reads it
+	auto=$(jq -c '.system[0].text += "a" | del(.system[0].cache_control) | .cache_control = {type: "ephemeral"}' <<<"$base")
+	run -0 model "$auto"
+	w=$(jq '.usage.cache_creation_input_tokens' "$BATS_TEST_TMPDIR/body")
+	[ "$w" -gt 1024 ]
+	run -0 model "$(jq -c '.messages += [{role: "assistant", content: "ok"}, {role: "user", content: "more"}]' <<<"$auto")"
+	run -0 jqb --argjson w "$w" '.usage.cache_read_input_tokens == $w'
+}
+
+@test "messages: count_tokens is what the messages route bills as input, cached or not" {
+	local req
+	req=$(sysreq claude-sonnet-4-5-20250929 5000)
+	run -0 model "$req"
+	billed=$(jq '.usage | .input_tokens + .cache_creation_input_tokens + .cache_read_input_tokens' "$BATS_TEST_TMPDIR/body")
+	run -0 model "$req"
+	assert_equal "$(jq '.usage | .input_tokens + .cache_creation_input_tokens + .cache_read_input_tokens' "$BATS_TEST_TMPDIR/body")" "$billed"
+	run -0 --separate-stderr curl -sS --max-time 5 -o "$BATS_TEST_TMPDIR/body" -w '%{http_code}' -H "x-api-key: $SIM_KEY" \
+		-H 'anthropic-version: 2026-10-21' -H 'content-type: application/json' \
+		--data-binary "$(jq -c 'del(.max_tokens)' <<<"$req")" "$SIM_URL/v1/messages/count_tokens"
+	assert_output 200
+	run -0 jqb --argjson b "$billed" '.input_tokens == $b'
 }
 
 @test "messages: stream true sends the real event sequence" {
