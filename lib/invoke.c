@@ -58,20 +58,6 @@ static int read_cfg(struct cfg *c, struct err *e)
 	return bad ? EX_PERM : 0;
 }
 
-const char *invoke_model(const char *kind, char *buf, size_t size)
-{
-	char name[64];
-	const char *v, *m;
-
-	snprintf(name, sizeof name, "AGENT_MODEL_%s", !strcmp(kind, "design") ? "DESIGN"
-		 : !strcmp(kind, "post_training") ? "POST_TRAINING" : "ASSESSMENT");
-	v = getenv(name);
-	m = v && *v ? v : getenv("AGENT_MODEL") && *getenv("AGENT_MODEL") ? getenv("AGENT_MODEL")
-		: !strcmp(kind, "assessment") ? INVOKE_ASSESSMENT_MODEL : INVOKE_DEFAULT_MODEL;
-	snprintf(buf, size, "%s", m);
-	return buf;
-}
-
 static const char *kind_for_phase(const char *phase)
 {
 	if (!phase)

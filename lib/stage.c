@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "budget.h"
+#include "invoke.h"
 #include "base/clock.h"
 #include "base/json.h"
 #include "pricing.h"
@@ -144,12 +145,14 @@ fail:
 }
 
 /* One call's estimate: AGENT_INVOKE_ESTIMATE_USD, else the worst case of a
- * modest first call (8000 input tokens, max_tokens output) at the model's
- * prices: enough to refuse a tick that could not afford a single call. */
-static int call_estimate(int64_t *est, struct err *e)
+ * modest first call (8000 input tokens, max_tokens output) at the prices of
+ * the model that invocation kind runs on (lib/invoke.h invoke_model): enough
+ * to refuse a tick that could not afford a single call. */
+static int call_estimate(const char *kind, int64_t *est, struct err *e)
 {
 	const char *s = getenv("AGENT_INVOKE_ESTIMATE_USD");
-	const char *model = getenv("AGENT_MODEL");
+	char mbuf[128];
+	const char *model = invoke_model(kind, mbuf, sizeof mbuf);
 	const char *mt = getenv("AGENT_MAX_TOKENS");
 	struct pricing_model m;
 	long max_tokens = mt && *mt ? strtol(mt, NULL, 10) : 4096;
@@ -165,7 +168,7 @@ static int call_estimate(int64_t *est, struct err *e)
 		max_tokens = 4096;
 	if ((rc = pricing_load(&table, e)))
 		return rc;
-	rc = pricing_find(table, model && *model ? model : "claude-opus-4-5-20251101", &m, e);
+	rc = pricing_find(table, model, &m, e);
 	jv_free(table);
 	if (rc)
 		return rc;
@@ -177,6 +180,7 @@ int stage_budget(struct stage_ctx *c, jv doc, jv *out, struct err *e)
 {
 	struct budget_cfg cfg;
 	char *agent = NULL;
+	const char *kind;
 	int64_t est = 0, avail = 0, spent = 0, remaining = 0;
 	jv status = jv_null();
 	int rc, admit;
@@ -189,7 +193,15 @@ int stage_budget(struct stage_ctx *c, jv doc, jv *out, struct err *e)
 		return 0;
 	}
 	agent = tick_agent(doc);
-	if ((rc = budget_config(&cfg, agent, e)) || (rc = call_estimate(&est, e)) ||
+	{
+		/* the kind the session's phase asks for (design when none yet) */
+		char *phase = json_string(doc, "session.phase");
+
+		kind = phase && !strcmp(phase, "assessing") ? "assessment"
+		       : phase && !strcmp(phase, "backtesting") ? "post_training" : "design";
+		free(phase);
+	}
+	if ((rc = budget_config(&cfg, agent, e)) || (rc = call_estimate(kind, &est, e)) ||
 	    (rc = need_store(c, e)))
 		goto fail;
 	rc = store_begin(c->store, e);
