@@ -139,6 +139,9 @@ void sim_free(struct sim *s)
 		return;
 	sim_http_stop(s);
 	sim_backend_free(s);
+	for (int i = 0; i < s->nbatches; i++)
+		jv_free(s->batches[i].results);
+	s->nbatches = 0;
 	jv_free(s->log);
 	pthread_mutex_destroy(&s->mu);
 	free(s);

@@ -10,7 +10,7 @@
 static const char *const routes[] = {
 	"messages", "count_tokens", "models", "anthropic", "backend", "trainings",
 	"backtests", "operations", "indicators", "symbols", "training", "backtest",
-	"all", NULL,
+	"batches", "all", NULL,
 };
 
 static const char *const keys[] = {
@@ -51,7 +51,8 @@ static int route_matches(const char *route, const char *path)
 		return prefix(path, "/api/v1/") || strcmp(path, "/api/v1") == 0;
 	if (strcmp(route, "all") == 0)
 		return 1;
-	if (strcmp(route, "training") == 0 || strcmp(route, "backtest") == 0)
+	if (strcmp(route, "training") == 0 || strcmp(route, "backtest") == 0 ||
+	    strcmp(route, "batches") == 0)
 		return 0;
 	{
 		char p[80];
@@ -235,7 +236,9 @@ static int parse(struct sim *s, jv spec, struct sim_fault *f, struct err *e)
 	if (f->unavailable_s > 0 && actions - (f->status >= 0) > 0)
 		return err_set(e, EX_USAGE, "fault: unavailable_seconds combines with status only");
 	{
-		int op_route = strcmp(f->route, "training") == 0 || strcmp(f->route, "backtest") == 0;
+		/* fail on "batches": the next batch expires instead of ending */
+		int op_route = strcmp(f->route, "training") == 0 || strcmp(f->route, "backtest") == 0 ||
+			       strcmp(f->route, "batches") == 0;
 		int msg_route = strcmp(f->route, "messages") == 0 || strcmp(f->route, "/v1/messages") == 0;
 
 		if (f->fail != op_route || (op_route && (f->latency_ms || f->unavailable_s)))

@@ -81,6 +81,17 @@ struct sim_cache_ent {
 	int ttl_s;
 };
 
+#define SIM_MAX_BATCHES 256
+
+/* A Message Batch: its results are made when it is created and shown when
+ * it ends (sim_model.c). */
+struct sim_batch {
+	char id[48];
+	double t_created, t_end, t_cancel;
+	int canceled, expire;
+	jv results;             /* [{custom_id, result}] */
+};
+
 struct sim {
 	struct sim_config cfg;
 	char host[64];          /* as printed in URLs ("[::1]" for IPv6) */
@@ -104,6 +115,8 @@ struct sim {
 	int nfaults, next_fault;
 	struct sim_cache_ent cache[SIM_CACHE_SLOTS];
 	jv log;                 /* recorded requests, oldest first */
+	struct sim_batch batches[SIM_MAX_BATCHES];
+	int nbatches;
 	int agent_active;       /* the platform's own research agent (GET /agent/status) */
 	char agent_phase[32];
 	char agent_op[40];

@@ -985,6 +985,212 @@ static void models(struct sim *s, const struct sim_req *rq, struct sim_reply *rp
 		"last_id", jv_string(list[2][0])));
 }
 
+/* ---- Message Batches (/v1/messages/batches) ------------------------------
+ * Source: the Message Batches API as the reference (anthropic-api.md, after
+ * section (h)) and the platform docs describe it: a batch of up to 100 000
+ * {custom_id, params}; each params is a Messages request, answered when the
+ * batch ends (results as JSON Lines: succeeded | errored | canceled |
+ * expired); most batches end within an hour, all within 24 h (then the
+ * rest expire); billed at half price.  Here a batch ends
+ * SIM_BATCH_SECONDS of simulated time after it was made; a fault with
+ * route "batches" and "expire": true makes it expire instead (at 24 h). */
+#define SIM_BATCH_SECONDS 120.0
+#define SIM_BATCH_EXPIRY (24 * 3600.0)
+
+static jv batch_json(struct sim *s, struct sim_batch *b)
+{
+	double now = sim_now(s);
+	int ended = b->canceled || now >= b->t_end;
+	jv v = jv_object(), c = jv_object();
+	char t[32];
+	int n = jv_array_length(jv_copy(b->results)), ok = 0, bad = 0;
+
+	for (int i = 0; i < n; i++) {
+		jv r = jv_array_get(jv_copy(b->results), i);
+		char *ty = json_string(r, "result.type");
+
+		ok += ty && !strcmp(ty, "succeeded");
+		bad += ty && !strcmp(ty, "errored");
+		free(ty);
+		jv_free(r);
+	}
+	c = json_set(c, "processing", jv_number(ended ? 0 : n));
+	c = json_set(c, "succeeded", jv_number(ended && !b->canceled && !b->expire ? ok : 0));
+	c = json_set(c, "errored", jv_number(ended && !b->canceled && !b->expire ? bad : 0));
+	c = json_set(c, "canceled", jv_number(ended && b->canceled ? n : 0));
+	c = json_set(c, "expired", jv_number(ended && b->expire && !b->canceled ? n : 0));
+	v = json_set(v, "id", jv_string(b->id));
+	v = json_set(v, "type", jv_string("message_batch"));
+	v = json_set(v, "processing_status", jv_string(ended ? "ended" : b->canceled ? "canceling" : "in_progress"));
+	v = json_set(v, "request_counts", c);
+	v = json_set(v, "ended_at", ended ? jv_string(sim_iso(sim_wall_us(s, b->canceled ? b->t_cancel : b->t_end), t))
+					  : jv_null());
+	v = json_set(v, "created_at", jv_string(sim_iso(sim_wall_us(s, b->t_created), t)));
+	v = json_set(v, "expires_at", jv_string(sim_iso(sim_wall_us(s, b->t_created + SIM_BATCH_EXPIRY), t)));
+	v = json_set(v, "archived_at", jv_null());
+	v = json_set(v, "cancel_initiated_at", b->canceled ? jv_string(sim_iso(sim_wall_us(s, b->t_cancel), t)) : jv_null());
+	v = json_set(v, "results_url", ended ? jv_string_fmt("http://%s:%d/v1/messages/batches/%s/results", s->host, s->port, b->id)
+					     : jv_null());
+	return v;
+}
+
+static void batch_create(struct sim *s, const struct sim_req *rq, struct sim_reply *rp, int ver)
+{
+	jv reqs = member(rq->json, "requests"), results = jv_array(), seen = jv_object();
+	struct sim_batch *b;
+	struct sim_hit hit;
+	int n;
+
+	if (jv_get_kind(reqs) != JV_KIND_ARRAY || (n = jv_array_length(jv_copy(reqs))) < 1 || n > 1000) {
+		jv_free(reqs);
+		jv_free(results);
+		jv_free(seen);
+		sim_model_error(s, rp, 400, "invalid_request_error", NULL,
+				"requests: a list of 1 to 100000 {custom_id, params} (this simulator keeps 1000)");
+		return;
+	}
+	if (s->nbatches == SIM_MAX_BATCHES) {
+		jv_free(reqs);
+		jv_free(results);
+		jv_free(seen);
+		sim_model_error(s, rp, 429, "rate_limit_error", NULL, "too many batches");
+		return;
+	}
+	for (int i = 0; i < n; i++) {
+		jv it = jv_array_get(jv_copy(reqs), i), params = member(it, "params");
+		char *cid = json_string(it, "custom_id");
+		struct sim_req one = *rq;
+		struct sim_reply r1;
+		jv line = jv_object(), res = jv_object(), body;
+
+		if (!cid || !*cid || strlen(cid) > 64 || jv_object_has(jv_copy(seen), jv_string(cid))) {
+			free(cid);
+			jv_free(it);
+			jv_free(params);
+			jv_free(reqs);
+			jv_free(results);
+			jv_free(seen);
+			jv_free(line);
+			jv_free(res);
+			sim_model_error(s, rp, 400, "invalid_request_error", NULL,
+					"requests.%d.custom_id: 1 to 64 characters, unique in the batch", i);
+			return;
+		}
+		seen = json_set(seen, cid, jv_true());
+		memset(&r1, 0, sizeof r1);
+		r1.status = 200;
+		one.json = params;
+		one.len = 1;
+		if (kind_of(params, "stream") == JV_KIND_TRUE) {
+			body = jv_parse("{\"type\":\"error\",\"error\":{\"type\":\"invalid_request_error\","
+					"\"message\":\"stream: not allowed in a batch\"}}");
+			r1.status = 400;
+		} else if (check_request(s, &one, &r1, ver, 0)) {
+			body = r1.body ? jv_parse(r1.body) : jv_object();
+		} else {
+			messages(s, &one, &r1, "");
+			body = r1.body ? jv_parse(r1.body) : jv_object();
+		}
+		if (r1.status == 200) {
+			/* billed at half the price: the usage is what it would be */
+			res = json_set(res, "type", jv_string("succeeded"));
+			res = json_set(res, "message", body);
+		} else {
+			res = json_set(res, "type", jv_string("errored"));
+			res = json_set(res, "error", body);
+		}
+		sim_reply_release(&r1);
+		line = json_set(line, "custom_id", jv_string(cid));
+		line = json_set(line, "result", res);
+		results = jv_array_append(results, line);
+		free(cid);
+		jv_free(params);
+		jv_free(it);
+	}
+	jv_free(reqs);
+	jv_free(seen);
+	b = &s->batches[s->nbatches++];
+	memset(b, 0, sizeof *b);
+	sim_make_id(s, "msgbatch_01", 22, b->id, sizeof b->id);
+	b->t_created = sim_now(s);
+	b->t_end = b->t_created + SIM_BATCH_SECONDS;
+	sim_fault_take(s, SIM_STAGE_OP, "batches", "POST", 0, &hit);
+	if (hit.action && hit.f.fail) {
+		b->expire = 1;
+		b->t_end = b->t_created + SIM_BATCH_EXPIRY;
+	}
+	b->results = results;
+	sim_reply_json(rp, 200, batch_json(s, b));
+}
+
+static struct sim_batch *batch_find(struct sim *s, const char *id, size_t n)
+{
+	for (int i = 0; i < s->nbatches; i++)
+		if (strlen(s->batches[i].id) == n && strncmp(s->batches[i].id, id, n) == 0)
+			return &s->batches[i];
+	return NULL;
+}
+
+static void batch_routes(struct sim *s, const struct sim_req *rq, struct sim_reply *rp, int ver)
+{
+	const char *rest = rq->path + strlen("/v1/messages/batches");
+	int post = strcmp(rq->method, "POST") == 0, get = strcmp(rq->method, "GET") == 0;
+	const char *id = rest[0] == '/' ? rest + 1 : NULL, *slash = id ? strchr(id, '/') : NULL;
+	struct sim_batch *b = id ? batch_find(s, id, slash ? (size_t)(slash - id) : strlen(id)) : NULL;
+
+	if (!id && post) {
+		batch_create(s, rq, rp, ver);
+	} else if (!id && get) {
+		jv data = jv_array();
+
+		for (int i = s->nbatches - 1; i >= 0; i--)
+			data = jv_array_append(data, batch_json(s, &s->batches[i]));
+		sim_reply_json(rp, 200, json_set(json_set(jv_object(), "data", data), "has_more", jv_false()));
+	} else if (!b) {
+		sim_model_error(s, rp, 404, "not_found_error", NULL, "message batch not found");
+	} else if (!slash && get) {
+		sim_reply_json(rp, 200, batch_json(s, b));
+	} else if (slash && !strcmp(slash, "/cancel") && post) {
+		if (!b->canceled && sim_now(s) < b->t_end) {
+			b->canceled = 1;
+			b->t_cancel = sim_now(s);
+		}
+		sim_reply_json(rp, 200, batch_json(s, b));
+	} else if (slash && !strcmp(slash, "/results") && get) {
+		struct sbuf out = { 0 };
+		int n = jv_array_length(jv_copy(b->results));
+
+		if (!b->canceled && sim_now(s) < b->t_end) {
+			sim_model_error(s, rp, 400, "invalid_request_error", NULL,
+					"Batch %s has not ended: no results yet", b->id);
+			return;
+		}
+		for (int i = 0; i < n; i++) {
+			jv line = jv_array_get(jv_copy(b->results), i);
+			char *text;
+
+			if (b->canceled || b->expire) {
+				jv cid = json_get(jv_copy(line), "custom_id");
+
+				jv_free(line);
+				line = json_set(json_set(jv_object(), "custom_id", cid), "result",
+						json_set(jv_object(), "type", jv_string(b->canceled ? "canceled" : "expired")));
+			}
+			text = json_dump(line);
+			sb_add(&out, text ? text : "{}", text ? strlen(text) : 2);
+			sb_add(&out, "\n", 1);
+			free(text);
+		}
+		rp->status = 200;
+		free(rp->body);
+		rp->body = out.p ? out.p : strdup("");
+		rp->len = out.p ? out.len : 0;
+		rp->ctype = "application/binary";
+	} else {
+		sim_model_error(s, rp, 405, "invalid_request_error", NULL, "Method Not Allowed");
+	}
+}
+
 void sim_model_handle(struct sim *s, const struct sim_req *rq, struct sim_reply *rp)
 {
 	const char *p = rq->path;
@@ -992,8 +1198,16 @@ void sim_model_handle(struct sim *s, const struct sim_req *rq, struct sim_reply 
 	int post = strcmp(rq->method, "POST") == 0, get = strcmp(rq->method, "GET") == 0;
 	int msgs = strcmp(p, "/v1/messages") == 0, count = strcmp(p, "/v1/messages/count_tokens") == 0;
 	int mods = strcmp(p, "/v1/models") == 0 || strncmp(p, "/v1/models/", 11) == 0;
+	int batches = strcmp(p, "/v1/messages/batches") == 0 || strncmp(p, "/v1/messages/batches/", 21) == 0;
 	char rid[40];
 
+	if (batches) {
+		if (!auth_ok(s, rq, rp) || !(ver = version_ok(s, rq, rp)))
+			return;
+		ids(s, rp, rid, sizeof rid);
+		batch_routes(s, rq, rp, ver);
+		return;
+	}
 	if (!msgs && !count && !mods) {
 		sim_model_error(s, rp, 404, "not_found_error", NULL, "Not found");
 		return;
