@@ -190,6 +190,7 @@ struct run {
 	struct totals t;
 	unsigned seed;
 	int halt;               /* TOOLS_HALT_*: a tool stopped the invocation */
+	int clear_batch;        /* record_call clears the session's batch, in its transaction */
 	char halt_msg[400];
 };
 
@@ -261,7 +262,12 @@ static int record_call(struct run *r, int64_t hold_id, int64_t held, struct anth
 	p = jv_array_append(p, jv_string(status));
 	p = jv_array_append(p, json_str_or_null(errmsg));
 	p = jv_array_append(p, jv_number((double)bc.now));
-	if (store_query1(r->s, "invocation_insert", p, &row, e) || store_commit(r->s, e)) {
+	if (store_query1(r->s, "invocation_insert", p, &row, e) ||
+	    (r->clear_batch && store_query(r->s, "session_batch_set",
+			jv_array_append(jv_array_append(jv_array_append(jv_array_append(jv_array(),
+				jv_number((double)r->session_id)), jv_null()), jv_null()),
+				jv_number((double)bc.now)), NULL, e)) ||
+	    store_commit(r->s, e)) {
 		store_rollback(r->s);
 		free(stop);
 		jv_free(row);
@@ -711,6 +717,194 @@ out:
 	return took || *rc;
 }
 
+/*
+ * AGENT_ASSESS_BATCH=1: the assessment as a one-request Message Batch, at
+ * the batch price (pricing.json batch_discount).  The first invocation
+ * submits it under a hold that lasts the batch's 24 hours and records both
+ * on the session; later ones (the trigger invokes again) poll it, for no
+ * tokens; when it has ended, its result is recorded and settled, and the
+ * clearing of the batch from the session, in one transaction (a crash
+ * before it fetches again, after it nothing is charged twice), then its
+ * tool calls (save_assessment) run.  errored, expired or canceled: the
+ * hold is settled at 0 (nothing was billed) and the session ends
+ * failed_assessment.  Returns 1 when it took the invocation (rc in *rc,
+ * *status and *reason set), 0 to call the model as usual.
+ */
+static int assess_batch(struct run *r, struct backend *b, jv body, jv sess, const char **status,
+			jv *reason, int64_t *inv_id, int *rc, struct err *e)
+{
+	const char *env = getenv("AGENT_ASSESS_BATCH");
+	char *bid = json_string(sess, "assess_batch_id"), *text = NULL, path[200];
+	int64_t hold_id = 0, now;
+	struct budget_cfg bc;
+	long st = 0;
+	jv resp = jv_null();
+
+	if (!r->session_id || strcmp(r->kind, "assessment") || (!bid && (!env || strcmp(env, "1")))) {
+		free(bid);
+		return 0;
+	}
+	*rc = 0;
+	json_int(sess, "assess_batch_hold", &hold_id);
+	if ((*rc = budget_config(&bc, r->agent, e)))
+		goto out;
+	if (!bid) {
+		char *t = json_dump(jv_copy(body)), cid[64];
+		int64_t upper = t ? (int64_t)strlen(t) : 0;
+		int64_t worst = pricing_worst_case(&r->price, upper, r->cfg.max_tokens, 0);
+		jv hold, req;
+
+		free(t);
+		*rc = budget_hold(r->s, &bc, worst, upper + r->cfg.max_tokens, 25 * 3600, "assessment_batch",
+				  &hold, e);
+		if (*rc) {
+			jv_free(hold);
+			goto out;
+		}
+		json_int(hold, "id", &hold_id);
+		jv_free(hold);
+		snprintf(cid, sizeof cid, "session-%lld", (long long)r->session_id);
+		req = json_set(json_set(jv_object(), "custom_id", jv_string(cid)), "params", jv_copy(body));
+		*rc = anthropic_exchange(&r->api, "POST", "/v1/messages/batches",
+					 json_set(jv_object(), "requests", jv_array_append(jv_array(), req)),
+					 &st, &text, e);
+		jv_free(resp);
+		resp = *rc == 0 && text ? jv_parse(text) : jv_null();
+		bid = *rc == 0 && st == 200 ? json_string(resp, "id") : NULL;
+		if (!bid || !backend_id_ok(bid)) {
+			/* not submitted: nothing was billed */
+			struct err se = ERR_INIT;
+			jv settled;
+
+			free(bid);
+			bid = NULL;
+			if (budget_settle(r->s, &bc, hold_id, 0, 0, &settled, &se) == 0)
+				jv_free(settled);
+			if (*rc == 0)
+				*rc = err_set(e, st >= 500 || st == 429 ? EX_TEMP : EX_PERM,
+					      "POST /v1/messages/batches: HTTP %ld: %.200s", st, text ? text : "");
+			goto out;
+		}
+		if ((*rc = clock_now_s(&now, e)) ||
+		    (*rc = store_query(r->s, "session_batch_set",
+				       jv_array_append(jv_array_append(jv_array_append(jv_array_append(jv_array(),
+					jv_number((double)r->session_id)), jv_string(bid)), jv_number((double)hold_id)),
+					jv_number((double)now)), NULL, e)))
+			goto out;
+		*status = "batch_submitted";
+		*reason = jv_string("assessment_batch_submitted");
+		goto out;
+	}
+	snprintf(path, sizeof path, "/v1/messages/batches/%s", bid);
+	if ((*rc = anthropic_exchange(&r->api, "GET", path, jv_null(), &st, &text, e)))
+		goto out;
+	resp = jv_parse(text ? text : "");
+	{
+		char *ps = st == 200 ? json_string(resp, "processing_status") : NULL;
+		int ended = ps && !strcmp(ps, "ended");
+
+		free(ps);
+		if (st != 200) {
+			*rc = err_set(e, EX_TEMP, "GET %s: HTTP %ld", path, st);
+			goto out;
+		}
+		if (!ended) {
+			*status = "batch_pending";
+			*reason = jv_string("assessment_batch_pending");
+			goto out;
+		}
+	}
+	free(text);
+	text = NULL;
+	snprintf(path, sizeof path, "/v1/messages/batches/%s/results", bid);
+	if ((*rc = anthropic_exchange(&r->api, "GET", path, jv_null(), &st, &text, e)))
+		goto out;
+	if (st != 200) {
+		*rc = err_set(e, EX_TEMP, "GET %s: HTTP %ld", path, st);
+		goto out;
+	}
+	{
+		char want[64], *line = text, *nl;
+		jv result = jv_invalid();
+
+		snprintf(want, sizeof want, "session-%lld", (long long)r->session_id);
+		for (; line && *line; line = nl ? nl + 1 : NULL) {
+			jv one;
+			char *cid;
+
+			nl = strchr(line, '\n');
+			if (nl)
+				*nl = 0;
+			one = jv_parse(line);
+			cid = jv_get_kind(one) == JV_KIND_OBJECT ? json_string(one, "custom_id") : NULL;
+			if (cid && !strcmp(cid, want)) {
+				jv_free(result);
+				result = json_get(jv_copy(one), "result");
+			}
+			free(cid);
+			jv_free(one);
+		}
+		{
+			char *type = jv_is_valid(result) ? json_string(result, "type") : NULL;
+
+			if (type && !strcmp(type, "succeeded")) {
+				struct anthropic_call call;
+				jv msg = json_get(jv_copy(result), "message"), content, turn;
+				int64_t cost = 0;
+
+				memset(&call, 0, sizeof call);
+				call.status = 200;
+				/* a batch request is billed at the batch price, whatever
+				 * tier its usage names */
+				if (json_kind_at(msg, "usage") == JV_KIND_OBJECT)
+					msg = json_set(msg, "usage", json_set(json_get(jv_copy(msg), "usage"),
+									      "service_tier", jv_string("batch")));
+				call.message = msg;
+				call.error = jv_null();
+				r->clear_batch = 1;
+				*rc = record_call(r, hold_id, pricing_worst_case(&r->price, 200000, r->cfg.max_tokens, 0),
+						  &call, 0, NULL, 0, &cost, inv_id, e);
+				r->clear_batch = 0;
+				content = json_get(jv_copy(call.message), "content");
+				jv_free(call.message);
+				if (*rc == 0 && jv_get_kind(content) == JV_KIND_ARRAY) {
+					*rc = run_tools(r, content, *inv_id, b, &turn, e);
+					if (*rc == 0)
+						jv_free(turn);
+				} else {
+					jv_free(content);
+				}
+				*status = "ok";
+			} else {
+				/* errored, expired, canceled, or no line for it: nothing billed */
+				char why[300];
+				struct err se = ERR_INIT;
+				jv settled;
+				char *msg = jv_is_valid(result) ? json_string(result, "error.error.message") : NULL;
+
+				snprintf(why, sizeof why, "assessment batch %s: %s%s%.200s", bid,
+					 type ? type : "no result", msg ? ": " : "", msg ? msg : "");
+				if (budget_settle(r->s, &bc, hold_id, 0, 0, &settled, &se) == 0)
+					jv_free(settled);
+				if ((*rc = clock_now_s(&now, e)) == 0)
+					*rc = session_move(r->s, r->session_id, "assessing", "idle",
+						json_set(json_set(jv_object(), "outcome", jv_string("failed_assessment")),
+							 "failure_reason", jv_string(why)), now, e);
+				*status = type && !strcmp(type, "expired") ? "batch_expired" : "batch_failed";
+				*reason = jv_string("failed_assessment");
+				free(msg);
+			}
+			free(type);
+		}
+		jv_free(result);
+	}
+out:
+	free(bid);
+	free(text);
+	jv_free(resp);
+	return 1;
+}
+
 int invoke_run(struct store *s, const struct invoke_opts *o, jv *summary, struct err *e)
 {
 	struct run r = { 0 };
@@ -849,6 +1043,19 @@ int invoke_run(struct store *s, const struct invoke_opts *o, jv *summary, struct
 		body = json_set(body, "system", jv_array_append(jv_array(), block));
 	}
 	body = json_set(body, "tools", jv_copy(tools));
+	{
+		jv first = json_set(jv_copy(body), "messages", jv_copy(messages));
+		int taken = assess_batch(&r, &b, first, sess, &status, &reason, &inv_id, &rc, e);
+
+		jv_free(first);
+		if (taken) {
+			jv_free(messages);
+			jv_free(body);
+			if (rc == 0 && !strcmp(status, "ok"))
+				rc = conclude(&r, status, &reason, e);
+			goto out;
+		}
+	}
 
 	for (long iter = 1;; iter++) {
 		jv content;

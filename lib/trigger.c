@@ -478,6 +478,11 @@ static void decide_invocation(const struct trigger_cfg *c, jv session, const cha
 		free(why);
 		return;
 	}
+	if (!strcmp(phase, "assessing") && json_kind_at(session, "assess_batch_id") == JV_KIND_STRING) {
+		/* a submitted assessment batch: each tick's invocation polls it */
+		decide(d, "recovered", "invoke", "assessment_batch_pending");
+		return;
+	}
 	if (attempts >= 2) {
 		snprintf(f, sizeof f, "the %s invocation was interrupted %lld times", phase,
 			 (long long)attempts);

@@ -1092,7 +1092,11 @@ static void batch_create(struct sim *s, const struct sim_req *rq, struct sim_rep
 			body = r1.body ? jv_parse(r1.body) : jv_object();
 		}
 		if (r1.status == 200) {
-			/* billed at half the price: the usage is what it would be */
+			/* billed at half the price: the usage is what it would be,
+			 * its service_tier "batch" */
+			if (json_kind_at(body, "usage") == JV_KIND_OBJECT)
+				body = json_set(body, "usage", json_set(json_get(jv_copy(body), "usage"),
+									"service_tier", jv_string("batch")));
 			res = json_set(res, "type", jv_string("succeeded"));
 			res = json_set(res, "message", body);
 		} else {

@@ -526,3 +526,43 @@ out:
 	jv_free(body);
 	return rc;
 }
+
+int anthropic_exchange(struct anthropic *a, const char *method, const char *path, jv body,
+		       long *status, char **text, struct err *e)
+{
+	char url[700], ver[64];
+	const char *headers[5];
+	struct http_req req = { 0 };
+	struct http_resp r = HTTP_RESP_INIT;
+	char *b = jv_get_kind(body) == JV_KIND_NULL ? NULL : json_dump(jv_copy(body));
+	int rc;
+
+	*text = NULL;
+	*status = 0;
+	snprintf(url, sizeof url, "%s%s", a->base, path);
+	snprintf(ver, sizeof ver, "anthropic-version: %s", a->version);
+	headers[0] = a->auth;
+	headers[1] = ver;
+	headers[2] = "content-type: application/json";
+	headers[3] = "accept: application/json";
+	headers[4] = NULL;
+	req.method = method;
+	req.url = url;
+	req.headers = headers;
+	req.body = b;
+	req.body_len = b ? strlen(b) : 0;
+	req.timeout_ms = a->timeout_ms;
+	req.connect_timeout_ms = 10000;
+	req.max_response = MAX_RESPONSE;
+	rc = http_do(&req, &r, e);
+	free(b);
+	if (rc) {
+		http_resp_release(&r);
+		return rc;
+	}
+	*status = r.status;
+	*text = r.body ? r.body : strdup("");
+	r.body = NULL;
+	http_resp_release(&r);
+	return 0;
+}

@@ -48,4 +48,13 @@ int anthropic_send(struct anthropic *a, jv body, int max_tokens,
 		   struct anthropic_call *call, struct err *e);
 void anthropic_call_release(struct anthropic_call *call);
 
+/*
+ * One exchange with another route of the API (the Message Batches routes):
+ * method, path ("/v1/messages/batches"), a JSON body (borrowed; jv_null()
+ * for none).  0 when an answer arrived: *status and *text (malloc'd, the
+ * raw body: JSON, or JSON Lines for batch results).  EX_TEMP when none did.
+ */
+int anthropic_exchange(struct anthropic *a, const char *method, const char *path, jv body,
+		       long *status, char **text, struct err *e);
+
 #endif

@@ -100,7 +100,7 @@ SELECT id, agent, phase, outcome, strategy_name, strategy_config, strategy_path,
        training_operation_id, training_results, backtest_operation_id, backtest_results,
        assessment, training_gate, backtest_gate, progress, failure_reason, retry_count,
        invoke_attempts, conn_failures, designing_at, training_at, backtesting_at,
-       assessing_at, created_at, updated_at, completed_at
+       assessing_at, created_at, updated_at, completed_at, assess_batch_id, assess_batch_hold
   FROM agent_sessions WHERE id = $1
 
 -- name: session_active
@@ -108,7 +108,7 @@ SELECT id, agent, phase, outcome, strategy_name, strategy_config, strategy_path,
        training_operation_id, training_results, backtest_operation_id, backtest_results,
        assessment, training_gate, backtest_gate, progress, failure_reason, retry_count,
        invoke_attempts, conn_failures, designing_at, training_at, backtesting_at,
-       assessing_at, created_at, updated_at, completed_at
+       assessing_at, created_at, updated_at, completed_at, assess_batch_id, assess_batch_hold
   FROM agent_sessions WHERE agent = $1 AND phase <> 'idle' ORDER BY id DESC LIMIT 1
 
 -- name: session_create
@@ -216,6 +216,13 @@ UPDATE agent_sessions
 UPDATE agent_sessions
    SET conn_failures = conn_failures + 1, invoke_attempts = 0, progress = $3, updated_at = $4
  WHERE id = $1 AND phase = $2
+
+-- name: session_batch_set
+-- The assessment's Message Batch and its hold ($2, $3; NULL, NULL clears).
+-- $1 id, $4 now
+UPDATE agent_sessions SET assess_batch_id = $2, assess_batch_hold = $3, invoke_attempts = 0,
+       updated_at = $4
+ WHERE id = $1 AND phase = 'assessing'
 
 -- name: session_set_backtest_op
 UPDATE agent_sessions SET backtest_operation_id = $2, updated_at = $3
