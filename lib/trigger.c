@@ -88,6 +88,7 @@ int trigger_config(struct trigger_cfg *c, const char *agent, const char *tick_id
 	    env_int("AGENT_MAX_RESUMES", 2, 0, 100, &c->max_resumes, e) ||
 	    env_int("AGENT_MAX_CONN_FAILURES", 5, 1, 1000, &c->max_conn_failures, e) ||
 	    env_flag("AGENT_COEXIST_CHECK", 1, &c->coexist, e) ||
+	    env_flag("AGENT_HEALTH_CHECK", 1, &c->health, e) ||
 	    env_int("AGENT_BUSY_BACKOFF_SECONDS", 300, 0, 86400, &c->busy_backoff, e))
 		return EX_PERM;
 	if (clock_now(&c->now_us, e))
@@ -383,6 +384,19 @@ out:
 
 /* No active session: start one when automatic starts (or --force) and the
  * budget allow. */
+/* What the backend says before the tick spends anything: its health route
+ * (KTRDR ktrdr/api/endpoints/__init__.py health_check: 200 {"status":
+ * "ok", ...}) and whether the platform's own agent runs a cycle.  Probed
+ * before the tick's transaction (no lock is held across HTTP), and only
+ * when the tick may start a cycle or call the model: a session waiting on
+ * an operation polls the backend anyway. */
+struct probe {
+	int done;            /* probed */
+	int healthy;
+	int agent_active;
+	char msg[300];       /* why not healthy */
+};
+
 /* The platform's own research agent (GET /agent/status,
  * ktrdr/api/services/agent_service.py get_status): 1 when it runs a cycle
  * now, so this one does not start a second.  A backend without the route
@@ -409,8 +423,8 @@ static int backend_agent_active(const struct trigger_cfg *c, struct err *warn)
 	return active;
 }
 
-static int decide_start(struct store *s, const struct trigger_cfg *c, struct decision *d,
-			struct err *warn, struct err *e)
+static int decide_start(struct store *s, const struct trigger_cfg *c, const struct probe *pr,
+			struct decision *d, struct err *warn, struct err *e)
 {
 	jv st;
 	double v;
@@ -435,7 +449,13 @@ static int decide_start(struct store *s, const struct trigger_cfg *c, struct dec
 		decide(d, "idle", "skip", "budget_exhausted");
 		return 0;
 	}
-	if (c->coexist && backend_agent_active(c, warn)) {
+	if (pr->done && !pr->healthy) {
+		/* health before money: no cycle starts while the backend is down */
+		err_set(warn, EX_TEMP, "%s", pr->msg);
+		decide(d, "idle", "skip", "backend_unreachable");
+		return 0;
+	}
+	if (pr->done && pr->agent_active) {
 		decide(d, "idle", "skip", "backend_agent_active");
 		return 0;
 	}
@@ -672,9 +692,41 @@ static int take_lease(struct store *s, const struct trigger_cfg *c, int *busy, i
 	return 0;
 }
 
+static void probe_backend(const struct trigger_cfg *c, struct probe *p)
+{
+	struct backend b = c->backend;
+	struct err pe = ERR_INIT;
+	long status = 0;
+	jv resp = jv_null();
+
+	memset(p, 0, sizeof *p);
+	p->done = 1;
+	p->healthy = 1;
+	if (b.timeout_ms > 5000)
+		b.timeout_ms = 5000;  /* a probe is quick or the backend is not well */
+	if (c->health) {
+		if (backend_call(&b, "GET", "/health", jv_null(), &status, &resp, &pe)) {
+			p->healthy = 0;
+			snprintf(p->msg, sizeof p->msg, "%s", pe.msg);
+		} else if (status != 200 && status != 404) {
+			/* 404: a platform without the route; its other answers say */
+			p->healthy = 0;
+			snprintf(p->msg, sizeof p->msg, "backend: GET /health: HTTP %ld", status);
+		}
+		jv_free(resp);
+		resp = jv_null();
+	}
+	if (p->healthy && c->coexist) {
+		struct err w = ERR_INIT;
+
+		p->agent_active = backend_agent_active(c, &w);
+	}
+}
+
 int trigger_tick(struct store *s, const struct trigger_cfg *c, jv *doc, struct err *warn,
 		 struct err *e)
 {
+	struct probe pr = { 0 };
 	struct decision d;
 	struct err ignore = ERR_INIT;
 	jv session = jv_null();
@@ -686,6 +738,24 @@ int trigger_tick(struct store *s, const struct trigger_cfg *c, jv *doc, struct e
 	d.progress = jv_null();
 	d.spent = d.remaining = -1;
 	err_clear(warn);
+	if (c->health || c->coexist) {
+		/* a read outside the transaction: is there an operation to poll? */
+		jv cur = jv_null();
+		char *ph = NULL, *top = NULL;
+
+		if ((rc = session_active(s, c->agent, &cur, e)))
+			goto fail;
+		ph = json_string(cur, "phase");
+		if (ph && !strcmp(ph, "training"))
+			top = json_string(cur, "training_operation_id");
+		else if (ph && !strcmp(ph, "backtesting"))
+			top = json_string(cur, "backtest_operation_id");
+		if (!top)
+			probe_backend(c, &pr);
+		free(ph);
+		free(top);
+		jv_free(cur);
+	}
 	if ((rc = store_begin(s, e)) || (rc = take_lease(s, c, &busy, &paused, e)))
 		goto fail;
 	if (busy) {
@@ -699,7 +769,7 @@ int trigger_tick(struct store *s, const struct trigger_cfg *c, jv *doc, struct e
 	if ((rc = session_active(s, c->agent, &session, e)))
 		goto fail;
 	if (jv_get_kind(session) != JV_KIND_OBJECT) {
-		if ((rc = decide_start(s, c, &d, warn, e)))
+		if ((rc = decide_start(s, c, &pr, &d, warn, e)))
 			goto fail;
 		goto record;
 	}
@@ -727,6 +797,11 @@ int trigger_tick(struct store *s, const struct trigger_cfg *c, jv *doc, struct e
 		    "training without a training operation id");
 	} else {
 		decide_invocation(c, session, phase, &d);
+		if (pr.done && !pr.healthy && !strcmp(d.action, "invoke")) {
+			/* health before money: no model call while the backend is down */
+			err_set(warn, EX_TEMP, "%s", pr.msg);
+			decide(&d, d.event, "wait", "backend_unreachable");
+		}
 	}
 record:
 	if (!c->dry_run && (rc = apply(s, c, &d, &session, e)))

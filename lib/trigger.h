@@ -38,6 +38,7 @@ struct trigger_cfg {
 	int max_resumes;       /* AGENT_MAX_RESUMES (2) */
 	int max_conn_failures; /* AGENT_MAX_CONN_FAILURES (5) */
 	int coexist;           /* AGENT_COEXIST_CHECK (1): no start while the platform's agent runs */
+	int health;            /* AGENT_HEALTH_CHECK (1): no start, no model call while the backend is down */
 	int busy_backoff;      /* AGENT_BUSY_BACKOFF_SECONDS (300) */
 	int64_t now_us;        /* clock_now (AGENT_NOW) */
 	int64_t lease_seconds; /* AGENT_LEASE_SECONDS (600) */

@@ -1408,8 +1408,10 @@ void sim_backend_handle(struct sim *s, const struct sim_req *rq, struct sim_repl
 		else if (p[1] == 's')
 			listing(rp, symbols_json, 1);
 		else
-			sim_reply_json(rp, 200, json_set(json_set(jv_object(), "status", jv_string("healthy")),
-							  "service", jv_string("agent-sim")));
+			/* ktrdr/api/endpoints/__init__.py health_check */
+			sim_reply_json(rp, 200, json_set(json_set(json_set(jv_object(), "status", jv_string("ok")),
+							  "version", jv_string("agent-sim")),
+							  "orphan_detector", jv_null()));
 	} else if (strcmp(p, "/indicators") == 0 || strcmp(p, "/symbols/") == 0) {
 		/* FastAPI redirects to the route's canonical slash. */
 		sim_reply_header(rp, "location", "/api/v1%s", p[1] == 'i' ? "/indicators/" : "/symbols");

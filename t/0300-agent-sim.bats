@@ -109,7 +109,7 @@ train() { # train [STRATEGY]: starts a training, prints its id
 @test "SIGINT and SIGTERM stop it cleanly with exit 0" {
 	st_start "$BATS_TEST_TMPDIR" -q
 	run -0 --separate-stderr curl -sS --max-time 5 "$SIM_URL/api/v1/health"
-	assert_output '{"status":"healthy","service":"agent-sim"}'
+	assert_output '{"status":"ok","version":"agent-sim","orphan_detector":null}'
 	st_stop INT
 	assert_equal "$SIM_STATUS" 0
 	st_start "$BATS_TEST_TMPDIR" -q

@@ -11,7 +11,7 @@ setup() {
 	export AGENT_NOW=2026-11-24T03:20:00Z
 	export AGENT_BACKEND_URL=http://127.0.0.1:1/api/v1
 	# no backend here: the platform's own agent is asked in t/0530
-	export AGENT_COEXIST_CHECK=0
+	export AGENT_COEXIST_CHECK=0 AGENT_HEALTH_CHECK=0
 	unset AGENT_AUTO_START AGENT_MAX_RESUMES AGENT_MAX_CONN_FAILURES AGENT_LEASE_SECONDS TRACEPARENT
 }
 teardown() { drop_store; }

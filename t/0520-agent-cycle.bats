@@ -9,7 +9,7 @@ setup() {
 	fresh_store
 	export AGENT_BACKEND_URL=http://127.0.0.1:1/api/v1
 	# no backend here: the platform's own agent is asked in t/0530
-	export AGENT_COEXIST_CHECK=0
+	export AGENT_COEXIST_CHECK=0 AGENT_HEALTH_CHECK=0
 	unset AGENT_AUTO_START AGENT_LEASE_SECONDS TRACEPARENT ANTHROPIC_API_KEY ANTHROPIC_API_KEY_FILE
 	unset CREDENTIALS_DIRECTORY
 }

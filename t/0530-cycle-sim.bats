@@ -185,6 +185,27 @@ fields() { jq -c '[.event, .action, .reason]' <<<"$output"; }
 	assert_equal "$(op_status "$SLOW_URL" "$op")" running
 }
 
+@test "health before money: a down backend starts nothing and calls no model; back, the next tick starts" {
+	export ANTHROPIC_API_KEY=sk-test-health
+	for i in 1 2 3 4 5 6 7 8 9 10; do
+		AGENT_BACKEND_URL=http://127.0.0.1:1/api/v1 run -0 --separate-stderr agent-cycle -q
+		assert_equal "$(jq -c '[.event, .action, .reason]' <<<"$output")" '["idle","skip","backend_unreachable"]'
+	done
+	assert_equal "$(sql "SELECT COUNT(*) FROM agent_sessions")" 0
+	assert_equal "$(sql "SELECT COUNT(*) FROM agent_invocations")" 0
+	assert_equal "$(sql "SELECT COUNT(*) FROM agent_budget_holds")" 0
+	assert_equal "$(sql "SELECT COUNT(*) FROM agent_triggers WHERE reason = 'backend_unreachable' AND skip_reason = 'backend_unreachable'")" 10
+	# a session awaiting its design waits too, without a call
+	sql "INSERT INTO agent_sessions (agent, phase, created_at, updated_at, designing_at) VALUES ('default', 'designing', 1, 1, 1)" >/dev/null
+	AGENT_BACKEND_URL=http://127.0.0.1:1/api/v1 run -0 --separate-stderr agent-trigger --tick down
+	assert_equal "$(jq -c '[.action, .reason]' <<<"$output")" '["wait","backend_unreachable"]'
+	assert_equal "$stderr" "agent-trigger: backend: GET /api/v1/health: Connection refused"
+	sql "DELETE FROM agent_sessions; UPDATE agent_state SET lease_holder = NULL" >/dev/null
+	# back: the next tick starts a cycle
+	run -0 --separate-stderr agent-cycle -q
+	assert_equal "$(jq -c '[.event, .reason]' <<<"$output")" '["start_new_cycle","training_started"]'
+}
+
 @test "no cycle starts while the platform's own research agent runs one" {
 	curl -sf --max-time 5 -X POST -d '{"active":true,"phase":"training"}' "$SIM_URL/_sim/agent" >/dev/null
 	run -0 --separate-stderr agent-trigger --tick t1
