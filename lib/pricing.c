@@ -8,6 +8,7 @@
 
 #include "base/data.h"
 #include "base/json.h"
+#include "base/models.h"
 #include "pricing.h"
 
 #define MAX_TOKENS_PER_CLASS 1000000000000LL  /* 1e12: past this, input is absurd */
@@ -63,21 +64,7 @@ static int read_price(jv obj, struct price *p)
 }
 
 /* model equals name, or is name followed by a -YYYYMMDD date */
-static int name_matches(const char *model, const char *name)
-{
-	size_t n = strlen(name);
-
-	if (strncmp(model, name, n) != 0)
-		return 0;
-	if (model[n] == 0)
-		return 1;
-	if (model[n] != '-' || strlen(model + n + 1) != 8)
-		return 0;
-	for (const char *p = model + n + 1; *p; p++)
-		if (!isdigit((unsigned char)*p))
-			return 0;
-	return 1;
-}
+#define name_matches models_name_matches
 
 static int entry_matches(jv ent, const char *model)
 {
