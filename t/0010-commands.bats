@@ -296,6 +296,7 @@ extract_examples() {
 				HOME="$dir/run/home" XDG_STATE_HOME="$dir/run/state" TMPDIR="$dir/run" \
 				AGENT_DB="$dir/run/agent.db" AGENT_DATADIR="$AGENT_DATADIR" \
 				ANTHROPIC_BASE_URL=http://127.0.0.1:9 AGENT_BACKEND_URL=http://127.0.0.1:9/api/v1 \
+				AGENT_HEALTH_CHECK=0 AGENT_COEXIST_CHECK=0 \
 				timeout 60 bash -e -o pipefail "$sh" </dev/null 2>&1) && got=0 || got=$?
 			[ "$got" = "$want" ] ||
 				bad+="$name: example ${sh##*/}: exit $got, not $want"$'\n'"$(sed 's/^/    | /' "$sh")"$'\n'"$(sed 's/^/    > /' <<<"$out")"$'\n'

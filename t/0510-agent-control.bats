@@ -8,6 +8,8 @@ setup() {
 	fresh_store
 	export AGENT_NOW=2026-11-24T03:20:00Z
 	export AGENT_BACKEND_URL=http://127.0.0.1:1/api/v1
+	# no backend here: its health and the platform's agent are asked in t/0530
+	export AGENT_HEALTH_CHECK=0 AGENT_COEXIST_CHECK=0
 }
 teardown() { drop_store; }
 
