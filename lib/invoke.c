@@ -450,43 +450,34 @@ static int busy_record(struct run *r, const char *phase, struct err *e)
 }
 
 /* 1 when the design session has saved its strategy and still designs. */
-static int strategy_saved(struct run *r)
+/* 1 when the design session (a row, borrowed) has saved its strategy and
+ * still designs. */
+static int strategy_saved(jv sess)
 {
-	struct err e = ERR_INIT;
-	jv sess;
-	char *phase, *name;
-	int saved;
+	char *phase = json_string(sess, "phase"), *name = json_string(sess, "strategy_name");
+	int saved = phase && name && !strcmp(phase, "designing");
 
-	if (!r->session_id || session_get(r->s, r->session_id, &sess, &e))
-		return 0;
-	phase = json_string(sess, "phase");
-	name = json_string(sess, "strategy_name");
-	saved = phase && name && !strcmp(phase, "designing");
 	free(phase);
 	free(name);
-	jv_free(sess);
 	return saved;
 }
 
-/* 1 when the session is past what this invocation is for. */
-static int purpose_done(struct run *r)
+/* 1 when the session (a row, borrowed) is past what this invocation is for. */
+static int purpose_done(const struct run *r, jv sess)
 {
-	struct err e = ERR_INIT;
-	jv sess;
-	char *phase, *bop;
-	int done;
+	char *phase = json_string(sess, "phase"), *bop = json_string(sess, "backtest_operation_id");
+	int done = phase && (!strcmp(r->kind, "design") ? strcmp(phase, "designing") != 0
+			     : !strcmp(r->kind, "post_training") ? (bop != NULL || strcmp(phase, "backtesting"))
+			     : strcmp(phase, "assessing") != 0);
 
-	if (!r->session_id || session_get(r->s, r->session_id, &sess, &e))
-		return 0;
-	phase = json_string(sess, "phase");
-	bop = json_string(sess, "backtest_operation_id");
-	done = phase && (!strcmp(r->kind, "design") ? strcmp(phase, "designing") != 0
-			 : !strcmp(r->kind, "post_training") ? (bop != NULL || strcmp(phase, "backtesting"))
-			 : strcmp(phase, "assessing") != 0);
 	free(phase);
 	free(bop);
-	jv_free(sess);
 	return done;
+}
+
+static const char *halt_status(int halt)
+{
+	return halt == TOOLS_HALT_BUSY ? "backend_busy" : "strategy_dir_not_shared";
 }
 
 static const char *end_outcome(const char *kind)
@@ -979,7 +970,7 @@ int invoke_run(struct store *s, const struct invoke_opts *o, jv *summary, struct
 	if (rc)
 		goto out;
 	if (r.session_id && deterministic_step(&r, &b, sess, 0, &reason, &rc, e)) {
-		status = r.halt == TOOLS_HALT_BUSY ? "backend_busy"
+		status = r.halt ? halt_status(r.halt)
 			 : !strcmp(r.kind, "post_training") ? "auto_backtest" : "auto_training";
 		goto out;
 	}
@@ -1099,38 +1090,45 @@ int invoke_run(struct store *s, const struct invoke_opts *o, jv *summary, struct
 			if (r.halt) {
 				/* no further turn: what the tool met is not the model's to fix */
 				jv_free(turn);
-				status = r.halt == TOOLS_HALT_BUSY ? "backend_busy" : "strategy_dir_not_shared";
+				status = halt_status(r.halt);
 				break;
 			}
-			if (auto_training && !strcmp(r.kind, "design") && strategy_saved(&r)) {
-				/* the design is saved: its training starts as the
-				 * platform's research worker starts it, without a turn */
-				jv s2 = jv_null(), why = jv_null();
+			{
+				jv cur = jv_null();
+				int done = 0;
 
-				rc = session_get(s, r.session_id, &s2, e);
-				if (rc == 0)
-					deterministic_step(&r, &b, s2, 1, &why, &rc, e);
-				jv_free(s2);
-				jv_free(why);
-				if (rc) {
+				if (r.session_id)
+					rc = session_get(s, r.session_id, &cur, e);
+				if (rc == 0 && auto_training && !strcmp(r.kind, "design") && strategy_saved(cur)) {
+					/* the design is saved: its training starts as the
+					 * platform's research worker starts it, without a turn */
+					jv why = jv_null();
+
+					deterministic_step(&r, &b, cur, 1, &why, &rc, e);
+					jv_free(why);
+					jv_free(cur);
+					cur = jv_null();
+					if (rc == 0 && !r.halt)
+						rc = session_get(s, r.session_id, &cur, e);
+				}
+				if (rc == 0 && !r.halt)
+					done = purpose_done(&r, cur);
+				jv_free(cur);
+				if (rc || r.halt) {
 					jv_free(turn);
+					if (r.halt)
+						status = halt_status(r.halt);
 					break;
 				}
-				if (r.halt) {
+				if (done && !(getenv("AGENT_CLOSING_TURN") && !strcmp(getenv("AGENT_CLOSING_TURN"), "1"))) {
+					/* the invocation did its job (training started, backtest
+					 * started, assessment saved): the model's closing status
+					 * turn would be paid for and only logged, so it is not
+					 * asked for (AGENT_CLOSING_TURN=1 asks for it) */
 					jv_free(turn);
-					status = r.halt == TOOLS_HALT_BUSY ? "backend_busy" : "strategy_dir_not_shared";
+					status = "ok";
 					break;
 				}
-			}
-			if (purpose_done(&r) && !(getenv("AGENT_CLOSING_TURN") &&
-						  !strcmp(getenv("AGENT_CLOSING_TURN"), "1"))) {
-				/* the invocation did its job (training started, backtest
-				 * started, assessment saved): the model's closing status
-				 * turn would be paid for and only logged, so it is not
-				 * asked for (AGENT_CLOSING_TURN=1 asks for it) */
-				jv_free(turn);
-				status = "ok";
-				break;
 			}
 			messages = jv_array_append(messages, turn);
 			continue;

@@ -387,9 +387,9 @@ out:
 /* What the backend says before the tick spends anything: its health route
  * (KTRDR ktrdr/api/endpoints/__init__.py health_check: 200 {"status":
  * "ok", ...}) and whether the platform's own agent runs a cycle.  Probed
- * before the tick's transaction (no lock is held across HTTP), and only
- * when the tick may start a cycle or call the model: a session waiting on
- * an operation polls the backend anyway. */
+ * outside the tick's transaction (no lock is held across HTTP), and only
+ * when the tick would start a cycle or call the model: a session waiting
+ * on an operation polls the backend anyway. */
 struct probe {
 	int done;            /* probed */
 	int healthy;
@@ -723,6 +723,20 @@ static void probe_backend(const struct trigger_cfg *c, struct probe *p)
 	}
 }
 
+/* The backend may take its time: hold no transaction meanwhile (the lease
+ * stays held; a dry run, which holds none, only reads). */
+static int outside_tx(struct store *s, const struct trigger_cfg *c, int *lease_held, struct err *e)
+{
+	if (c->dry_run) {
+		store_rollback(s);
+		return 0;
+	}
+	if (store_commit(s, e))
+		return e->code;
+	*lease_held = 1;
+	return 0;
+}
+
 int trigger_tick(struct store *s, const struct trigger_cfg *c, jv *doc, struct err *warn,
 		 struct err *e)
 {
@@ -738,24 +752,6 @@ int trigger_tick(struct store *s, const struct trigger_cfg *c, jv *doc, struct e
 	d.progress = jv_null();
 	d.spent = d.remaining = -1;
 	err_clear(warn);
-	if (c->health || c->coexist) {
-		/* a read outside the transaction: is there an operation to poll? */
-		jv cur = jv_null();
-		char *ph = NULL, *top = NULL;
-
-		if ((rc = session_active(s, c->agent, &cur, e)))
-			goto fail;
-		ph = json_string(cur, "phase");
-		if (ph && !strcmp(ph, "training"))
-			top = json_string(cur, "training_operation_id");
-		else if (ph && !strcmp(ph, "backtesting"))
-			top = json_string(cur, "backtest_operation_id");
-		if (!top)
-			probe_backend(c, &pr);
-		free(ph);
-		free(top);
-		jv_free(cur);
-	}
 	if ((rc = store_begin(s, e)) || (rc = take_lease(s, c, &busy, &paused, e)))
 		goto fail;
 	if (busy) {
@@ -769,6 +765,13 @@ int trigger_tick(struct store *s, const struct trigger_cfg *c, jv *doc, struct e
 	if ((rc = session_active(s, c->agent, &session, e)))
 		goto fail;
 	if (jv_get_kind(session) != JV_KIND_OBJECT) {
+		if ((c->health || c->coexist) && (c->auto_start || c->force)) {
+			if ((rc = outside_tx(s, c, &lease_held, e)))
+				goto fail;
+			probe_backend(c, &pr);
+			if ((rc = store_begin(s, e)))
+				goto fail;
+		}
 		if ((rc = decide_start(s, c, &pr, &d, warn, e)))
 			goto fail;
 		goto record;
@@ -781,14 +784,8 @@ int trigger_tick(struct store *s, const struct trigger_cfg *c, jv *doc, struct e
 	else if (!strcmp(phase, "backtesting"))
 		op = json_string(session, "backtest_operation_id");
 	if (op && *op) {
-		/* the backend may take its time: hold no transaction meanwhile */
-		if (c->dry_run) {
-			store_rollback(s);
-		} else {
-			if ((rc = store_commit(s, e)))
-				goto fail;
-			lease_held = 1;
-		}
+		if ((rc = outside_tx(s, c, &lease_held, e)))
+			goto fail;
 		poll_operation(c, session, phase, op, &d, warn);
 		if ((rc = store_begin(s, e)))
 			goto fail;
@@ -797,10 +794,17 @@ int trigger_tick(struct store *s, const struct trigger_cfg *c, jv *doc, struct e
 		    "training without a training operation id");
 	} else {
 		decide_invocation(c, session, phase, &d);
-		if (pr.done && !pr.healthy && !strcmp(d.action, "invoke")) {
+		if (c->health && !strcmp(d.action, "invoke")) {
 			/* health before money: no model call while the backend is down */
-			err_set(warn, EX_TEMP, "%s", pr.msg);
-			decide(&d, d.event, "wait", "backend_unreachable");
+			if ((rc = outside_tx(s, c, &lease_held, e)))
+				goto fail;
+			probe_backend(c, &pr);
+			if ((rc = store_begin(s, e)))
+				goto fail;
+			if (!pr.healthy) {
+				err_set(warn, EX_TEMP, "%s", pr.msg);
+				decide(&d, d.event, "wait", "backend_unreachable");
+			}
 		}
 	}
 record:

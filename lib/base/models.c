@@ -1,8 +1,6 @@
 /* models: share/models.json, read once, matched as pricing.json is. */
 #include <ctype.h>
 #include <pthread.h>
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "base/data.h"
@@ -15,28 +13,16 @@ static pthread_once_t once = PTHREAD_ONCE_INIT;
 static void load(void)
 {
 	char path[4200];
-	FILE *f;
-	char *buf = NULL;
-	size_t n = 0;
+	struct err e = ERR_INIT;
+	jv v;
 
-	table = jv_null();
-	data_path("models.json", path, sizeof path);
-	f = fopen(path, "r");
-	if (!f)
+	table = jv_null();  /* unreadable or not an object: the built-in defaults serve */
+	if (json_read_file(data_path("models.json", path, sizeof path), 1 << 20, &v, &e))
 		return;
-	buf = malloc(1 << 20);
-	if (buf)
-		n = fread(buf, 1, (1 << 20) - 1, f);
-	fclose(f);
-	if (!buf)
-		return;
-	buf[n] = 0;
-	table = jv_parse(buf);
-	free(buf);
-	if (jv_get_kind(table) != JV_KIND_OBJECT) {
-		jv_free(table);
-		table = jv_null();
-	}
+	if (jv_get_kind(v) == JV_KIND_OBJECT)
+		table = v;
+	else
+		jv_free(v);
 }
 
 int models_name_matches(const char *model, const char *name)
