@@ -32,13 +32,14 @@ static const char summary[] =
 	"--events aggregates trace events (at most AGENT_EVENTS_MAX_SERIES label sets per "
 	"metric, default 1000).";
 
-enum { OPT_RELEASE = 256, OPT_STATUS, OPT_STAGE, OPT_RENDER, OPT_SERVE, OPT_DELIVER, OPT_EVENTS,
+enum { OPT_RELEASE = 256, OPT_STATUS, OPT_STAGE, OPT_ERROR, OPT_RENDER, OPT_SERVE, OPT_DELIVER, OPT_EVENTS,
        OPT_STRICT };
 
 static struct argp_option options[] = {
 	{ "release", OPT_RELEASE, "TICK", 0, "close tick TICK after a failed stage", 0 },
 	{ "status", OPT_STATUS, "N", 0, "with --release: the failed stage's exit status", 0 },
 	{ "stage", OPT_STAGE, "NAME", 0, "with --release: the failed stage", 0 },
+	{ "error", OPT_ERROR, "LINE", 0, "with --release: the failed stage's error line", 0 },
 	{ "render", OPT_RENDER, 0, 0, "write the store's metrics (Prometheus text format) to stdout",
 	  0 },
 	{ "print", 0, 0, OPTION_ALIAS, NULL, 0 },
@@ -53,7 +54,7 @@ static struct argp_option options[] = {
 };
 
 struct args {
-	const char *release, *stage, *serve, *events;
+	const char *release, *stage, *serve, *events, *error;
 	int status, has_status, render, deliver, strict;
 };
 
@@ -76,6 +77,7 @@ static error_t parse(int key, char *arg, struct argp_state *st)
 			argp_error(st, "--stage: not a stage name: '%s'", arg);
 		a->stage = arg;
 		break;
+	case OPT_ERROR: a->error = arg; break;
 	case OPT_RENDER: a->render = 1; break;
 	case OPT_DELIVER: a->deliver = 1; break;
 	case OPT_SERVE: a->serve = arg; break;
@@ -85,8 +87,8 @@ static error_t parse(int key, char *arg, struct argp_state *st)
 	case ARGP_KEY_END:
 		if (!!a->release + a->render + a->deliver + !!a->serve + !!a->events > 1)
 			argp_error(st, "--release, --render, --deliver, --serve and --events go alone");
-		if (!a->release && (a->has_status || a->stage))
-			argp_error(st, "--status and --stage go with --release");
+		if (!a->release && (a->has_status || a->stage || a->error))
+			argp_error(st, "--status, --stage and --error go with --release");
 		if (cli_opt.agent && !a->release && !a->render && !a->deliver && !a->serve)
 			argp_error(st, "--agent goes with --release, --render, --deliver or --serve");
 		if (a->strict && !a->events)
@@ -124,6 +126,36 @@ static int deliver(struct metrics_ctx *c, const char *agent)
 	return n;
 }
 
+/* What the last stage could not do for the tick (a notice not delivered):
+ * said, never a failure. */
+static void say_problems(struct metrics_ctx *c)
+{
+	jv p = metrics_problems(c);
+
+	jv_array_foreach(p, i, m) {
+		if (!cli_quiet)
+			cli_warn("%s", jv_string_value(m));
+		jv_free(m);
+	}
+	jv_free(p);
+}
+
+/* The error line as the store keeps it: one line, at most 500 bytes, the
+ * program's own prefix kept (it names the stage). */
+static const char *one_line(const char *s)
+{
+	static char buf[501];
+	size_t n = strcspn(s, "\r\n");
+
+	if (n > 500)
+		n = 500;
+	while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80 && n < strlen(s))
+		n--;
+	memcpy(buf, s, n);
+	buf[n] = 0;
+	return buf;
+}
+
 static int one(jv doc, void *arg)
 {
 	struct metrics_ctx *c = arg;
@@ -145,6 +177,7 @@ static int one(jv doc, void *arg)
 		trace_cycle_span(id, 0, NULL);
 		free(id);
 	}
+	say_problems(c);
 	rc = cli_emit(out);
 	if (rc == 0 && !dry && configured()) {
 		fflush(stdout);  /* the document first: the next reader need not wait */
@@ -259,7 +292,9 @@ int main(int argc, char **argv)
 		trace_str(span, "agent.tick.id", a.release);
 		trace_str(span, "agent.tick.failed_stage", a.stage);
 		trace_int(span, "agent.tick.failed_status", a.status);
-		rc = metrics_release_tick(&c, cli_opt.agent, a.release, a.status, a.stage, &out, &closed, &e);
+		rc = metrics_release_tick(&c, cli_opt.agent, a.release, a.status, a.stage,
+					  a.error ? one_line(a.error) : NULL, &out, &closed, &e);
+		say_problems(&c);
 		/* agent-cycle's span, unless the last stage ended it with the tick */
 		if (!closed)
 			trace_cycle_span(a.release, a.status, a.stage);

@@ -1,4 +1,5 @@
 /* control: pause and resume the agent's ticks; cancel its research session. */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,6 +38,7 @@ int control_pause(struct store *s, const char *agent, int pause, const char *rea
 	p = jv_array_append(p, pause ? json_str_or_null(reason) : jv_null());
 	p = jv_array_append(p, pause ? jv_number((double)now) : jv_null());
 	p = jv_array_append(p, jv_number((double)now));
+	p = jv_array_append(p, pause ? jv_string("operator") : jv_null());
 	if ((rc = store_query(s, "control_set_paused", p, NULL, e)))
 		goto fail;
 	if ((rc = store_commit(s, e)))
@@ -53,6 +55,96 @@ int control_pause(struct store *s, const char *agent, int pause, const char *rea
 fail:
 	store_rollback(s);
 	jv_free(row);
+	return rc;
+}
+
+int control_breaker_limit(int *n, struct err *e)
+{
+	const char *s = getenv("AGENT_MAX_CONSECUTIVE_FAILURES");
+	char *end;
+	long v;
+
+	*n = 3;
+	if (!s || !*s)
+		return 0;
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno || *end || v < 0 || v > 100)
+		return err_set(e, EX_PERM,
+			       "AGENT_MAX_CONSECUTIVE_FAILURES: not a whole number from 0 to 100: '%.40s'", s);
+	*n = (int)v;
+	return 0;
+}
+
+/* The failures that trip the breaker: the system failing, not the gates
+ * working (failed_*_gate), nor an operator's cancel, nor an interrupted or
+ * lost run (recovery's business). */
+static const char *breaker_word(const char *outcome)
+{
+	static const char *const o[][2] = {
+		{ "failed_design", "design" }, { "failed_training", "training" },
+		{ "failed_backtest", "backtest" }, { "failed_assessment", "assessment" },
+	};
+
+	for (size_t i = 0; outcome && i < sizeof o / sizeof o[0]; i++)
+		if (!strcmp(outcome, o[i][0]))
+			return o[i][1];
+	return NULL;
+}
+
+int control_breaker(struct store *s, const char *agent, int limit, int64_t now, char *why,
+		    size_t size, struct err *e)
+{
+	jv st = jv_null(), rows = jv_null(), p;
+	char *first = NULL, *last = NULL;
+	const char *word;
+	int64_t floor = 0;
+	int rc, n, same = 1;
+
+	if (why && size)
+		why[0] = 0;
+	if (limit <= 0)
+		return 0;
+	if ((rc = store_query1(s, "breaker_state", jv_array_append(jv_array(), jv_string(agent)), &st, e)))
+		return rc;
+	if (jv_get_kind(st) != JV_KIND_OBJECT || truthy(st, "paused")) {
+		jv_free(st);
+		return 0;
+	}
+	json_int(st, "breaker_floor", &floor);
+	jv_free(st);
+	p = jv_array_append(jv_array_append(jv_array_append(jv_array(), jv_string(agent)),
+					    jv_number((double)floor)), jv_number(limit));
+	if ((rc = store_query(s, "breaker_recent", p, &rows, e)))
+		return rc;
+	n = jv_array_length(jv_copy(rows));
+	jv_array_foreach(rows, i, r) {
+		char *o = json_string(r, "outcome");
+
+		if (i == 0) {
+			first = o;
+			last = json_string(r, "failure_reason");
+		} else {
+			same &= o && first && !strcmp(o, first);
+			free(o);
+		}
+		jv_free(r);
+	}
+	word = breaker_word(first);
+	if (n == limit && same && word) {
+		char reason[600];
+
+		snprintf(reason, sizeof reason, "paused: %d %s failures in a row; last: %.400s", limit,
+			 word, last && *last ? last : "no reason recorded");
+		p = jv_array_append(jv_array_append(jv_array_append(jv_array(), jv_string(agent)),
+						    jv_string(reason)), jv_number((double)now));
+		if ((rc = store_query(s, "breaker_trip", p, NULL, e)) == 0 && store_changes(s) == 1 &&
+		    why && size)
+			snprintf(why, size, "%s", reason);
+	}
+	jv_free(rows);
+	free(first);
+	free(last);
 	return rc;
 }
 

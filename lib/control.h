@@ -2,6 +2,7 @@
 #ifndef CONTROL_H
 #define CONTROL_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include <jv.h>
 
@@ -18,6 +19,22 @@
  * paused, changed, reason, paused_at}. */
 int control_pause(struct store *s, const char *agent, int pause, const char *reason,
 		  int64_t now, jv *out, struct err *e);
+
+/* AGENT_MAX_CONSECUTIVE_FAILURES: 3 unless set, 0 = no breaker; EX_PERM
+ * when malformed. */
+int control_breaker_limit(int *n, struct err *e);
+
+/*
+ * The circuit breaker, in the caller's open transaction: when the agent's
+ * latest `limit` ended sessions (since the last resume) all ended with the
+ * same failure of the system (failed_design, failed_training,
+ * failed_backtest, failed_assessment; never a gate's, a cancel, an
+ * interruption), pauses the agent, paused_by "breaker", with the reason
+ * "paused: N design failures in a row; last: <failure reason>", and puts
+ * that reason in why (else why is ""). A paused agent, limit 0: nothing.
+ */
+int control_breaker(struct store *s, const char *agent, int limit, int64_t now, char *why,
+		    size_t size, struct err *e);
 
 /*
  * Ends the agent's active session "cancelled" (failure_reason: reason, or

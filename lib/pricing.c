@@ -260,6 +260,18 @@ static jv pico_usd(int64_t pico)
 	return jv_number((double)pico / 1e12);
 }
 
+void pricing_format_usd(int64_t micros, char *buf, size_t size)
+{
+	long long a = llabs(micros);
+
+	if (a % 10000 == 0)
+		snprintf(buf, size, "%s$%lld.%02lld", micros < 0 ? "-" : "", a / 1000000,
+			 a % 1000000 / 10000);
+	else
+		snprintf(buf, size, "%s$%lld.%04lld", micros < 0 ? "-" : "", (a + 50) / 1000000,
+			 (a + 50) / 100 % 10000);
+}
+
 jv pricing_usd(int64_t micros)
 {
 	char buf[40];

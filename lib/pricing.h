@@ -2,6 +2,7 @@
 #ifndef PRICING_H
 #define PRICING_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include <jv.h>
 
@@ -64,6 +65,10 @@ int64_t pricing_worst_case(const struct pricing_model *m, int64_t input_upper,
 
 /* Micro-dollars to a JSON number of dollars (exact to 6 places). */
 jv pricing_usd(int64_t micros);
+
+/* Micro-dollars for people: "$0.25", "$0.0439" (cents when exact, else
+ * four places). */
+void pricing_format_usd(int64_t micros, char *buf, size_t size);
 
 /* A dollar figure read back from JSON, to micro-dollars (rounded). */
 int64_t pricing_micros(double usd);

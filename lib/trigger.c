@@ -5,6 +5,8 @@
 #include <string.h>
 
 #include "budget.h"
+#include "control.h"
+#include "notice.h"
 #include "base/clock.h"
 #include "base/json.h"
 #include "store/lease.h"
@@ -89,15 +91,18 @@ int trigger_config(struct trigger_cfg *c, const char *agent, const char *tick_id
 	    env_int("AGENT_MAX_CONN_FAILURES", 5, 1, 1000, &c->max_conn_failures, e) ||
 	    env_flag("AGENT_COEXIST_CHECK", 1, &c->coexist, e) ||
 	    env_flag("AGENT_HEALTH_CHECK", 1, &c->health, e) ||
-	    env_int("AGENT_BUSY_BACKOFF_SECONDS", 300, 0, 86400, &c->busy_backoff, e))
+	    env_int("AGENT_BUSY_BACKOFF_SECONDS", 300, 0, 86400, &c->busy_backoff, e) ||
+	    control_breaker_limit(&c->max_failures, e))
 		return EX_PERM;
 	if (clock_now(&c->now_us, e))
 		return e->code = EX_PERM;
 	{
-		/* the budget's settings are checked now, not only on a start */
+		/* the budget's and the notices' settings are checked now, not
+		 * only when they are needed */
 		struct budget_cfg b;
+		struct notice_cfg n;
 
-		if (budget_config(&b, c->agent, e))
+		if (budget_config(&b, c->agent, e) || notice_config(&n, c->agent, e))
 			return e->code = EX_PERM;
 	}
 	c->lease_seconds = lease_seconds();
@@ -121,6 +126,9 @@ struct decision {
 	char new_op[129];          /* UPD_RESUMED: the operation id after the resume */
 	struct budget_cfg budget;  /* read when create or budget_exhausted */
 	int64_t spent, remaining;  /* -1 when the budget was not read */
+	char detail[512];          /* the trigger row's one line ("": none) */
+	int backend;               /* what the tick saw: 1 up, -1 down, 0 not asked */
+	char backend_err[300];     /* ... down: why */
 };
 
 static void decide(struct decision *d, const char *event, const char *action, const char *reason)
@@ -225,6 +233,10 @@ static void unreachable(const struct trigger_cfg *c, jv session, const char *kin
 	int64_t n = int_field(session, "conn_failures") + 1;
 	char failure[64];
 
+	d->backend = -1;
+	snprintf(d->backend_err, sizeof d->backend_err, "%s", msg);
+	snprintf(d->detail, sizeof d->detail, "%s (failure %lld of %d)", msg, (long long)n,
+		 c->max_conn_failures);
 	err_set(warn, EX_TEMP, "%s (failure %lld of %d)", msg, (long long)n, c->max_conn_failures);
 	if (n >= c->max_conn_failures) {
 		snprintf(failure, sizeof failure, "%s_service_unavailable", kind);
@@ -317,6 +329,8 @@ static void poll_operation(const struct trigger_cfg *c, jv session, const char *
 	jv op = jv_null();
 	int rc = backend_operation(&b, id, &op, &pe);
 
+	if (rc == 0 || rc == EX_NO || rc == EX_DATA)
+		d->backend = 1;  /* it answered */
 	switch (rc) {
 	case 0:
 		break;
@@ -430,9 +444,19 @@ static int decide_start(struct store *s, const struct trigger_cfg *c, const stru
 	double v;
 	int64_t avail = 0;
 	int rc;
+	char why[600];
 
 	if (!c->auto_start && !c->force) {
 		decide(d, "idle", "skip", "auto_start_disabled");
+		return 0;
+	}
+	/* the breaker before the money: a pause the last stage did not see */
+	if (!c->dry_run && (rc = control_breaker(s, c->agent, c->max_failures, c->now_us / 1000000,
+						 why, sizeof why, e)))
+		return rc;
+	if (!c->dry_run && why[0]) {
+		snprintf(d->detail, sizeof d->detail, "%.500s", why);
+		decide(d, "paused", "skip", "breaker_open");
 		return 0;
 	}
 	if ((rc = budget_config(&d->budget, c->agent, e)) ||
@@ -446,13 +470,22 @@ static int decide_start(struct store *s, const struct trigger_cfg *c, const stru
 		d->remaining = pricing_micros(v);
 	jv_free(st);
 	if (avail < budget_cycle_estimate()) {
-		decide(d, "idle", "skip", "budget_exhausted");
+		char a[32], n[32], at[32];
+
+		/* what it lacks and when it comes back: the next UTC midnight */
+		pricing_format_usd(avail, a, sizeof a);
+		pricing_format_usd(budget_cycle_estimate(), n, sizeof n);
+		clock_format((c->now_us / 1000000 / 86400 + 1) * 86400, at);
+		snprintf(d->detail, sizeof d->detail, "available %s, a cycle needs %s; the day resets at %s",
+			 a, n, at);
+		decide(d, "budget_exhausted", "skip", "budget_exhausted");
 		return 0;
 	}
 	if (pr->done && !pr->healthy) {
 		/* health before money: no cycle starts while the backend is down */
 		err_set(warn, EX_TEMP, "%s", pr->msg);
-		decide(d, "idle", "skip", "backend_unreachable");
+		snprintf(d->detail, sizeof d->detail, "%s", pr->msg);
+		decide(d, "backend_down", "skip", "backend_unreachable");
 		return 0;
 	}
 	if (pr->done && pr->agent_active) {
@@ -551,6 +584,19 @@ static int trigger_row(struct store *s, const struct trigger_cfg *c, int64_t now
 	p = jv_array_append(p, not_invoked ? jv_string(d->reason) : jv_null());
 	p = jv_array_append(p, d->spent >= 0 ? jv_number((double)d->spent) : jv_null());
 	p = jv_array_append(p, d->remaining >= 0 ? jv_number((double)d->remaining) : jv_null());
+	p = jv_array_append(p, d->detail[0] ? bounded_string(d->detail, 500) : jv_null());
+	if (d->backend) {
+		jv b = jv_array_append(jv_array_append(jv_array(), jv_string(c->agent)),
+				       jv_bool(d->backend > 0));
+		int rc;
+
+		b = jv_array_append(b, jv_number((double)now));
+		b = jv_array_append(b, d->backend < 0 ? bounded_string(d->backend_err, 290) : jv_null());
+		if ((rc = store_query(s, "trigger_backend", b, NULL, e))) {
+			jv_free(p);
+			return rc;
+		}
+	}
 	return store_query(s, "trigger_insert", p, NULL, e);
 }
 
@@ -651,6 +697,8 @@ static jv tick_doc(const struct trigger_cfg *c, struct decision *d, jv session)
 	doc = json_set(doc, "event", jv_string(d->event));
 	doc = json_set(doc, "action", jv_string(d->action));
 	doc = json_set(doc, "reason", jv_string(d->reason));
+	if (d->detail[0])
+		doc = json_set(doc, "detail", bounded_string(d->detail, 500));
 	doc = json_set(doc, "session", session);
 	if (jv_is_valid(d->result)) {
 		doc = json_set(doc, "result", d->result);
@@ -772,6 +820,10 @@ int trigger_tick(struct store *s, const struct trigger_cfg *c, jv *doc, struct e
 			if ((rc = store_begin(s, e)))
 				goto fail;
 		}
+		if (pr.done && c->health) {
+			d.backend = pr.healthy ? 1 : -1;
+			snprintf(d.backend_err, sizeof d.backend_err, "%s", pr.msg);
+		}
 		if ((rc = decide_start(s, c, &pr, &d, warn, e)))
 			goto fail;
 		goto record;
@@ -801,8 +853,11 @@ int trigger_tick(struct store *s, const struct trigger_cfg *c, jv *doc, struct e
 			probe_backend(c, &pr);
 			if ((rc = store_begin(s, e)))
 				goto fail;
+			d.backend = pr.healthy ? 1 : -1;
+			snprintf(d.backend_err, sizeof d.backend_err, "%s", pr.msg);
 			if (!pr.healthy) {
 				err_set(warn, EX_TEMP, "%s", pr.msg);
+				snprintf(d.detail, sizeof d.detail, "%s", pr.msg);
 				decide(&d, d.event, "wait", "backend_unreachable");
 			}
 		}

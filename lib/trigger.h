@@ -17,11 +17,14 @@
  * document (agent-formats(5)):
  *
  *   {"tick": {"id","at","agent","traceparent"[,"dry_run"]},
- *    "event", "action", "reason", "session": row|null [, "result"]}
+ *    "event", "action", "reason" [, "detail"], "session": row|null [, "result"]}
  *
  * events: start_new_cycle training_running training_completed
  *         training_failed backtest_running backtest_completed
- *         backtest_failed recovered paused busy idle
+ *         backtest_failed recovered paused busy idle budget_exhausted
+ *         backend_down
+ * "detail": one line, when there is more to say than the reason (the
+ * backend's error, what a budget skip lacked, the breaker's reason).
  * actions: invoke gate wait skip end
  *
  * The lease stays held for the later stages; the last stage (agent-metrics-agg)
@@ -40,6 +43,7 @@ struct trigger_cfg {
 	int coexist;           /* AGENT_COEXIST_CHECK (1): no start while the platform's agent runs */
 	int health;            /* AGENT_HEALTH_CHECK (1): no start, no model call while the backend is down */
 	int busy_backoff;      /* AGENT_BUSY_BACKOFF_SECONDS (300) */
+	int max_failures;      /* AGENT_MAX_CONSECUTIVE_FAILURES (3): the circuit breaker */
 	int64_t now_us;        /* clock_now (AGENT_NOW) */
 	int64_t lease_seconds; /* AGENT_LEASE_SECONDS (600) */
 	struct backend backend;

@@ -115,11 +115,13 @@ trigger_row() { # trigger_row TICK
 	assert_equal "$(sql "SELECT count(*) FROM agent_sessions")" 1
 }
 
-@test "the budget cannot pay for a cycle: idle, no session" {
+@test "the budget cannot pay for a cycle: budget_exhausted, explained, no session" {
 	AGENT_DAILY_BUDGET_USD=0.24 run -0 --separate-stderr agent-trigger --tick t1
 	assert_equal "$stderr" ""
-	assert_equal "$(fields)" '["idle","skip","budget_exhausted"]'
-	assert_equal "$(trigger_row t1)" "idle|skip|budget_exhausted|0|0|budget_exhausted"
+	assert_equal "$(fields)" '["budget_exhausted","skip","budget_exhausted"]'
+	assert_equal "$(jq -r .detail <<<"$output")" "available \$0.14, a cycle needs \$0.15; the day resets at 2026-11-25T00:00:00Z"
+	assert_equal "$(trigger_row t1)" "budget_exhausted|skip|budget_exhausted|0|0|budget_exhausted"
+	assert_equal "$(sql "SELECT detail FROM agent_triggers WHERE tick_id = 't1'")" "available \$0.14, a cycle needs \$0.15; the day resets at 2026-11-25T00:00:00Z"
 	assert_equal "$(sql "SELECT budget_spent_micros, budget_remaining_micros FROM agent_triggers")" "0|240000"
 	assert_equal "$(sql "SELECT count(*) FROM agent_sessions")" 0
 	# exactly one cycle's estimate left (0.25 - 0.10 buffer = 0.15): it starts
@@ -202,7 +204,7 @@ trigger_row() { # trigger_row TICK
 	assert_equal "$(jq -c '[.tick.dry_run, .event, .action, .session]' <<<"$output")" '[true,"start_new_cycle","invoke",null]'
 	assert_equal "$(snapshot)" "$before"
 	AGENT_DAILY_BUDGET_USD=0.1 run -0 --separate-stderr agent-trigger --dry-run
-	assert_equal "$(fields)" '["idle","skip","budget_exhausted"]'
+	assert_equal "$(fields)" '["budget_exhausted","skip","budget_exhausted"]'
 	assert_equal "$(snapshot)" "$before"
 	seed training "training_operation_id = 'op_1'"
 	before=$(snapshot)

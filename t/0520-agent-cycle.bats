@@ -138,17 +138,21 @@ metric_cols="outcome, COALESCE(failed_gate, '-'), strategy_name, cycle_started_a
 	ended success
 	run -0 --separate-stderr agent-metrics-agg --release t1 --status 4 --stage agent-invoke
 	assert_equal "$stderr" ""
-	assert_equal "$output" '{"tick":"t1","agent":"default","released":true,"recorded":true,"exit_status":4,"failed_stage":"agent-invoke"}'
+	assert_equal "$output" '{"tick":"t1","agent":"default","released":true,"recorded":true,"exit_status":4,"failed_stage":"agent-invoke","error":null}'
 	assert_equal "$(sql "SELECT duration_ms, exit_status, failed_stage FROM agent_triggers")" "3000|4|agent-invoke"
 	assert_equal "$(sql "SELECT COALESCE(lease_holder, '-') FROM agent_state")" "-"
-	run -0 --separate-stderr agent-metrics-agg --release nosuchtick --status 5 --stage agent-trigger -q
+	# a tick that failed before its trigger row: the row says so, with the line
+	run -0 --separate-stderr agent-metrics-agg --release nosuchtick --status 5 --stage agent-trigger -q \
+		--error $'agent-trigger: AGENT_MAX_RESUMES: bad\nsecond line'
 	assert_equal "$output" ""
 	assert_equal "$stderr" ""
+	assert_equal "$(sql "SELECT event, action, reason, exit_status, failed_stage, detail FROM agent_triggers WHERE tick_id = 'nosuchtick'")" \
+		"failed|skip|tick_failed|5|agent-trigger|agent-trigger: AGENT_MAX_RESUMES: bad"
 }
 
 @test "metrics-agg: usage errors exit 2" {
 	run -2 --separate-stderr agent-metrics-agg --status 4
-	assert_equal "${stderr%%$'\n'*}" "agent-metrics-agg: --status and --stage go with --release"
+	assert_equal "${stderr%%$'\n'*}" "agent-metrics-agg: --status, --stage and --error go with --release"
 	run -2 --separate-stderr agent-metrics-agg --release 'a b'
 	assert_equal "${stderr%%$'\n'*}" "agent-metrics-agg: --release: not a tick id: 'a b'"
 	run -2 --separate-stderr agent-metrics-agg --release t1 --status 256

@@ -189,7 +189,7 @@ fields() { jq -c '[.event, .action, .reason]' <<<"$output"; }
 	export ANTHROPIC_API_KEY=sk-test-health
 	for i in 1 2 3 4 5 6 7 8 9 10; do
 		AGENT_BACKEND_URL=http://127.0.0.1:1/api/v1 run -0 --separate-stderr agent-cycle -q
-		assert_equal "$(jq -c '[.event, .action, .reason]' <<<"$output")" '["idle","skip","backend_unreachable"]'
+		assert_equal "$(jq -c '[.event, .action, .reason]' <<<"$output")" '["backend_down","skip","backend_unreachable"]'
 	done
 	assert_equal "$(sql "SELECT COUNT(*) FROM agent_sessions")" 0
 	assert_equal "$(sql "SELECT COUNT(*) FROM agent_invocations")" 0

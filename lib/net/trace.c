@@ -658,32 +658,93 @@ static jv plain_value(jv any)
 	return out;
 }
 
-static void jsonl_write(const struct span *s)
+/* One line onto AGENT_TRACE_JSONL_PATH (line consumed); the first failure
+ * is kept for trace_finish and stops later writes. */
+static void jsonl_append(jv line)
 {
-	char id[17], parent[17], trace[33], ts[40], start[24], end[24];
-	struct tm tm;
-	time_t secs = (time_t)(s->end_ns / 1000000000);
-	jv line, attrs;
 	char *text;
 	size_t len;
 	ssize_t w;
 
-	if (!T.jsonl || T.jsonl_err[0])
+	if (!T.jsonl || T.jsonl_err[0]) {
+		jv_free(line);
 		return;
+	}
 	if (T.jsonl_fd < 0) {
 		T.jsonl_fd = open(T.jsonl, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY, 0666);
 		if (T.jsonl_fd < 0) {
 			snprintf(T.jsonl_err, sizeof T.jsonl_err, "cannot open AGENT_TRACE_JSONL_PATH '%.100s': %s",
 				 T.jsonl, strerror(errno));
+			jv_free(line);
 			return;
 		}
 	}
+	text = json_dump(line);
+	if (!text)
+		return;
+	len = strlen(text);
+	text[len] = '\n';  /* json_dump's buffer ends in the NUL we overwrite */
+	w = write(T.jsonl_fd, text, len + 1);
+	if (w != (ssize_t)(len + 1))
+		snprintf(T.jsonl_err, sizeof T.jsonl_err, "cannot append to AGENT_TRACE_JSONL_PATH '%.100s': %s",
+			 T.jsonl, w < 0 ? strerror(errno) : "short write");
+	free(text);
+}
+
+static void iso_ms(int64_t ns, char ts[40])
+{
+	struct tm tm;
+	time_t secs = (time_t)(ns / 1000000000);
+
+	gmtime_r(&secs, &tm);
+	snprintf(ts, 40, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
+		 tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(ns / 1000000 % 1000));
+}
+
+void trace_event(const char *event, int64_t session_id, jv metadata)
+{
+	char ts[40], trace[33], span[17];
+	int cur;
+	jv line;
+
+	if (!T.on || !T.jsonl) {
+		jv_free(metadata);
+		return;
+	}
+	iso_ms(real_ns(), ts);
+	cur = trace_current();
+	line = jv_object();
+	line = json_set(line, "ts", jv_string(ts));
+	line = json_set(line, "event", jv_string(event));
+	if (cur) {
+		hex(trace, T.spans[cur - 1].trace, 16);
+		hex(span, T.spans[cur - 1].id, 8);
+	} else if (T.has_in) {
+		hex(trace, T.in_trace, 16);
+		hex(span, T.in_span, 8);
+	}
+	line = json_set(line, "trace_id", cur || T.has_in ? jv_string(trace) : jv_null());
+	if (cur || T.has_in)
+		line = json_set(line, "span_id", jv_string(span));
+	line = json_set(line, "session_id", session_id > 0 ? jv_number((double)session_id) : jv_null());
+	line = json_set(line, "turn_id", jv_null());
+	line = json_set(line, "service", jv_string(T.service ? T.service : "agent"));
+	line = json_set(line, "command", jv_string(T.command));
+	line = json_set(line, "metadata", metadata);
+	jsonl_append(line);
+}
+
+static void jsonl_write(const struct span *s)
+{
+	char id[17], parent[17], trace[33], ts[40], start[24], end[24];
+	jv line, attrs;
+
+	if (!T.jsonl || T.jsonl_err[0])
+		return;
 	hex(id, s->id, 8);
 	hex(parent, s->parent, 8);
 	hex(trace, s->trace, 16);
-	gmtime_r(&secs, &tm);
-	snprintf(ts, sizeof ts, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
-		 tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(s->end_ns / 1000000 % 1000));
+	iso_ms(s->end_ns, ts);
 	snprintf(start, sizeof start, "%lld", (long long)s->start_ns);
 	snprintf(end, sizeof end, "%lld", (long long)s->end_ns);
 	attrs = jv_object();
@@ -726,16 +787,7 @@ static void jsonl_write(const struct span *s)
 			jv_free(sid);
 	}
 	line = json_set(line, "attributes", attrs);
-	text = json_dump(line);
-	if (!text)
-		return;
-	len = strlen(text);
-	text[len] = '\n';  /* json_dump's buffer ends in the NUL we overwrite */
-	w = write(T.jsonl_fd, text, len + 1);
-	if (w != (ssize_t)(len + 1))
-		snprintf(T.jsonl_err, sizeof T.jsonl_err, "cannot append to AGENT_TRACE_JSONL_PATH '%.100s': %s",
-			 T.jsonl, w < 0 ? strerror(errno) : "short write");
-	free(text);
+	jsonl_append(line);
 }
 
 void trace_end(int span)

@@ -159,4 +159,11 @@ void trace_tool_end(int span, int extension, int failed, int rc);
  * (a failed stage).  Once per process; nothing without AGENT_TRACE_CYCLE. */
 void trace_cycle_span(const char *tick_id, int status, const char *stage);
 
+/* One event line on AGENT_TRACE_JSONL_PATH now, in the event-stream shape
+ * agent-metrics-agg --events reads: {ts, event, trace_id, span_id,
+ * session_id (null when <= 0), turn_id, service, command, metadata}; the
+ * trace and span are the innermost open span's, else TRACEPARENT's.
+ * metadata consumed.  Nothing without a JSONL path. */
+void trace_event(const char *event, int64_t session_id, jv metadata);
+
 #endif

@@ -5,6 +5,8 @@
 #include "budget.h"
 #include "base/clock.h"
 #include "base/json.h"
+#include "control.h"
+#include "notice.h"
 #include "store/lease.h"
 #include "obs/metrics.h"
 #include "pricing.h"
@@ -15,10 +17,21 @@ void metrics_init(struct metrics_ctx *c, const char *db)
 {
 	memset(c, 0, sizeof *c);
 	c->db = db;
+	c->problems = jv_array();
+}
+
+jv metrics_problems(struct metrics_ctx *c)
+{
+	jv p = c->problems;
+
+	c->problems = jv_array();
+	return p;
 }
 
 void metrics_release(struct metrics_ctx *c)
 {
+	jv_free(c->problems);
+	c->problems = jv_null();
 	store_close(c->store);
 	c->store = NULL;
 }
@@ -154,13 +167,15 @@ static jv insert_params(jv m)
 	return p;
 }
 
-static jv finish_params(const char *id, int64_t duration_ms, int status, const char *stage)
+static jv finish_params(const char *id, int64_t duration_ms, int status, const char *stage,
+			const char *detail)
 {
 	jv p = jv_array_append(jv_array(), jv_string(id));
 
 	p = jv_array_append(p, jv_number((double)(duration_ms > 0 ? duration_ms : 0)));
 	p = jv_array_append(p, jv_number(status));
-	return jv_array_append(p, json_str_or_null(stage));
+	p = jv_array_append(p, json_str_or_null(stage));
+	return jv_array_append(p, json_str_or_null(detail));
 }
 
 /* The ended session's row, once; *added says whether this call wrote it. */
@@ -215,8 +230,57 @@ out:
 	return rc;
 }
 
+static int recorded(jv summary)
+{
+	int yes = 0;
+
+	return json_bool(summary, "recorded", &yes) && yes;
+}
+
+/* What the operator must hear of, in the tick's transaction: the breaker
+ * first (a pause is a notice), then the notices.  A malformed setting is a
+ * problem said, not a failed tick (agent-trigger refuses it first). */
+static int notices(struct metrics_ctx *c, const char *agent, int64_t now, jv ended,
+		   struct notice_cfg *nc, jv *fresh, struct err *e)
+{
+	struct err ce = ERR_INIT;
+	char why[600];
+	int limit, rc;
+
+	*fresh = jv_null();
+	if (control_breaker_limit(&limit, &ce) || notice_config(nc, agent, &ce)) {
+		c->problems = jv_array_append(c->problems, jv_string(ce.msg));
+		jv_free(ended);
+		return 0;
+	}
+	nc->now = now;
+	if ((rc = control_breaker(c->store, agent, limit, now, why, sizeof why, e))) {
+		jv_free(ended);
+		return rc;
+	}
+	return notice_scan(c->store, nc, ended, fresh, e);
+}
+
+/* After the commit: each new notice out, within its bound. */
+static void deliver_notices(struct metrics_ctx *c, const struct notice_cfg *nc, jv fresh)
+{
+	struct err e = ERR_INIT;
+	jv problems = jv_null();
+
+	if (jv_get_kind(fresh) != JV_KIND_ARRAY || jv_array_length(jv_copy(fresh)) == 0) {
+		jv_free(fresh);
+		return;
+	}
+	if (notice_deliver(c->store, nc, fresh, &problems, &e))
+		c->problems = jv_array_append(c->problems, jv_string(e.msg));
+	jv_array_foreach(problems, i, m)
+		c->problems = jv_array_append(c->problems, m);
+	jv_free(problems);
+}
+
 /* Sessions that ended where no last stage saw them. */
-static int record_missed(struct store *s, const char *agent, int64_t now, struct err *e)
+static int record_missed(struct store *s, const char *agent, int64_t now, jv *ended,
+			 struct err *e)
 {
 	jv rows, summary;
 	int n, rc = store_query(s, "metrics_unrecorded",
@@ -232,6 +296,8 @@ static int record_missed(struct store *s, const char *agent, int64_t now, struct
 		json_int(r, "id", &sid);
 		jv_free(r);
 		rc = record_session(s, sid, now, &summary, e);
+		if (rc == 0 && recorded(summary))
+			*ended = jv_array_append(*ended, jv_number((double)sid));
 		if (rc == 0)
 			jv_free(summary);
 	}
@@ -253,7 +319,8 @@ int metrics_tick(struct metrics_ctx *c, jv doc, jv *out, struct err *e)
 {
 	char *id = NULL, *agent = NULL, *at = NULL;
 	int64_t now_us, at_us = 0, sid;
-	jv summary = jv_null();
+	jv summary = jv_null(), ids = jv_null(), fresh = jv_null();
+	struct notice_cfg nc;
 	int rc, dry = 0, end = 0;
 
 	if ((rc = tick_check(doc, e)))
@@ -275,21 +342,29 @@ int metrics_tick(struct metrics_ctx *c, jv doc, jv *out, struct err *e)
 		goto fail;
 	sid = tick_session_id(doc);
 	end = ended(doc) && sid;
-	if (end)
-		rc = record_session(c->store, sid, now_us / 1000000, &summary, e);
+	ids = jv_array();
+	if (end && (rc = record_session(c->store, sid, now_us / 1000000, &summary, e)) == 0 &&
+	    recorded(summary))
+		ids = jv_array_append(ids, jv_number((double)sid));
 	if (rc == 0)
-		rc = record_missed(c->store, agent, now_us / 1000000, e);
+		rc = record_missed(c->store, agent, now_us / 1000000, &ids, e);
+	if (rc == 0) {
+		rc = notices(c, agent, now_us / 1000000, ids, &nc, &fresh, e);
+		ids = jv_null();
+	}
 	if (rc == 0)
 		rc = lease_release(c->store, agent, id, now_us / 1000000, e);
 	if (rc == 0)
 		rc = store_query(c->store, "trigger_finish",
-				 finish_params(id, (now_us - at_us) / 1000, 0, NULL), NULL, e);
+				 finish_params(id, (now_us - at_us) / 1000, 0, NULL, NULL), NULL, e);
 	if (rc) {
 		store_rollback(c->store);
 		goto fail;
 	}
 	if ((rc = store_commit(c->store, e)))
 		goto fail;
+	deliver_notices(c, &nc, fresh);
+	fresh = jv_null();
 	if (end) {
 		/* a few times a day, the rollups need not wait for a scrape; a
 		 * fold that fails is the next rendering's to do, not the tick's */
@@ -308,6 +383,8 @@ int metrics_tick(struct metrics_ctx *c, jv doc, jv *out, struct err *e)
 	return 0;
 fail:
 	jv_free(summary);
+	jv_free(ids);
+	jv_free(fresh);
 	jv_free(doc);
 	free(id);
 	free(agent);
@@ -316,12 +393,13 @@ fail:
 }
 
 int metrics_release_tick(struct metrics_ctx *c, const char *agent, const char *id, int status,
-			 const char *stage, jv *out, int *closed, struct err *e)
+			 const char *stage, const char *detail, jv *out, int *closed, struct err *e)
 {
 	char *row_agent = NULL;
 	const char *who = agent;
 	int64_t now_us, at = 0;
-	jv row = jv_null();
+	jv row = jv_null(), fresh = jv_null();
+	struct notice_cfg nc;
 	int rc, recorded = 0, released = 0;
 
 	if ((rc = clock_now(&now_us, e)))
@@ -344,13 +422,29 @@ int metrics_release_tick(struct metrics_ctx *c, const char *agent, const char *i
 		who = getenv("AGENT_NAME") && *getenv("AGENT_NAME") ? getenv("AGENT_NAME") : "default";
 	if (rc == 0 && (rc = lease_release(c->store, who, id, now_us / 1000000, e)) == 0)
 		released = store_changes(c->store) == 1;
-	if (rc == 0 && recorded)
+	if (rc == 0 && recorded) {
 		rc = store_query(c->store, "trigger_finish",
-				 finish_params(id, now_us / 1000 - at * 1000, status, stage), NULL, e);
+				 finish_params(id, now_us / 1000 - at * 1000, status, stage, detail), NULL, e);
+	} else if (rc == 0) {
+		/* failed before agent-trigger wrote its row: the row says so */
+		jv p = jv_array_append(jv_array_append(jv_array(), jv_string(who)), jv_string(id));
+
+		p = jv_array_append(p, jv_number((double)(now_us / 1000000)));
+		p = jv_array_append(p, jv_number(status));
+		p = jv_array_append(p, json_str_or_null(stage));
+		p = jv_array_append(p, json_str_or_null(detail));
+		rc = store_query(c->store, "trigger_insert_failed", p, NULL, e);
+	}
+	if (rc == 0)
+		rc = notices(c, who, now_us / 1000000, jv_array(), &nc, &fresh, e);
 	if (rc)
 		store_rollback(c->store);
 	else
 		rc = store_commit(c->store, e);
+	if (rc == 0)
+		deliver_notices(c, &nc, fresh);
+	else
+		jv_free(fresh);
 	if (rc == 0) {
 		jv o = jv_object();
 
@@ -360,6 +454,7 @@ int metrics_release_tick(struct metrics_ctx *c, const char *agent, const char *i
 		o = json_set(o, "recorded", jv_bool(recorded));
 		o = json_set(o, "exit_status", jv_number(status));
 		o = json_set(o, "failed_stage", json_str_or_null(stage));
+		o = json_set(o, "error", json_str_or_null(detail));
 		*out = o;
 	}
 	free(row_agent);

@@ -17,17 +17,24 @@
 struct metrics_ctx {
 	const char *db;        /* --db, or NULL */
 	struct store *store;   /* opened on first need */
+	jv problems;           /* one-line strings: what the caller should say */
 };
 
 void metrics_init(struct metrics_ctx *c, const char *db);
 void metrics_release(struct metrics_ctx *c);
+
+/* The problems said since the last call (notices not delivered, a
+ * malformed notify setting): an array of one-line strings, the caller's. */
+jv metrics_problems(struct metrics_ctx *c);
 
 /*
  * Ends a tick: when the document's session ended in this tick (action "end",
  * session idle with an outcome) inserts its agent_metrics row (once: a row
  * already there is kept) and counts the cycle completed; then releases the
  * lease the tick holds and records the trigger row's duration and exit
- * status 0, all in one transaction.  *out is the document, with "metrics"
+ * status 0, trips the circuit breaker (control_breaker) and records the
+ * agent's new notices (notice_scan), all in one transaction; then delivers
+ * the notices (their trouble goes to metrics_problems).  *out is the document, with "metrics"
  * added for an ended session.  A dry-run document (tick.dry_run) passes
  * through untouched.  EX_DATA for a document that is not a tick document.
  */
@@ -35,14 +42,16 @@ int metrics_tick(struct metrics_ctx *c, jv doc, jv *out, struct err *e);
 
 /*
  * After a failed stage: releases the lease held by tick `id` (if it still
- * does) and records exit status and failed stage on its trigger row (when
- * there is one).  agent NULL: the trigger row's agent, else AGENT_NAME or
+ * does) and records exit status, failed stage and the stage's error line
+ * (detail, may be NULL) on its trigger row; a tick that failed before it
+ * had one gets a row (event "failed", reason "tick_failed").  The notices
+ * are scanned and delivered as after any tick.  agent NULL: the trigger row's agent, else AGENT_NAME or
  * "default".  *out describes what was done; *closed (optional) says
  * whether the row had its exit status already (the last stage had closed
  * the tick before a later failure).
  */
 int metrics_release_tick(struct metrics_ctx *c, const char *agent, const char *id, int status,
-			 const char *stage, jv *out, int *closed, struct err *e);
+			 const char *stage, const char *detail, jv *out, int *closed, struct err *e);
 
 /* The agent_metrics figures of an ended session, as an object keyed by
  * column name (borrows session, the session row, and usage, the totals of

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "budget.h"
+#include "notice.h"
 #include "base/json.h"
 #include "obs/metrics.h"
 #include "obs/prom.h"
@@ -65,6 +66,13 @@ static const struct family families[] = {
 	{ "metrics_delivery_failures_total", COUNTER, 0, 1,
 	  "Failed deliveries of these metrics, by method (textfile, push).",
 	  LABELS("method=\"push\"", "method=\"textfile\"") },
+	{ "notifications_total", COUNTER, 0, 1,
+	  "Notices recorded (each condition once; agent(7) NOTIFICATIONS), by kind.",
+	  LABELS("kind=\"backend_down\"", "kind=\"backend_up\"", "kind=\"breaker_open\"",
+		 "kind=\"budget_warning\"", "kind=\"budget_exhausted\"", "kind=\"session_ended\"") },
+	{ "notification_failures_total", COUNTER, 0, 1,
+	  "Notices whose delivery failed, by method (command, url).",
+	  LABELS("method=\"command\"", "method=\"url\"") },
 	{ "gen_ai_client_token_usage", HISTOGRAM, 1, 1,
 	  "Measures number of input and output tokens used (OpenTelemetry GenAI gen_ai.client.token.usage).",
 	  NULL },
@@ -279,12 +287,21 @@ static int render_budget(struct render *r, struct err *e)
 		{ "budget_held_usd", "Held today (UTC) by model calls in flight, in US dollars." },
 		{ "budget_remaining_usd", "Today's (UTC) limit minus spent and held, in US dollars." },
 		{ "budget_buffer_usd", "The part of the limit never spent (AGENT_BUDGET_BUFFER_USD), in US dollars." },
+		{ "budget_cycle_estimate_usd",
+		  "What one research cycle is expected to cost (AGENT_CYCLE_ESTIMATE_USD); the agent starts none when less is available, in US dollars." },
+		{ "budget_used_ratio", "Spent and held today (UTC) over the day's limit (1 when the limit is 0)." },
+		{ "budget_warning_level_ratio",
+		  "The highest soft warning threshold (AGENT_BUDGET_WARN_PERCENT) today's use has reached, as a ratio; 0 for none." },
 	};
-	int na = jv_array_length(jv_copy(r->agents)), rc = 0;
-	int64_t (*vals)[5] = calloc((size_t)(na ? na : 1), sizeof *vals);
+	int na = jv_array_length(jv_copy(r->agents)), rc = 0, warn[NOTICE_WARN_MAX], nwarn;
+	int64_t (*vals)[8] = calloc((size_t)(na ? na : 1), sizeof *vals);
 
 	if (!vals)
 		return err_set(e, EX_TEMP, "out of memory");
+	if ((nwarn = notice_warn_levels(warn, e)) < 0) {
+		free(vals);
+		return e->code = EX_PERM;
+	}
 	for (int a = 0; a < na && rc == 0; a++) {
 		jv ag = jv_array_get(jv_copy(r->agents), a), row = jv_null();
 		int64_t limit = r->bc.limit, spent = 0, held = 0;
@@ -303,10 +320,17 @@ static int render_budget(struct render *r, struct err *e)
 		vals[a][2] = held;
 		vals[a][3] = limit - spent - held > 0 ? limit - spent - held : 0;
 		vals[a][4] = r->bc.buffer;
+		vals[a][5] = budget_cycle_estimate();
+		/* ratios in millionths, like the dollars */
+		vals[a][6] = limit > 0 ? (spent + held) * 1000000 / limit : 1000000;
+		vals[a][7] = 0;
+		for (int w = 0; w < nwarn; w++)
+			if (limit > 0 && (spent + held) * 100 >= (int64_t)warn[w] * limit)
+				vals[a][7] = (int64_t)warn[w] * 10000;
 		jv_free(row);
 		jv_free(ag);
 	}
-	for (int k = 0; k < 5 && rc == 0; k++) {
+	for (int k = 0; k < 8 && rc == 0; k++) {
 		gauge_family(r, g[k].name, g[k].help);
 		for (int a = 0; a < na; a++) {
 			jv ag = jv_array_get(jv_copy(r->agents), a);
@@ -347,6 +371,45 @@ static int render_state(struct render *r, const char *only, struct err *e)
 			jv_free(row);
 		}
 		gauge(r, "paused", jv_string_value(ag), NULL, paused);
+		jv_free(ag);
+	}
+	gauge_family(r, "backend_up",
+		     "1 when the research backend answered the agent's last look at it, 0 when it did not "
+		     "(no series before the first look).");
+	for (int a = 0; a < na; a++) {
+		jv ag = jv_array_get(jv_copy(r->agents), a);
+
+		for (int i = 0; i < ns; i++) {
+			jv row = jv_array_get(jv_copy(state), i);
+			char *name = json_string(row, "agent");
+
+			if (name && !strcmp(name, jv_string_value(ag)) && num_at(row, "backend_checked_at") > 0)
+				gauge(r, "backend_up", jv_string_value(ag), NULL,
+				      json_is_set(row, "backend_down_since") ? 0 : 1);
+			free(name);
+			jv_free(row);
+		}
+		jv_free(ag);
+	}
+	gauge_family(r, "breaker_open",
+		     "1 when the circuit breaker paused the agent (AGENT_MAX_CONSECUTIVE_FAILURES), else 0.");
+	for (int a = 0; a < na; a++) {
+		jv ag = jv_array_get(jv_copy(r->agents), a);
+		int open = 0;
+
+		for (int i = 0; i < ns; i++) {
+			jv row = jv_array_get(jv_copy(state), i);
+			char *name = json_string(row, "agent"), *by = json_string(row, "paused_by");
+			int paused = 0;
+
+			json_bool(row, "paused", &paused);
+			if (name && !strcmp(name, jv_string_value(ag)) && paused && by && !strcmp(by, "breaker"))
+				open = 1;
+			free(name);
+			free(by);
+			jv_free(row);
+		}
+		gauge(r, "breaker_open", jv_string_value(ag), NULL, open);
 		jv_free(ag);
 	}
 	gauge_family(r, "last_tick_timestamp_seconds",

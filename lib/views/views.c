@@ -2,8 +2,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "base/json.h"
+#include "budget.h"
 #include "pricing.h"
 #include "session.h"
 #include "views/views.h"
@@ -219,11 +221,145 @@ static jv recent_json(jv row, int64_t now)
 	return o;
 }
 
+/* AGENT_TICK_INTERVAL_SECONDS: how often the timer ticks (300). */
+static int64_t tick_interval(void)
+{
+	const char *v = getenv("AGENT_TICK_INTERVAL_SECONDS");
+	char *end;
+	long long n;
+
+	if (!v || !*v)
+		return 300;
+	n = strtoll(v, &end, 10);
+	return *end || n < 1 || n > 86400 ? 300 : n;
+}
+
+static void utc_text(int64_t t, char out[32])
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+
+	gmtime_r(&tt, &tm);
+	strftime(out, 32, "%Y-%m-%d %H:%M UTC", &tm);
+}
+
+static void local_text(int64_t t, char out[48])
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+
+	localtime_r(&tt, &tm);
+	strftime(out, 48, "%Y-%m-%d %H:%M %Z", &tm);
+}
+
+static int is(jv row, const char *k, const char *v)
+{
+	char *x = json_string(row, k);
+	int yes = x && !strcmp(x, v);
+
+	free(x);
+	return yes;
+}
+
+/*
+ * What the agent is doing now, and why, in one object: {"name", "text",
+ * ...}: paused, stale, tick_failed, waiting_backend, waiting_budget,
+ * running, idle, never_ran.  The first that holds, in that order.
+ */
+static jv state_json(jv state, jv last, jv cur, jv budget, int64_t now)
+{
+	char text[900], a[32], n[32], t1[32], t2[48], age[16];
+	int64_t last_at = iget(state, "last_tick_at"), iv = tick_interval();
+	jv o = jv_object();
+	int paused = 0;
+
+	json_bool(state, "paused", &paused);
+	if (paused) {
+		char *by = json_string(state, "paused_by"), *why = json_string(state, "pause_reason");
+
+		o = json_set(o, "name", jv_string("paused"));
+		o = json_set(o, "by", jv_string(by ? by : "operator"));
+		o = json_set(o, "reason", field(state, "pause_reason"));
+		o = json_set(o, "since", field(state, "paused_at"));
+		snprintf(text, sizeof text, "paused by the %s%s%.600s", by && !strcmp(by, "breaker") ?
+			 "circuit breaker" : "operator", why ? ": " : "", why ? why : "");
+		free(by);
+		free(why);
+	} else if (last_at > 0 && now - last_at > 2 * iv) {
+		o = json_set(o, "name", jv_string("stale"));
+		o = json_set(o, "last_tick_at", num(last_at));
+		o = json_set(o, "seconds", num(now - last_at));
+		snprintf(text, sizeof text, "stale: no tick for %s (more than two %llds intervals): is the timer running?",
+			 views_age(now - last_at, age), (long long)iv);
+	} else if (jv_get_kind(last) == JV_KIND_OBJECT && iget(last, "exit_status") != 0) {
+		char *stage = json_string(last, "failed_stage"), *err = json_string(last, "detail");
+
+		o = json_set(o, "name", jv_string("tick_failed"));
+		o = json_set(o, "stage", field(last, "failed_stage"));
+		o = json_set(o, "exit_status", field(last, "exit_status"));
+		o = json_set(o, "error", field(last, "detail"));
+		o = json_set(o, "at", field(last, "at"));
+		snprintf(text, sizeof text, "the last tick failed %s ago in %s (exit %lld): %.600s",
+			 views_age(now - iget(last, "at"), age), stage ? stage : "?",
+			 (long long)iget(last, "exit_status"), err ? err : "no message");
+		free(stage);
+		free(err);
+	} else if (jv_get_kind(last) == JV_KIND_OBJECT && is(last, "reason", "backend_unreachable")) {
+		int64_t since = iget(state, "backend_down_since");
+		char *err = json_string(state, "backend_error");
+
+		if (!err)
+			err = json_string(last, "detail");
+		o = json_set(o, "name", jv_string("waiting_backend"));
+		o = json_set(o, "since", since ? num(since) : field(last, "at"));
+		o = json_set(o, "ticks", field(state, "backend_down_ticks"));
+		o = json_set(o, "error", err ? jv_string(err) : jv_null());
+		snprintf(text, sizeof text, "waiting for the research backend: down for %s (%lld ticks): %.600s",
+			 views_age(now - (since ? since : iget(last, "at")), age),
+			 (long long)iget(state, "backend_down_ticks"), err ? err : "no answer");
+		free(err);
+	} else if (jv_get_kind(last) == JV_KIND_OBJECT && is(last, "reason", "budget_exhausted")) {
+		double v = 0;
+		int64_t reset = (now / 86400 + 1) * 86400, need = budget_cycle_estimate();
+
+		json_number(budget, "available_usd", &v);
+		pricing_format_usd(pricing_micros(v), a, sizeof a);
+		pricing_format_usd(need, n, sizeof n);
+		utc_text(reset, t1);
+		local_text(reset, t2);
+		o = json_set(o, "name", jv_string("waiting_budget"));
+		o = json_set(o, "available_usd", jv_number(v));
+		o = json_set(o, "cycle_estimate_usd", pricing_usd(need));
+		o = json_set(o, "resets_at", num(reset));
+		o = json_set(o, "resets_in_seconds", num(reset - now));
+		snprintf(text, sizeof text,
+			 "waiting for budget: %s available, a cycle needs %s; the day resets at %s (%s), in %s",
+			 a, n, t1, t2, views_age(reset - now, age));
+	} else if (jv_get_kind(cur) == JV_KIND_OBJECT) {
+		char *ph = json_string(cur, "phase");
+
+		o = json_set(o, "name", jv_string("running"));
+		o = json_set(o, "phase", field(cur, "phase"));
+		o = json_set(o, "percent", field(cur, "percent"));
+		o = json_set(o, "phase_seconds", field(cur, "phase_seconds"));
+		snprintf(text, sizeof text, "running: session %lld %s for %s", (long long)iget(cur, "id"),
+			 ph ? ph : "?", views_age(iget(cur, "phase_seconds"), age));
+		free(ph);
+	} else if (last_at > 0) {
+		o = json_set(o, "name", jv_string("idle"));
+		snprintf(text, sizeof text, "idle: no cycle in progress");
+	} else {
+		o = json_set(o, "name", jv_string("never_ran"));
+		snprintf(text, sizeof text, "no tick yet: start the timer, or run `agent trigger`");
+	}
+	return json_set(o, "text", jv_string(text));
+}
+
 int views_status(struct store *s, const struct budget_cfg *b, int recent, jv *out,
 		 struct err *e)
 {
 	jv state = jv_null(), cur = jv_null(), rows = jv_null(), cnt = jv_null();
-	jv budget = jv_null(), list = jv_array(), o;
+	jv budget = jv_null(), list = jv_array(), last = jv_null(), o;
 	int64_t now = b->now, active = 0;
 	double limit = 0, spent = 0, held = 0;
 	int rc, paused = 0;
@@ -235,6 +371,7 @@ int views_status(struct store *s, const struct budget_cfg *b, int recent, jv *ou
 	if ((rc = store_query1(s, "views_state", P(jv_string(b->agent)), &state, e)) ||
 	    (rc = store_query1(s, "views_current", P(jv_string(b->agent)), &cur, e)) ||
 	    (rc = store_query1(s, "views_active_count", P(jv_string(b->agent)), &cnt, e)) ||
+	    (rc = store_query1(s, "views_last_trigger", P(jv_string(b->agent)), &last, e)) ||
 	    (rc = store_query(s, "views_recent", P(jv_string(b->agent), num(recent)), &rows, e)) ||
 	    (rc = budget_status(s, b, &budget, e)))
 		goto out;
@@ -259,8 +396,25 @@ int views_status(struct store *s, const struct budget_cfg *b, int recent, jv *ou
 	o = json_set(o, "paused_at", paused ? field(state, "paused_at") : jv_null());
 	o = json_set(o, "last_tick_at", jv_get_kind(state) == JV_KIND_OBJECT
 					 ? field(state, "last_tick_at") : jv_null());
-	o = json_set(o, "current", jv_get_kind(cur) == JV_KIND_OBJECT ? current_json(jv_copy(cur), now)
-								      : jv_null());
+	o = json_set(o, "paused_by", paused ? field(state, "paused_by") : jv_null());
+	if (jv_get_kind(cur) == JV_KIND_OBJECT) {
+		jv c = current_json(jv_copy(cur), now);
+
+		/* a session no model call has worked on yet, whose last tick
+		 * failed, is waiting, not designing */
+		if (iget(cur, "invoke_attempts") == 0 && is(cur, "phase", "designing") &&
+		    jv_get_kind(last) == JV_KIND_OBJECT && iget(last, "exit_status") != 0) {
+			c = json_set(c, "started", jv_false());
+			c = json_set(c, "percent", jv_number(0));
+			c = json_set(c, "step", jv_string("Not started: the last tick failed"));
+		}
+		o = json_set(o, "state", state_json(state, last, c, budget, now));
+		o = json_set(o, "current", c);
+	} else {
+		o = json_set(o, "state", state_json(state, last, jv_null(), budget, now));
+		o = json_set(o, "current", jv_null());
+	}
+	o = json_set(o, "last_tick", jv_get_kind(last) == JV_KIND_OBJECT ? jv_copy(last) : jv_null());
 	o = json_set(o, "recent", list);
 	o = json_set(o, "budget", budget);
 	list = budget = jv_null();
@@ -268,6 +422,7 @@ int views_status(struct store *s, const struct budget_cfg *b, int recent, jv *ou
 out:
 	jv_free(state);
 	jv_free(cur);
+	jv_free(last);
 	jv_free(rows);
 	jv_free(cnt);
 	jv_free(budget);

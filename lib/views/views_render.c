@@ -210,6 +210,17 @@ char *views_render_status(jv doc, int color)
 	fprintf(o.f, "%s at %s UTC", c(&o, RESET), when(now, t));
 	if (json_is_set(doc, "last_tick_at"))
 		fprintf(o.f, "; last tick %s ago", views_age(now - int_at(doc, "last_tick_at"), age));
+	{
+		char *st = json_string(doc, "state.name");
+		const char *col = !st ? "" : !strcmp(st, "running") || !strcmp(st, "idle") ? c(&o, GREEN)
+				  : !strcmp(st, "tick_failed") || !strcmp(st, "stale") ? c(&o, RED)
+				  : c(&o, YELLOW);
+
+		fprintf(o.f, "\n%s%sState%s  %s", c(&o, BOLD), col, c(&o, RESET), col);
+		put_field(&o, doc, "state.text", "?", 700);
+		fputs(c(&o, RESET), o.f);
+		free(st);
+	}
 	fputs("\n\nCurrent cycle\n", o.f);
 	if (jv_get_kind(cur) == JV_KIND_OBJECT) {
 		fprintf(o.f, "  Session %lld  %s%s", (long long)int_at(cur, "id"), c(&o, BOLD), c(&o, CYAN));

@@ -239,14 +239,36 @@ SELECT id, strategy_name, outcome, phase, backtest_results, created_at
 -- name: trigger_insert
 -- One row per tick, in the transaction of the tick's session change.
 -- $1 agent, $2 tick id, $3 at, $4 event, $5 action, $6 reason, $7 session id,
--- $8 skip reason, $9 budget spent, $10 budget remaining (micro-dollars)
+-- $8 skip reason, $9 budget spent, $10 budget remaining (micro-dollars),
+-- $11 detail (one line: the backend's error, what a skip lacked; or NULL)
 INSERT INTO agent_triggers (agent, tick_id, at, event, action, reason, session_id, invoked,
-       skip_reason, budget_spent_micros, budget_remaining_micros)
-VALUES ($1, $2, $3, $4, $5, $6, $7, false, $8, $9, $10)
+       skip_reason, budget_spent_micros, budget_remaining_micros, detail)
+VALUES ($1, $2, $3, $4, $5, $6, $7, false, $8, $9, $10, $11)
+
+-- name: trigger_insert_failed
+-- A tick that failed before agent-trigger recorded it (agent-cycle's
+-- release): the row says so.  $1 agent, $2 tick id, $3 at, $4 exit status,
+-- $5 failed stage, $6 detail (the stage's error line)
+INSERT INTO agent_triggers (agent, tick_id, at, event, action, reason, invoked, skip_reason,
+       duration_ms, exit_status, failed_stage, detail)
+VALUES ($1, $2, $3, 'failed', 'skip', 'tick_failed', false, 'tick_failed', 0, $4, $5, $6)
+ON CONFLICT (tick_id) DO NOTHING
+
+-- name: trigger_backend
+-- What the tick saw of the research backend: up ($2 true) clears the
+-- outage, down keeps its start and counts the tick.  $1 agent, $3 now,
+-- $4 the error (down) or NULL
+UPDATE agent_state
+   SET backend_down_since = CASE WHEN $2 THEN NULL ELSE COALESCE(backend_down_since, $3) END,
+       backend_down_ticks = CASE WHEN $2 THEN 0 ELSE backend_down_ticks + 1 END,
+       backend_error = CASE WHEN $2 THEN NULL ELSE $4 END,
+       backend_checked_at = $3
+ WHERE agent = $1
 
 -- name: trigger_get
 SELECT agent, tick_id, at, event, action, reason, session_id, invoked, skip_reason,
-       budget_spent_micros, budget_remaining_micros, duration_ms, exit_status, failed_stage
+       budget_spent_micros, budget_remaining_micros, duration_ms, exit_status, failed_stage,
+       detail
   FROM agent_triggers WHERE tick_id = $1
 
 -- name: trigger_session_progress
@@ -272,8 +294,10 @@ UPDATE agent_sessions
 
 -- name: trigger_finish
 -- The tick is over: how long it took and how it ended.
--- $1 tick id, $2 duration ms, $3 exit status, $4 failed stage (NULL: none)
-UPDATE agent_triggers SET duration_ms = $2, exit_status = $3, failed_stage = $4
+-- $1 tick id, $2 duration ms, $3 exit status, $4 failed stage (NULL: none),
+-- $5 the failed stage's error line (NULL keeps the row's detail)
+UPDATE agent_triggers SET duration_ms = $2, exit_status = $3, failed_stage = $4,
+       detail = COALESCE($5, detail)
  WHERE tick_id = $1
 
 -- ---------------------------------------------------------------- metrics (agent-metrics-agg)
@@ -319,12 +343,63 @@ SELECT agent, paused, pause_reason, paused_at, lease_holder, lease_expires_at, l
 
 -- name: control_set_paused
 -- $1 agent, $2 paused, $3 reason (NULL when resuming), $4 paused at (NULL
--- when resuming), $5 now
-INSERT INTO agent_state (agent, paused, pause_reason, paused_at, updated_at)
-VALUES ($1, $2, $3, $4, $5)
+-- when resuming), $5 now, $6 by whom ('operator'; NULL when resuming).  A
+-- resume also clears the circuit breaker: the sessions ended so far no
+-- longer count (breaker_floor).
+INSERT INTO agent_state (agent, paused, pause_reason, paused_at, paused_by, breaker_floor,
+       updated_at)
+VALUES ($1, $2, $3, $4, $6,
+        (SELECT COALESCE(MAX(id), 0) FROM agent_sessions WHERE agent = $1), $5)
 ON CONFLICT (agent) DO UPDATE
    SET paused = excluded.paused, pause_reason = excluded.pause_reason,
-       paused_at = excluded.paused_at, updated_at = excluded.updated_at
+       paused_at = excluded.paused_at, paused_by = excluded.paused_by,
+       breaker_floor = CASE WHEN excluded.paused THEN agent_state.breaker_floor
+                            ELSE excluded.breaker_floor END,
+       updated_at = excluded.updated_at
+
+-- name: breaker_state
+SELECT paused, paused_by, breaker_floor FROM agent_state WHERE agent = $1
+
+-- name: breaker_recent
+-- The agent's latest ended sessions the breaker counts (after the last
+-- resume).  $1 agent, $2 floor, $3 how many
+SELECT id, outcome, failure_reason FROM agent_sessions
+ WHERE agent = $1 AND phase = 'idle' AND id > $2
+ ORDER BY id DESC LIMIT $3
+
+-- name: breaker_trip
+-- $1 agent, $2 reason, $3 now
+UPDATE agent_state
+   SET paused = true, paused_by = 'breaker', pause_reason = $2, paused_at = $3, updated_at = $3
+ WHERE agent = $1 AND NOT paused
+
+-- ---------------------------------------------------------------- notices (agent-metrics-agg)
+
+-- name: notice_insert
+-- A condition is noticed once: a second insert of its key changes nothing
+-- and returns no row.  $1 agent, $2 key, $3 kind, $4 body, $5 now
+INSERT INTO agent_notices (agent, key, kind, body, created_at)
+VALUES ($1, $2, $3, $4, $5)
+ON CONFLICT (agent, key) DO NOTHING
+RETURNING id
+
+-- name: notice_last
+-- $1 agent, $2 kind
+SELECT id, key, body, created_at, delivered_at, delivery FROM agent_notices
+ WHERE agent = $1 AND kind = $2 ORDER BY id DESC LIMIT 1
+
+-- name: notice_has
+-- $1 agent, $2 key
+SELECT id FROM agent_notices WHERE agent = $1 AND key = $2
+
+-- name: notice_delivered
+-- $1 id, $2 now, $3 how it went (one line)
+UPDATE agent_notices SET delivered_at = $2, delivery = $3 WHERE id = $1
+
+-- name: notice_list
+-- $1 agent, $2 how many, newest first
+SELECT id, key, kind, body, created_at, delivered_at, delivery FROM agent_notices
+ WHERE agent = $1 ORDER BY id DESC LIMIT $2
 
 -- ---------------------------------------------------------------- metrics rendering (agent-metrics-agg)
 -- Every statement here reads the rollups (0003-metric-rollups.sql) or an
@@ -347,7 +422,8 @@ ORDER BY 1
 
 -- name: metrics_state
 -- $1 agent, '' for all
-SELECT agent, paused, last_tick_at FROM agent_state WHERE $1 = '' OR agent = $1
+SELECT agent, paused, paused_by, last_tick_at, backend_down_since, backend_checked_at
+  FROM agent_state WHERE $1 = '' OR agent = $1
 
 -- name: metrics_last_trigger
 SELECT at FROM agent_triggers WHERE agent = $1 ORDER BY id DESC LIMIT 1
@@ -368,13 +444,20 @@ INSERT INTO metric_observe (agent, name, a, v) VALUES ($1, $2, $3, $4)
 -- the same with ten sessions or a million.
 
 -- name: views_state
-SELECT agent, paused, pause_reason, paused_at, lease_holder, lease_expires_at, last_tick_at
+SELECT agent, paused, pause_reason, paused_at, paused_by, lease_holder, lease_expires_at,
+       last_tick_at, backend_down_since, backend_down_ticks, backend_error, backend_checked_at
   FROM agent_state WHERE agent = $1
+
+-- name: views_last_trigger
+-- The agent's latest tick but for a busy one (it saw another tick running).
+SELECT tick_id, at, event, action, reason, session_id, skip_reason, budget_spent_micros,
+       budget_remaining_micros, duration_ms, exit_status, failed_stage, detail
+  FROM agent_triggers WHERE agent = $1 AND event <> 'busy' ORDER BY id DESC LIMIT 1
 
 -- name: views_current
 -- The agent's active session (agent_sessions_active), without its results.
 SELECT id, phase, strategy_name, training_operation_id, backtest_operation_id, progress,
-       retry_count, conn_failures, designing_at, training_at, backtesting_at, assessing_at,
+       retry_count, conn_failures, invoke_attempts, designing_at, training_at, backtesting_at, assessing_at,
        created_at, updated_at
   FROM agent_sessions WHERE agent = $1 AND phase <> 'idle' ORDER BY id DESC LIMIT 1
 

@@ -1,0 +1,25 @@
+-- Schema 7: what the operator must know (no silent failure).  The backend's
+-- health as the ticks last saw it; who paused the agent (the operator or the
+-- circuit breaker) and which ended sessions the breaker no longer counts;
+-- one line of detail on a tick (the error, or what a skip lacked); the
+-- notifications, each condition once.
+ALTER TABLE agent_state ADD COLUMN paused_by TEXT;
+ALTER TABLE agent_state ADD COLUMN breaker_floor INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE agent_state ADD COLUMN backend_down_since INTEGER;
+ALTER TABLE agent_state ADD COLUMN backend_down_ticks INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE agent_state ADD COLUMN backend_error TEXT;
+ALTER TABLE agent_state ADD COLUMN backend_checked_at INTEGER;
+ALTER TABLE agent_triggers ADD COLUMN detail TEXT;
+
+CREATE TABLE agent_notices (
+    id                      INTEGER PRIMARY KEY,
+    agent                   TEXT    NOT NULL,
+    key                     TEXT    NOT NULL,
+    kind                    TEXT    NOT NULL,
+    body                    JSON    NOT NULL,
+    created_at              INTEGER NOT NULL,
+    delivered_at            INTEGER,
+    delivery                TEXT,
+    UNIQUE (agent, key)
+);
+CREATE INDEX agent_notices_recent ON agent_notices (agent, kind, id DESC);
