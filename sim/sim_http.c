@@ -90,6 +90,43 @@ static int is_backend_path(const char *path)
 	return strncmp(path, "/api/v1/", 8) == 0 || strcmp(path, "/api/v1") == 0;
 }
 
+/* An incoming webhook, as Slack's answers it (docs.slack.dev, "Sending
+ * messages using incoming webhooks" and its error table): POST
+ * /services/T.../B.../X... with a JSON body whose "text" is the message;
+ * 200 with the plain-text body "ok"; 400 "invalid_payload" for a body that
+ * is not JSON, 400 "no_text" without a text; 404 "no_service" for another
+ * method.  The toolkit's AGENT_NOTIFY_URL is tested against it. */
+static int is_hook_path(const char *path)
+{
+	return strncmp(path, "/services/", 10) == 0;
+}
+
+static void hook_handle(const struct sim_req *rq, struct sim_reply *rp)
+{
+	const char *word = "ok";
+	jv text;
+
+	rp->status = 200;
+	if (strcmp(rq->method, "POST")) {
+		rp->status = 404;
+		word = "no_service";
+	} else if (jv_get_kind(rq->json) != JV_KIND_OBJECT) {
+		rp->status = 400;
+		word = "invalid_payload";
+	} else {
+		text = jv_object_get(jv_copy(rq->json), jv_string("text"));
+		if (jv_get_kind(text) != JV_KIND_STRING || jv_string_length_bytes(jv_copy(text)) == 0) {
+			rp->status = 400;
+			word = "no_text";
+		}
+		jv_free(text);
+	}
+	free(rp->body);
+	rp->body = strdup(word);
+	rp->len = rp->body ? strlen(rp->body) : 0;
+	rp->ctype = "text/plain";
+}
+
 /* A reply that looks like the route's answer but is not valid JSON. */
 static void broken_body(struct sim *s, const char *path, struct sim_reply *rp)
 {
@@ -292,7 +329,7 @@ static void record(struct sim *s, const struct sim_req *rq, const struct sim_rep
 	if (jv_get_kind(rq->json) == JV_KIND_OBJECT) {
 		v = json_set(v, "body_fields", jv_keys(jv_copy(rq->json)));
 		/* the research backend's requests carry no secret: kept whole */
-		if (strncmp(rq->path, "/api/", 5) == 0 && rq->len <= 65536)
+		if ((strncmp(rq->path, "/api/", 5) == 0 || is_hook_path(rq->path)) && rq->len <= 65536)
 			v = json_set(v, "body", jv_copy(rq->json));
 		x = jv_object_get(jv_copy(rq->json), jv_string("model"));
 		v = json_set(v, "model", jv_get_kind(x) == JV_KIND_STRING ? x : (jv_free(x), jv_null()));
@@ -327,9 +364,11 @@ static void dispatch(struct sim *s, struct sim_req *rq, struct sim_reply *rp)
 		sim_model_handle(s, rq, rp);
 	else if (is_backend_path(rq->path))
 		sim_backend_handle(s, rq, rp);
+	else if (is_hook_path(rq->path))
+		hook_handle(rq, rp);
 	else
 		sim_reply_detail(rp, 404, "Not Found");
-	if (is_model_path(rq->path) || is_backend_path(rq->path))
+	if (is_model_path(rq->path) || is_backend_path(rq->path) || is_hook_path(rq->path))
 		record(s, rq, rp);
 }
 
