@@ -17,9 +17,9 @@ teardown() { drop_store; }
 
 @test "alerts: promtool check rules is clean; the ten alerts, critical and warning" {
 	run -0 --separate-stderr promtool check rules "$RULES"
-	assert_line "  SUCCESS: 10 rules found"
+	assert_line "  SUCCESS: 14 rules found"
 	run -0 --separate-stderr bash -c "grep -E '^ +- alert: ' '$RULES' | awk '{print \$3}' | tr '\n' ' '"
-	assert_equal "$output" "AgentNoActivity AgentBudgetExhausted AgentHighFailureRate AgentToolErrorRate AgentCycleTooLong AgentGateFailureRate AgentMetricsStale AgentTextfileStale AgentDeliveryFailing AgentTicksFailing "
+	assert_equal "$output" "AgentNoActivity AgentBudgetExhausted AgentBackendDown AgentCircuitBreakerOpen AgentHighFailureRate AgentBudgetWarning AgentNotificationsFailing AgentToolErrorRate AgentCycleTooLong AgentGateFailureRate AgentMetricsStale AgentTextfileStale AgentDeliveryFailing AgentTicksFailing "
 	# each alert names its runbook section, which exists
 	local a bad=
 	for a in $output; do
@@ -41,6 +41,16 @@ teardown() { drop_store; }
 			bad+="$a: no test that it stays quiet"$'\n'
 	done
 	[ -z "$bad" ] || fail "$bad"
+}
+
+@test "alertmanager: the route example is a valid configuration that routes the alerts by severity" {
+	local am="$ROOT/share/alerts/alertmanager.yml"
+	run -0 --separate-stderr amtool check-config "$am"
+	assert_line --partial "SUCCESS"
+	run -0 --separate-stderr amtool config routes test --config.file="$am" severity=critical alertname=AgentBackendDown agent=a
+	assert_equal "$output" "agent-pager"
+	run -0 --separate-stderr amtool config routes test --config.file="$am" severity=warning alertname=AgentBudgetWarning agent=a
+	assert_equal "$output" "agent-warnings"
 }
 
 @test "dashboard: data source and agent variables, five rows, every panel on \${datasource}" {
