@@ -7,6 +7,7 @@
 #include "budget.h"
 #include "control.h"
 #include "notice.h"
+#include "net/http.h"
 #include "base/clock.h"
 #include "base/json.h"
 #include "store/lease.h"
@@ -759,7 +760,8 @@ static void probe_backend(const struct trigger_cfg *c, struct probe *p)
 		} else if (status != 200 && status != 404) {
 			/* 404: a platform without the route; its other answers say */
 			p->healthy = 0;
-			snprintf(p->msg, sizeof p->msg, "backend: GET /health: HTTP %ld", status);
+			snprintf(p->msg, sizeof p->msg, "backend: GET %.200s/health: HTTP %ld",
+				 http_path(b.base), status);
 		}
 		jv_free(resp);
 		resp = jv_null();

@@ -234,3 +234,24 @@ agent_notification_failures_total{agent="default",method="url"} 2'
 	assert_equal "$(jq -c '[.state.name, .state.seconds]' <<<"$output")" '["stale",660]'
 	assert_regex "$(jq -r .state.text <<<"$output")" "is the timer running\?$"
 }
+
+@test "health before money: 5xx, an HTML error page, a hung backend: skipped and explained, no model call" {
+	sim_fault '{"route":"/api/v1/health","status":503,"count":1}'
+	tick
+	assert_equal "$(jq -c '[.event, .detail]' <<<"$output")" '["backend_down","backend: GET /api/v1/health: HTTP 503"]'
+	sim_fault '{"route":"/api/v1/health","status":502,"message":"<html><body>502 Bad Gateway</body></html>","count":1}'
+	tick
+	assert_equal "$(jq -c '[.event, .detail]' <<<"$output")" '["backend_down","backend: GET /api/v1/health: HTTP 502"]'
+	sim_fault '{"route":"/api/v1/health","hang":true,"count":1}'
+	start=$SECONDS
+	AGENT_BACKEND_TIMEOUT_SECONDS=1 tick
+	[ $((SECONDS - start)) -le 4 ]
+	assert_equal "$(jq -r .event <<<"$output")" backend_down
+	assert_regex "$(jq -r .detail <<<"$output")" '^backend: GET /api/v1/health: .*(timed out|Timeout)'
+	assert_equal "$(model_calls)" 0
+	assert_equal "$(sql "SELECT COUNT(*) FROM agent_sessions")" 0
+	assert_equal "$(sql "SELECT backend_down_ticks FROM agent_state")" 3
+	tick
+	assert_equal "$(jq -r .event <<<"$output")" start_new_cycle
+	assert_equal "$(sql "SELECT backend_down_ticks, COALESCE(backend_down_since, 0) FROM agent_state")" "0|0"
+}

@@ -101,7 +101,7 @@ EOF
 	# the alert rules are loaded and evaluated
 	run -0 curl -sf --max-time 5 "$PROM_URL/api/v1/rules"
 	assert_equal "$(jq -r '[.data.groups[].rules[] | .health] | unique | join(" ")' <<<"$output")" ok
-	assert_equal "$(jq '[.data.groups[].rules[]] | length' <<<"$output")" 10
+	assert_equal "$(jq '[.data.groups[].rules[]] | length' <<<"$output")" 14
 	# every panel's every query, as Grafana would send it
 	local expr agent bad= count=0
 	for agent in '.*' default; do

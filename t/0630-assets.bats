@@ -15,7 +15,7 @@ setup() {
 }
 teardown() { drop_store; }
 
-@test "alerts: promtool check rules is clean; the ten alerts, critical and warning" {
+@test "alerts: promtool check rules is clean; the fourteen alerts, critical and warning" {
 	run -0 --separate-stderr promtool check rules "$RULES"
 	assert_line "  SUCCESS: 14 rules found"
 	run -0 --separate-stderr bash -c "grep -E '^ +- alert: ' '$RULES' | awk '{print \$3}' | tr '\n' ' '"

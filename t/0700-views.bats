@@ -34,8 +34,10 @@ same() {
 	run -0 --separate-stderr agent-status --json
 	assert_equal "$stderr" ""
 	assert_equal "${#lines[@]}" 1
-	same "$(jq -c 'del(.current, .recent, .budget)' <<<"$output")" \
-		"{\"agent\":\"default\",\"now\":$NOW,\"paused\":false,\"pause_reason\":null,\"paused_at\":null,\"last_tick_at\":$((NOW - 300))}"
+	same "$(jq -c 'del(.current, .recent, .budget, .last_tick)' <<<"$output")" \
+		"{\"agent\":\"default\",\"now\":$NOW,\"paused\":false,\"pause_reason\":null,\"paused_at\":null,\"paused_by\":null,\"last_tick_at\":$((NOW - 300)),\"state\":{\"name\":\"running\",\"phase\":\"training\",\"percent\":20,\"phase_seconds\":1200,\"text\":\"running: session 5 training for 20m\"}}"
+	assert_equal "$(jq -c '.last_tick | [.event, .action, .reason, .exit_status, .failed_stage, .detail]' <<<"$output")" \
+		'["training_running","wait","operation_still_running",0,null,null]'
 	same "$(jq -c .current <<<"$output")" \
 		"{\"id\":5,\"phase\":\"training\",\"strategy\":\"epsilon\",\"created_at\":$((NOW - 1800)),\"age_seconds\":1800,\"phase_since\":$((NOW - 1200)),\"phase_seconds\":1200,\"percent\":20,\"step\":\"Training model...\",\"operation_id\":\"op_training_5\",\"progress\":{\"operation_id\":\"op_training_5\",\"status\":\"running\",\"percentage\":45,\"current_step\":\"Epoch 45/100\",\"steps_completed\":45,\"steps_total\":100,\"updated_at\":$((NOW - 60))},\"retry_count\":0,\"conn_failures\":0}"
 	same "$(jq -c '.recent' <<<"$output")" \
@@ -58,7 +60,7 @@ same() {
 	assert_equal "$(jq -c '[.recent[].id]' <<<"$output")" '[6]'
 	empty_store
 	run -0 --separate-stderr agent-status --json
-	same "$output" "{\"agent\":\"default\",\"now\":$NOW,\"paused\":false,\"pause_reason\":null,\"paused_at\":null,\"last_tick_at\":null,\"current\":null,\"recent\":[],\"budget\":{\"agent\":\"default\",\"day\":\"2026-11-24\",\"limit_usd\":5,\"buffer_usd\":0.1,\"spent_usd\":0,\"held_usd\":0,\"remaining_usd\":5,\"available_usd\":4.9,\"limit_set\":false,\"invocations\":0,\"cycles_started\":0,\"cycles_completed\":0,\"cycle_estimate_usd\":0.15,\"cycles_affordable\":32,\"tokens_used\":0,\"token_limit\":null,\"resets_at\":\"2026-11-25T00:00:00Z\",\"used_usd\":0,\"used_percent\":0,\"cycles_active\":0}}"
+	same "$output" "{\"agent\":\"default\",\"now\":$NOW,\"paused\":false,\"pause_reason\":null,\"paused_at\":null,\"paused_by\":null,\"last_tick_at\":null,\"state\":{\"name\":\"never_ran\",\"text\":\"no tick yet: start the timer, or run \`agent trigger\`\"},\"last_tick\":null,\"current\":null,\"recent\":[],\"budget\":{\"agent\":\"default\",\"day\":\"2026-11-24\",\"limit_usd\":5,\"buffer_usd\":0.1,\"spent_usd\":0,\"held_usd\":0,\"remaining_usd\":5,\"available_usd\":4.9,\"limit_set\":false,\"invocations\":0,\"cycles_started\":0,\"cycles_completed\":0,\"cycle_estimate_usd\":0.15,\"cycles_affordable\":32,\"tokens_used\":0,\"token_limit\":null,\"resets_at\":\"2026-11-25T00:00:00Z\",\"used_usd\":0,\"used_percent\":0,\"cycles_active\":0}}"
 }
 
 @test "agent-status: the human layout on a terminal, JSON when piped, colour unless NO_COLOR" {
@@ -67,6 +69,7 @@ same() {
 	NO_COLOR=1 run -0 tty agent-status
 	refute_regex "$output" $'\e'
 	assert_equal "$output" "Agent default at 2026-11-24 03:20:00 UTC; last tick 5m ago
+State  running: session 5 training for 20m
 
 Current cycle
   Session 5  TRAINING  epsilon
