@@ -255,3 +255,29 @@ agent_notification_failures_total{agent="default",method="url"} 2'
 	assert_equal "$(jq -r .event <<<"$output")" start_new_cycle
 	assert_equal "$(sql "SELECT backend_down_ticks, COALESCE(backend_down_since, 0) FROM agent_state")" "0|0"
 }
+
+@test "a read-only store: one line per stage, exit 5, no model call, nothing changed" {
+	export AGENT_HEALTH_CHECK=0 AGENT_COEXIST_CHECK=0
+	before=$(snapshot)
+	if [ "${AGENT_TEST_STORE:-sqlite}" = postgres ]; then
+		AGENT_DB="$AGENT_DB&options=-c%20default_transaction_read_only%3Don" run -5 --separate-stderr agent-cycle -q
+		word="lease_take: cannot execute INSERT in a read-only transaction$"
+	else
+		# root writes any file: the tick runs as nobody on a store it may only read
+		sqlite3 "$AGENT_DB" "PRAGMA wal_checkpoint(TRUNCATE)" >/dev/null
+		chmod 755 "$BATS_TEST_TMPDIR"
+		chmod 444 "$AGENT_DB"
+		chmod 555 "$BATS_TEST_TMPDIR"
+		run -5 --separate-stderr runuser -u nobody -- env PATH="$PATH" AGENT_DB="$AGENT_DB" \
+			AGENT_DATADIR="$AGENT_DATADIR" AGENT_HEALTH_CHECK=0 AGENT_COEXIST_CHECK=0 \
+			ANTHROPIC_API_KEY=sk-test ANTHROPIC_BASE_URL="$SIM_URL" agent-cycle -q
+		chmod 755 "$BATS_TEST_TMPDIR"
+		# WAL needs its -shm file: without a writable directory the open fails
+		word="(cannot open '.*': unable to open database file|lease_take: attempt to write a readonly database)$"
+	fi
+	assert_equal "$output" ""
+	assert_regex "${stderr_lines[0]}" "^agent-trigger: [a-z]+: $word"
+	assert_regex "${stderr_lines[-1]}" "^agent-cycle: tick [0-9a-f]+: cannot record the failure nor release the lease$"
+	assert_equal "$(model_calls)" 0
+	assert_equal "$(snapshot)" "$before"
+}
