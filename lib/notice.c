@@ -217,6 +217,11 @@ static int scan_backend(struct store *s, const struct notice_cfg *c, jv st, jv *
 	jv last = jv_null();
 	int rc;
 
+	/* up and not seen changing lately (agent-trigger writes the time only
+	 * when it is down or changes): nothing to notice */
+	if (since <= 0 && (checked <= 0 || c->now - checked > 900))
+		return 0;
+
 	if (since > 0 && ticks >= c->backend_ticks) {
 		char *why = json_string(st, "backend_error");
 		jv d = jv_object();
@@ -347,6 +352,30 @@ static int scan_budget(struct store *s, const struct notice_cfg *c, jv *fresh, s
 	return rc;
 }
 
+/* Spend outside the tick (another process's hold, an expired one): one
+ * read of the day's row says whether a threshold may have been crossed. */
+static int budget_moved(struct store *s, const struct notice_cfg *c)
+{
+	struct budget_cfg b;
+	struct err ignore = ERR_INIT;
+	int64_t limit, used;
+	jv row = jv_null();
+	int moved = 0;
+
+	if (budget_config(&b, c->agent, &ignore) ||
+	    store_query1(s, "budget_day", args2(c->agent, jv_string(b.day)),
+			 &row, &ignore))
+		return 1;  /* let the scan say what is wrong */
+	if (jv_get_kind(row) == JV_KIND_OBJECT) {
+		limit = iget(row, "limit_micros");
+		used = iget(row, "spent_micros") + iget(row, "held_micros");
+		moved = (c->nwarn && used * 100 >= (int64_t)c->warn[0] * limit) ||
+			limit - b.buffer - used < budget_cycle_estimate();
+	}
+	jv_free(row);
+	return moved;
+}
+
 static int scan_ended(struct store *s, const struct notice_cfg *c, jv ended, jv *fresh,
 		      struct err *e)
 {
@@ -404,7 +433,7 @@ int notice_scan(struct store *s, const struct notice_cfg *c, jv ended, jv *fresh
 	if (jv_get_kind(st) == JV_KIND_OBJECT &&
 	    ((rc = scan_backend(s, c, st, fresh, e)) || (rc = scan_breaker(s, c, st, fresh, e))))
 		goto out;
-	if ((rc = scan_budget(s, c, fresh, e)))
+	if ((c->budget || budget_moved(s, c)) && (rc = scan_budget(s, c, fresh, e)))
 		goto out;
 	rc = scan_ended(s, c, ended, fresh, e);
 	ended = jv_invalid();

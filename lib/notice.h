@@ -47,6 +47,7 @@ struct notice_cfg {
 	int backend_ticks;            /* AGENT_NOTIFY_BACKEND_TICKS */
 	int warn[NOTICE_WARN_MAX];    /* AGENT_BUDGET_WARN_PERCENT, ascending */
 	int nwarn;
+	int budget;                   /* notice_scan: look at the budget (the tick spent or skipped for it) */
 };
 
 /* Reads the environment and the clock; EX_PERM for a malformed setting. */
@@ -59,7 +60,9 @@ int notice_warn_levels(int warn[NOTICE_WARN_MAX], struct err *e);
 /*
  * In the caller's open transaction: records every condition of the agent
  * that holds now and was not noticed before.  ended: array of session ids
- * that ended (consumed; jv_null() for none).  *fresh: array of the new
+ * that ended (consumed; jv_null() for none).  What cannot have changed is
+ * not looked at, so an idle tick pays one read: the budget only when
+ * c->budget, the backend only while it is down or just came back.  *fresh: array of the new
  * notices (each with its "id").
  */
 int notice_scan(struct store *s, const struct notice_cfg *c, jv ended, jv *fresh,

@@ -240,7 +240,7 @@ static int recorded(jv summary)
 /* What the operator must hear of, in the tick's transaction: the breaker
  * first (a pause is a notice), then the notices.  A malformed setting is a
  * problem said, not a failed tick (agent-trigger refuses it first). */
-static int notices(struct metrics_ctx *c, const char *agent, int64_t now, jv ended,
+static int notices(struct metrics_ctx *c, const char *agent, int64_t now, jv ended, int budget,
 		   struct notice_cfg *nc, jv *fresh, struct err *e)
 {
 	struct err ce = ERR_INIT;
@@ -254,7 +254,10 @@ static int notices(struct metrics_ctx *c, const char *agent, int64_t now, jv end
 		return 0;
 	}
 	nc->now = now;
-	if ((rc = control_breaker(c->store, agent, limit, now, why, sizeof why, e))) {
+	nc->budget = budget;
+	/* the breaker moves only when a session ends */
+	if (jv_array_length(jv_copy(ended)) > 0 &&
+	    (rc = control_breaker(c->store, agent, limit, now, why, sizeof why, e))) {
 		jv_free(ended);
 		return rc;
 	}
@@ -349,7 +352,14 @@ int metrics_tick(struct metrics_ctx *c, jv doc, jv *out, struct err *e)
 	if (rc == 0)
 		rc = record_missed(c->store, agent, now_us / 1000000, &ids, e);
 	if (rc == 0) {
-		rc = notices(c, agent, now_us / 1000000, ids, &nc, &fresh, e);
+		/* the budget moves when the tick spent (or skipped for it) */
+		int spend = json_is_set(doc, "invocation") || json_is_set(doc, "budget") ||
+			    tick_action_is(doc, "invoke") || jv_array_length(jv_copy(ids)) > 0;
+		char *reason = json_string(doc, "reason");
+
+		spend |= reason && !strcmp(reason, "budget_exhausted");
+		free(reason);
+		rc = notices(c, agent, now_us / 1000000, ids, spend, &nc, &fresh, e);
 		ids = jv_null();
 	}
 	if (rc == 0)
@@ -436,7 +446,7 @@ int metrics_release_tick(struct metrics_ctx *c, const char *agent, const char *i
 		rc = store_query(c->store, "trigger_insert_failed", p, NULL, e);
 	}
 	if (rc == 0)
-		rc = notices(c, who, now_us / 1000000, jv_array(), &nc, &fresh, e);
+		rc = notices(c, who, now_us / 1000000, jv_array(), 1, &nc, &fresh, e);
 	if (rc)
 		store_rollback(c->store);
 	else

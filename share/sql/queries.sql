@@ -257,13 +257,16 @@ ON CONFLICT (tick_id) DO NOTHING
 -- name: trigger_backend
 -- What the tick saw of the research backend: up ($2 true) clears the
 -- outage, down keeps its start and counts the tick.  $1 agent, $3 now,
--- $4 the error (down) or NULL
+-- $4 the error (down) or NULL.  An up backend that was up changes nothing
+-- (the idle tick writes no more than it did): backend_checked_at is the
+-- first look, the last down one, or the recovery.
 UPDATE agent_state
    SET backend_down_since = CASE WHEN $2 THEN NULL ELSE COALESCE(backend_down_since, $3) END,
        backend_down_ticks = CASE WHEN $2 THEN 0 ELSE backend_down_ticks + 1 END,
        backend_error = CASE WHEN $2 THEN NULL ELSE $4 END,
        backend_checked_at = $3
  WHERE agent = $1
+   AND (NOT $2 OR backend_down_since IS NOT NULL OR backend_checked_at IS NULL)
 
 -- name: trigger_get
 SELECT agent, tick_id, at, event, action, reason, session_id, invoked, skip_reason,
