@@ -59,8 +59,8 @@ int notice_warn_levels(int warn[NOTICE_WARN_MAX], struct err *e)
 
 		errno = 0;
 		v = strtol(p, &end, 10);
-		if (end == p || errno || v < 1 || v > 100 || (*end && *end != ',') || n == NOTICE_WARN_MAX ||
-		    (n && v <= warn[n - 1])) {
+		if (end == p || errno || v < 1 || v > 100 || (*end && *end != ',') ||
+		    (*end == ',' && !end[1]) || n == NOTICE_WARN_MAX || (n && v <= warn[n - 1])) {
 			err_set(e, EX_PERM,
 				"AGENT_BUDGET_WARN_PERCENT: not up to %d rising whole percentages from 1 to 100, "
 				"comma-separated: '%.60s'", NOTICE_WARN_MAX, s);

@@ -308,16 +308,16 @@ static void booleans(void **state)
 	assert_int_equal(unit_kind(row, "paused"), JV_KIND_FALSE);
 	jv_free(row);
 	p = P4(jv_string("a1"), jv_true(), jv_string("ops"), jv_number(NOW));
-	assert_int_equal(store_query(db->s, "control_set_paused", jv_array_append(p, jv_number(NOW)),
-				     NULL, &e), 0);
+	p = jv_array_append(jv_array_append(p, jv_number(NOW)), jv_string("operator"));
+	assert_int_equal(store_query(db->s, "control_set_paused", p, NULL, &e), 0);
 	assert_int_equal(store_query1(db->s, "state_get", jv_array_append(jv_array(), jv_string("a1")),
 				      &row, &e), 0);
 	assert_int_equal(unit_kind(row, "paused"), JV_KIND_TRUE);
 	assert_string_equal(unit_str(row, "lease_holder"), "tick-1");
 	jv_free(row);
 	p = P4(jv_string("a1"), jv_false(), jv_null(), jv_null());
-	assert_int_equal(store_query(db->s, "control_set_paused", jv_array_append(p, jv_number(NOW + 1)),
-				     NULL, &e), 0);
+	p = jv_array_append(jv_array_append(p, jv_number(NOW + 1)), jv_null());
+	assert_int_equal(store_query(db->s, "control_set_paused", p, NULL, &e), 0);
 	assert_int_equal(store_query1(db->s, "control_state", jv_array_append(jv_array(), jv_string("a1")),
 				      &row, &e), 0);
 	assert_int_equal(unit_kind(row, "paused"), JV_KIND_FALSE);
@@ -328,6 +328,7 @@ static void booleans(void **state)
 	p = P4(jv_string("a1"), jv_string("t1"), jv_number(NOW), jv_string("idle"));
 	p = jv_array_concat(p, P4(jv_null(), jv_null(), jv_null(), jv_null()));
 	p = jv_array_append(jv_array_append(p, jv_number(0)), jv_number(4900000));
+	p = jv_array_append(p, jv_null());  /* detail */
 	assert_int_equal(store_query(db->s, "trigger_insert", p, NULL, &e), 0);
 	assert_int_equal(store_query1(db->s, "trigger_get", jv_array_append(jv_array(), jv_string("t1")),
 				      &row, &e), 0);
