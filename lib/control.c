@@ -1,9 +1,9 @@
 /* control: pause and resume the agent's ticks; cancel its research session. */
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/env.h"
 #include "net/backend.h"
 #include "control.h"
 #include "base/json.h"
@@ -60,20 +60,7 @@ fail:
 
 int control_breaker_limit(int *n, struct err *e)
 {
-	const char *s = getenv("AGENT_MAX_CONSECUTIVE_FAILURES");
-	char *end;
-	long v;
-
-	*n = 3;
-	if (!s || !*s)
-		return 0;
-	errno = 0;
-	v = strtol(s, &end, 10);
-	if (errno || *end || v < 0 || v > 100)
-		return err_set(e, EX_PERM,
-			       "AGENT_MAX_CONSECUTIVE_FAILURES: not a whole number from 0 to 100: '%.40s'", s);
-	*n = (int)v;
-	return 0;
+	return env_int("AGENT_MAX_CONSECUTIVE_FAILURES", 3, 0, 100, n, e);
 }
 
 /* The failures that trip the breaker: the system failing, not the gates

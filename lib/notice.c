@@ -10,6 +10,7 @@
 #include <sys/wait.h>
 
 #include "base/clock.h"
+#include "base/env.h"
 #include "base/json.h"
 #include "budget.h"
 #include "net/http.h"
@@ -25,24 +26,6 @@ static int kind_bit(const char *k, size_t n)
 	for (int i = 0; kinds[i]; i++)
 		if (strlen(kinds[i]) == n && !strncmp(kinds[i], k, n))
 			return 1 << i;
-	return 0;
-}
-
-static int env_whole(const char *name, int def, int min, int max, int *out, struct err *e)
-{
-	const char *s = getenv(name);
-	char *end;
-	long v;
-
-	*out = def;
-	if (!s || !*s)
-		return 0;
-	errno = 0;
-	v = strtol(s, &end, 10);
-	if (errno || *end || v < min || v > max)
-		return err_set(e, EX_PERM, "%s: not a whole number from %d to %d: '%.40s'", name, min,
-			       max, s);
-	*out = (int)v;
 	return 0;
 }
 
@@ -91,8 +74,8 @@ int notice_config(struct notice_cfg *c, const char *agent, struct err *e)
 	if (c->url && strncmp(c->url, "http://", 7) && strncmp(c->url, "https://", 8))
 		return err_set(e, EX_PERM, "AGENT_NOTIFY_URL: not an http:// or https:// URL: '%.60s'",
 			       c->url);
-	if (env_whole("AGENT_NOTIFY_TIMEOUT_MS", 2000, 1, 60000, &c->timeout_ms, e) ||
-	    env_whole("AGENT_NOTIFY_BACKEND_TICKS", 2, 1, 1000, &c->backend_ticks, e))
+	if (env_int("AGENT_NOTIFY_TIMEOUT_MS", 2000, 1, 60000, &c->timeout_ms, e) ||
+	    env_int("AGENT_NOTIFY_BACKEND_TICKS", 2, 1, 1000, &c->backend_ticks, e))
 		return EX_PERM;
 	if (!on || !*on || !strcmp(on, "all")) {
 		c->kinds = ~0u;

@@ -9,47 +9,12 @@
 #include "notice.h"
 #include "net/http.h"
 #include "base/clock.h"
+#include "base/env.h"
 #include "base/json.h"
 #include "store/lease.h"
 #include "pricing.h"
 #include "session.h"
 #include "trigger.h"
-
-static int env_int(const char *name, int def, int min, int max, int *out, struct err *e)
-{
-	const char *s = getenv(name);
-	char *end;
-	long v;
-
-	*out = def;
-	if (!s || !*s)
-		return 0;
-	errno = 0;
-	v = strtol(s, &end, 10);
-	if (errno || *end || v < min || v > max)
-		return err_set(e, EX_PERM, "%s: not a whole number from %d to %d: '%.40s'",
-			       name, min, max, s);
-	*out = (int)v;
-	return 0;
-}
-
-static int env_flag(const char *name, int def, int *out, struct err *e)
-{
-	static const char *const yes[] = { "1", "true", "yes", "on", NULL };
-	static const char *const no[] = { "0", "false", "no", "off", NULL };
-	const char *s = getenv(name);
-
-	*out = def;
-	if (!s || !*s)
-		return 0;
-	for (const char *const *p = yes; *p; p++)
-		if (strcmp(s, *p) == 0)
-			return *out = 1, 0;
-	for (const char *const *p = no; *p; p++)
-		if (strcmp(s, *p) == 0)
-			return *out = 0, 0;
-	return err_set(e, EX_PERM, "%s: not 0 or 1: '%.40s'", name, s);
-}
 
 int trigger_config(struct trigger_cfg *c, const char *agent, const char *tick_id,
 		   struct err *e)
