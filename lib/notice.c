@@ -170,16 +170,6 @@ static int64_t iget(jv row, const char *k)
 	return v;
 }
 
-static int truthy(jv row, const char *k)
-{
-	jv v = json_get(jv_copy(row), k);
-	int t = jv_get_kind(v) == JV_KIND_TRUE ||
-		(jv_get_kind(v) == JV_KIND_NUMBER && jv_number_value(v) != 0);
-
-	jv_free(v);
-	return t;
-}
-
 static void span_text(int64_t secs, char *buf, size_t n)
 {
 	if (secs < 90)
@@ -260,9 +250,10 @@ static int scan_breaker(struct store *s, const struct notice_cfg *c, jv st, jv *
 			struct err *e)
 {
 	char *by = json_string(st, "paused_by"), *why = NULL, key[64], text[700];
-	int rc = 0;
+	int rc = 0, paused = 0;
 
-	if (truthy(st, "paused") && by && !strcmp(by, "breaker")) {
+	json_bool(st, "paused", &paused);  /* both stores hand booleans back as such */
+	if (paused && by && !strcmp(by, "breaker")) {
 		jv d = jv_object();
 
 		why = json_string(st, "pause_reason");
