@@ -45,6 +45,11 @@ int budget_config(struct budget_cfg *c, const char *agent, struct err *e)
 	return 0;
 }
 
+int64_t budget_resets_at(const struct budget_cfg *c)
+{
+	return (c->now / 86400 + 1) * 86400;
+}
+
 int64_t budget_cycle_estimate(void)
 {
 	const char *s = getenv("AGENT_CYCLE_ESTIMATE_USD");
@@ -142,7 +147,7 @@ static jv status_json(const struct budget_cfg *c, jv row)
 	if (remaining < 0)
 		remaining = 0;
 	available = remaining - c->buffer > 0 ? remaining - c->buffer : 0;
-	clock_format((c->now / 86400 + 1) * 86400, resets);
+	clock_format(budget_resets_at(c), resets);
 	jv out = jv_object();
 	out = json_set(out, "agent", jv_string(c->agent));
 	out = json_set(out, "day", jv_string(c->day));

@@ -51,6 +51,10 @@ int budget_history(struct store *s, const struct budget_cfg *c, int days, jv *ou
 int budget_count_cycle(struct store *s, const struct budget_cfg *c, int completed,
 		       struct err *e);
 
+/* When the day of c->now ends and a new budget starts: the next 00:00 UTC
+ * (Unix seconds). */
+int64_t budget_resets_at(const struct budget_cfg *c);
+
 /* Cost estimate of one cycle: AGENT_CYCLE_ESTIMATE_USD, else $0.15. */
 int64_t budget_cycle_estimate(void);
 

@@ -308,7 +308,7 @@ static int scan_budget(struct store *s, const struct notice_cfg *c, jv *fresh, s
 	if (rc == 0 && avail < need) {
 		jv d = jv_object();
 
-		reset = (c->now / 86400 + 1) * 86400;
+		reset = budget_resets_at(&b);
 		at_text(reset, at);
 		span_text(reset - c->now, left, sizeof left);
 		pricing_format_usd(avail, a, sizeof a);

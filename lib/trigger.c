@@ -441,7 +441,7 @@ static int decide_start(struct store *s, const struct trigger_cfg *c, const stru
 		/* what it lacks and when it comes back: the next UTC midnight */
 		pricing_format_usd(avail, a, sizeof a);
 		pricing_format_usd(budget_cycle_estimate(), n, sizeof n);
-		clock_format((c->now_us / 1000000 / 86400 + 1) * 86400, at);
+		clock_format(budget_resets_at(&d->budget), at);
 		snprintf(d->detail, sizeof d->detail, "available %s, a cycle needs %s; the day resets at %s",
 			 a, n, at);
 		decide(d, "budget_exhausted", "skip", "budget_exhausted");

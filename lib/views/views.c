@@ -266,8 +266,9 @@ static int is(jv row, const char *k, const char *v)
  * ...}: paused, stale, tick_failed, waiting_backend, waiting_budget,
  * running, idle, never_ran.  The first that holds, in that order.
  */
-static jv state_json(jv state, jv last, jv cur, jv budget, int64_t now)
+static jv state_json(jv state, jv last, jv cur, jv budget, const struct budget_cfg *b)
 {
+	const int64_t now = b->now;
 	char text[900], a[32], n[32], t1[32], t2[48], age[16];
 	int64_t last_at = iget(state, "last_tick_at"), iv = tick_interval();
 	jv o = jv_object();
@@ -320,7 +321,7 @@ static jv state_json(jv state, jv last, jv cur, jv budget, int64_t now)
 		free(err);
 	} else if (jv_get_kind(last) == JV_KIND_OBJECT && is(last, "reason", "budget_exhausted")) {
 		double v = 0;
-		int64_t reset = (now / 86400 + 1) * 86400, need = budget_cycle_estimate();
+		int64_t reset = budget_resets_at(b), need = budget_cycle_estimate();
 
 		json_number(budget, "available_usd", &v);
 		pricing_format_usd(pricing_micros(v), a, sizeof a);
@@ -408,10 +409,10 @@ int views_status(struct store *s, const struct budget_cfg *b, int recent, jv *ou
 			c = json_set(c, "percent", jv_number(0));
 			c = json_set(c, "step", jv_string("Not started: the last tick failed"));
 		}
-		o = json_set(o, "state", state_json(state, last, c, budget, now));
+		o = json_set(o, "state", state_json(state, last, c, budget, b));
 		o = json_set(o, "current", c);
 	} else {
-		o = json_set(o, "state", state_json(state, last, jv_null(), budget, now));
+		o = json_set(o, "state", state_json(state, last, jv_null(), budget, b));
 		o = json_set(o, "current", jv_null());
 	}
 	o = json_set(o, "last_tick", jv_get_kind(last) == JV_KIND_OBJECT ? jv_copy(last) : jv_null());
