@@ -265,12 +265,18 @@ agent_notification_failures_total{agent="default",method="url"} 2'
 	else
 		# root writes any file: the tick runs as nobody on a store it may only read
 		sqlite3 "$AGENT_DB" "PRAGMA wal_checkpoint(TRUNCATE)" >/dev/null
+		# the commands and data where nobody may read them, whatever the
+		# checkout's own permissions
+		cp -R "$AGENT_BIN" "$BATS_TEST_TMPDIR/bin"
+		cp -R "$AGENT_DATADIR" "$BATS_TEST_TMPDIR/share"
+		chmod -R a+rX "$BATS_TEST_TMPDIR/bin" "$BATS_TEST_TMPDIR/share"
 		chmod 755 "$BATS_TEST_TMPDIR"
 		chmod 444 "$AGENT_DB"
 		chmod 555 "$BATS_TEST_TMPDIR"
-		run -5 --separate-stderr runuser -u nobody -- env PATH="$PATH" AGENT_DB="$AGENT_DB" \
-			AGENT_DATADIR="$AGENT_DATADIR" AGENT_HEALTH_CHECK=0 AGENT_COEXIST_CHECK=0 \
-			ANTHROPIC_API_KEY=sk-test ANTHROPIC_BASE_URL="$SIM_URL" agent-cycle -q
+		run -5 --separate-stderr runuser -u nobody -- env PATH="$BATS_TEST_TMPDIR/bin:$PATH" \
+			AGENT_DB="$AGENT_DB" AGENT_DATADIR="$BATS_TEST_TMPDIR/share" AGENT_HEALTH_CHECK=0 \
+			AGENT_COEXIST_CHECK=0 ANTHROPIC_API_KEY=sk-test ANTHROPIC_BASE_URL="$SIM_URL" \
+			"$BATS_TEST_TMPDIR/bin/agent-cycle" -q
 		chmod 755 "$BATS_TEST_TMPDIR"
 		# WAL needs its -shm file: without a writable directory the open fails
 		word="(cannot open '.*': unable to open database file|lease_take: attempt to write a readonly database)$"
