@@ -263,21 +263,27 @@ agent_notification_failures_total{agent="default",method="url"} 2'
 		AGENT_DB="$AGENT_DB&options=-c%20default_transaction_read_only%3Don" run -5 --separate-stderr agent-cycle -q
 		word="lease_take: cannot execute INSERT in a read-only transaction$"
 	else
-		# root writes any file: the tick runs as nobody on a store it may only read
+		# root writes any file: the tick runs as nobody on a store it may
+		# only read, in a directory of known permissions (the checkout's
+		# and bats' own may be private), with the commands beside it
+		ro=$(mktemp -d /tmp/agent-ro.XXXXXX)
+		chmod 755 "$ro"
+		cp -R "$AGENT_BIN" "$ro/bin"
+		cp -R "$AGENT_DATADIR" "$ro/share"
 		sqlite3 "$AGENT_DB" "PRAGMA wal_checkpoint(TRUNCATE)" >/dev/null
-		# the commands and data where nobody may read them, whatever the
-		# checkout's own permissions
-		cp -R "$AGENT_BIN" "$BATS_TEST_TMPDIR/bin"
-		cp -R "$AGENT_DATADIR" "$BATS_TEST_TMPDIR/share"
-		chmod -R a+rX "$BATS_TEST_TMPDIR/bin" "$BATS_TEST_TMPDIR/share"
-		chmod 755 "$BATS_TEST_TMPDIR"
+		cp "$AGENT_DB" "$ro/agent.db"
+		export AGENT_DB="$ro/agent.db"
+		before=$(snapshot)
+		chmod -R a+rX "$ro"
 		chmod 444 "$AGENT_DB"
-		chmod 555 "$BATS_TEST_TMPDIR"
-		run -5 --separate-stderr runuser -u nobody -- env PATH="$BATS_TEST_TMPDIR/bin:$PATH" \
-			AGENT_DB="$AGENT_DB" AGENT_DATADIR="$BATS_TEST_TMPDIR/share" AGENT_HEALTH_CHECK=0 \
+		chmod 555 "$ro"
+		run -5 --separate-stderr runuser -u nobody -- env PATH="$ro/bin:$PATH" \
+			AGENT_DB="$AGENT_DB" AGENT_DATADIR="$ro/share" AGENT_HEALTH_CHECK=0 \
 			AGENT_COEXIST_CHECK=0 ANTHROPIC_API_KEY=sk-test ANTHROPIC_BASE_URL="$SIM_URL" \
-			"$BATS_TEST_TMPDIR/bin/agent-cycle" -q
-		chmod 755 "$BATS_TEST_TMPDIR"
+			"$ro/bin/agent-cycle" -q
+		chmod 755 "$ro"
+		after=$(snapshot)
+		rm -rf "$ro"
 		# WAL needs its -shm file: without a writable directory the open fails
 		word="(cannot open '.*': unable to open database file|lease_take: attempt to write a readonly database)$"
 	fi
@@ -285,5 +291,5 @@ agent_notification_failures_total{agent="default",method="url"} 2'
 	assert_regex "${stderr_lines[0]}" "^agent-trigger: [a-z]+: $word"
 	assert_regex "${stderr_lines[-1]}" "^agent-cycle: tick [0-9a-f]+: cannot record the failure nor release the lease$"
 	assert_equal "$(model_calls)" 0
-	assert_equal "$(snapshot)" "$before"
+	assert_equal "${after-$(snapshot)}" "$before"
 }
