@@ -70,8 +70,8 @@ known_rows() {
 
 # The samples, by hand, of known_rows (label sets that are still zero left out).
 EXPECTED='agent_cycles_started_total{agent="default"} 3
-agent_cycles_total{agent="default",outcome="failed_training_gate"} 1
-agent_cycles_total{agent="default",outcome="success"} 1
+agent_cycles_total{agent="default",detail="failed_training_gate",outcome="failed"} 1
+agent_cycles_total{agent="default",detail="success",outcome="completed"} 1
 agent_cycle_duration_seconds_bucket{agent="default",le="600"} 1
 agent_cycle_duration_seconds_bucket{agent="default",le="900"} 1
 agent_cycle_duration_seconds_bucket{agent="default",le="1200"} 2
@@ -117,11 +117,16 @@ agent_invocation_duration_seconds_bucket{agent="default",kind="design",le="20"} 
 agent_invocation_duration_seconds_bucket{agent="default",kind="design",le="30"} 2
 agent_invocation_duration_seconds_sum{agent="default",kind="design"} 31.5
 agent_invocation_duration_seconds_bucket{agent="default",kind="assessment",le="0.5"} 1
-agent_tokens_total{agent="default",type="cache_read"} 405
-agent_tokens_total{agent="default",type="cache_write"} 300
-agent_tokens_total{agent="default",type="input"} 1010
-agent_tokens_total{agent="default",type="output"} 220
+agent_tokens_total{agent="default",phase="assessment",type="cache_read"} 5
+agent_tokens_total{agent="default",phase="assessment",type="cache_write"} 0
+agent_tokens_total{agent="default",phase="assessment",type="input"} 10
+agent_tokens_total{agent="default",phase="assessment",type="output"} 20
+agent_tokens_total{agent="default",phase="design",type="cache_read"} 400
+agent_tokens_total{agent="default",phase="design",type="cache_write"} 300
+agent_tokens_total{agent="default",phase="design",type="input"} 1000
+agent_tokens_total{agent="default",phase="design",type="output"} 200
 agent_cost_usd_total{agent="default"} 0.01235
+agent_budget_spend_total{agent="default"} 0.01235
 agent_tool_calls_total{agent="default",status="error",tool="_unknown"} 1
 agent_tool_calls_total{agent="default",status="error",tool="start_training"} 1
 agent_tool_calls_total{agent="default",status="ok",tool="save_strategy_config"} 1
@@ -177,15 +182,15 @@ families() { sed -n 's/^# HELP \([^ ]*\) .*/\1/p' <<<"$1"; }
 @test "render: a fresh store: every family, HELP and TYPE, zero series, promtool clean" {
 	run -0 --separate-stderr agent-metrics-agg --render
 	assert_equal "$stderr" ""
-	assert_equal "$(families "$output" | tr '\n' ' ')" "agent_cycles_started_total agent_cycles_total agent_cycle_duration_seconds agent_phase_duration_seconds agent_triggers_total agent_tick_duration_seconds agent_tick_failures_total agent_gate_results_total agent_gate_failures_total agent_invocations_total agent_invocation_duration_seconds agent_tokens_total agent_cost_usd_total agent_tool_calls_total agent_tool_duration_seconds agent_errors_total agent_metrics_delivery_failures_total agent_notifications_total agent_notification_failures_total gen_ai_client_token_usage gen_ai_client_operation_duration_seconds agent_budget_limit_usd agent_budget_spent_usd agent_budget_held_usd agent_budget_remaining_usd agent_budget_buffer_usd agent_budget_cycle_estimate_usd agent_budget_used_ratio agent_budget_warning_level_ratio agent_paused agent_backend_up agent_breaker_open agent_last_tick_timestamp_seconds agent_active_sessions "
+	assert_equal "$(families "$output" | tr '\n' ' ')" "agent_cycles_started_total agent_cycles_total agent_cycle_duration_seconds agent_phase_duration_seconds agent_triggers_total agent_tick_duration_seconds agent_tick_failures_total agent_gate_results_total agent_gate_failures_total agent_invocations_total agent_invocation_duration_seconds agent_tokens_total agent_cost_usd_total agent_budget_spend_total agent_tool_calls_total agent_tool_duration_seconds agent_errors_total agent_metrics_delivery_failures_total agent_notifications_total agent_notification_failures_total gen_ai_client_token_usage gen_ai_client_operation_duration_seconds agent_budget_limit_usd agent_budget_spent_usd agent_budget_held_usd agent_budget_remaining_usd agent_budget_buffer_usd agent_budget_cycle_estimate_usd agent_budget_used_ratio agent_budget_warning_level_ratio agent_paused agent_backend_up agent_breaker_open agent_last_tick_timestamp_seconds agent_active_sessions "
 	# one TYPE per HELP, right after it
 	assert_equal "$(grep -c '^# TYPE' <<<"$output")" "$(grep -c '^# HELP' <<<"$output")"
 	assert_equal "$(grep -A1 '^# HELP' <<<"$output" | grep -c '^# TYPE')" "$(grep -c '^# HELP' <<<"$output")"
 	has_lines 'agent_cycles_started_total{agent="default"} 0
-agent_cycles_total{agent="default",outcome="success"} 0
+agent_cycles_total{agent="default",detail="success",outcome="completed"} 0
 agent_cycle_duration_seconds_bucket{agent="default",le="7200"} 0
 agent_cycle_duration_seconds_count{agent="default"} 0
-agent_tokens_total{agent="default",type="cache_write"} 0
+agent_tokens_total{agent="default",phase="design",type="cache_write"} 0
 agent_budget_limit_usd{agent="default"} 5
 agent_budget_remaining_usd{agent="default"} 5
 agent_paused{agent="default"} 0'
@@ -331,11 +336,11 @@ tool_duration_seconds|tool="x"|0|1|1'
 	done
 	assert_line 'agent_cycles_started_total{agent="default"} 3'
 	assert_line 'agent_cycles_started_total{agent="other"} 3'
-	assert_line 'agent_cycles_total{agent="default",outcome="failed_backtest_gate"} 3'
+	assert_line 'agent_cycles_total{agent="default",detail="failed_backtest_gate",outcome="failed"} 3'
 	assert_line 'agent_gate_results_total{agent="default",gate="training",result="pass"} 3'
 	assert_line 'agent_gate_failures_total{agent="default",gate="backtest",reason="win \"rate\""} 3'
 	assert_line 'agent_tool_calls_total{agent="default",status="error",tool="_unknown"} 3'
-	assert_line 'agent_tokens_total{agent="default",type="cache_read"} 120'
+	assert_line 'agent_tokens_total{agent="default",phase="design",type="cache_read"} 120'
 	assert_line 'agent_errors_total{agent="other",type="model_call"} 3'
 	assert_line 'agent_tick_failures_total{agent="default",stage="agent-invoke"} 3'
 	assert_line 'gen_ai_client_token_usage_sum{agent="default",gen_ai_operation_name="chat",gen_ai_provider_name="anthropic",gen_ai_request_model="claude-x",gen_ai_token_type="input"} 240'

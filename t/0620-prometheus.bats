@@ -120,4 +120,33 @@ EOF
 	done
 	[ "$count" -ge 60 ] || fail "only $count queries in the dashboard"
 	[ -z "$bad" ] || fail "$bad"
+	# the research platform's own dashboard, unedited: every query has data,
+	# and the stat panels say what the store says
+	local title want completed failed total spent
+	count=0
+	while IFS=$'\t' read -r title expr; do
+		count=$((count + 1))
+		run prom_query "$expr"
+		if [ "$status" != 0 ] || [ "$(jq -r .status <<<"$output")" != success ]; then
+			bad+="error: $title: $expr: $output"$'\n'
+		elif [ "$(jq '.data.result | length' <<<"$output")" = 0 ]; then
+			bad+="no data: $title: $expr"$'\n'
+		fi
+	done < <(grep -v '^#' "$ROOT/t/data/ktrdr/grafana/agent-research.queries")
+	[ "$count" = 15 ] || fail "$count queries of the platform's dashboard"
+	[ -z "$bad" ] || fail "$bad"
+	# one job's view of the counters (the pushed and the served are the same)
+	ktrdr_value() { prom_query "$1" | jq -r '.data.result[0].value[1]'; }
+	completed=$(sql "SELECT count(*) FROM agent_sessions WHERE outcome = 'success'")
+	failed=$(sql "SELECT count(*) FROM agent_sessions WHERE outcome LIKE 'failed%'")
+	total=$(sql "SELECT count(*) FROM agent_sessions WHERE outcome IS NOT NULL")
+	assert_equal "$(ktrdr_value 'sum(agent_cycles_total{job="agent-serve"})')" "$total"
+	assert_equal "$(ktrdr_value 'sum(agent_cycles_total{job="agent-serve",outcome="completed"}) or vector(0)')" "$completed"
+	assert_equal "$(ktrdr_value 'sum(agent_cycles_total{job="agent-serve",outcome="failed"}) or vector(0)')" "$failed"
+	spent=$(sql "SELECT sum(cost_micros) FROM agent_invocations")
+	want=$(ktrdr_value 'sum(agent_budget_spend_total{job="agent-serve"}) * 1000000')
+	assert_equal "$(printf '%.0f' "$want")" "$spent"
+	# tokens by phase: the invocation kinds the platform names
+	run -0 prom_query 'sum by (phase) (agent_tokens_total{job="agent-serve"}) > 0'
+	assert_equal "$(jq -r '[.data.result[].metric.phase] | sort | join(" ")' <<<"$output")" "assessment design"
 }

@@ -21,17 +21,25 @@ struct family {
 	double scale;              /* stored units per base unit */
 	const char *help;
 	const char *const *init;   /* label sets shown at zero before they are seen */
+	const char *from;          /* the stored name when it is not name */
 };
 
 #define LABELS(...) ((const char *const[]){ __VA_ARGS__, NULL })
 
 static const struct family families[] = {
 	{ "cycles_started_total", COUNTER, 0, 1, "Research cycles started.", LABELS("") },
-	{ "cycles_total", COUNTER, 0, 1, "Research cycles ended, by outcome.",
-	  LABELS("outcome=\"success\"", "outcome=\"failed_design\"", "outcome=\"failed_training\"",
-		 "outcome=\"failed_training_gate\"", "outcome=\"failed_backtest\"",
-		 "outcome=\"failed_backtest_gate\"", "outcome=\"failed_assessment\"",
-		 "outcome=\"cancelled\"", "outcome=\"failed_interrupted\"", "outcome=\"failed_orphan\"") },
+	{ "cycles_total", COUNTER, 0, 1,
+	  "Research cycles ended, by outcome (completed, failed, cancelled: the platform's words) and detail (the session's outcome).",
+	  LABELS("detail=\"success\",outcome=\"completed\"",
+		 "detail=\"failed_design\",outcome=\"failed\"",
+		 "detail=\"failed_training\",outcome=\"failed\"",
+		 "detail=\"failed_training_gate\",outcome=\"failed\"",
+		 "detail=\"failed_backtest\",outcome=\"failed\"",
+		 "detail=\"failed_backtest_gate\",outcome=\"failed\"",
+		 "detail=\"failed_assessment\",outcome=\"failed\"",
+		 "detail=\"cancelled\",outcome=\"cancelled\"",
+		 "detail=\"failed_interrupted\",outcome=\"failed\"",
+		 "detail=\"failed_orphan\",outcome=\"failed\"") },
 	{ "cycle_duration_seconds", HISTOGRAM, 0, 1,
 	  "Duration of ended research cycles, from start to outcome, in seconds.", LABELS("") },
 	{ "phase_duration_seconds", HISTOGRAM, 0, 1,
@@ -53,9 +61,17 @@ static const struct family families[] = {
 	{ "invocation_duration_seconds", HISTOGRAM, 0, 1000,
 	  "Duration of model calls (each attempt), by kind, in seconds.", NULL },
 	{ "tokens_total", COUNTER, 0, 1,
-	  "Model tokens, by type (input: uncached input; cache_write, cache_read; output).",
-	  LABELS("type=\"input\"", "type=\"output\"", "type=\"cache_write\"", "type=\"cache_read\"") },
+	  "Model tokens, by phase (the invocation kind) and type (input: uncached input; cache_write, cache_read; output).",
+	  LABELS("phase=\"design\",type=\"input\"", "phase=\"design\",type=\"output\"",
+		 "phase=\"design\",type=\"cache_write\"", "phase=\"design\",type=\"cache_read\"",
+		 "phase=\"assessment\",type=\"input\"", "phase=\"assessment\",type=\"output\"",
+		 "phase=\"assessment\",type=\"cache_write\"",
+		 "phase=\"assessment\",type=\"cache_read\"") },
 	{ "cost_usd_total", COUNTER, 0, 1e6, "Cost of model calls in US dollars.", LABELS("") },
+	/* the same count under the platform's name (ktrdr/agents/metrics.py) */
+	{ "budget_spend_total", COUNTER, 0, 1e6,
+	  "Cost of model calls in US dollars (agent_cost_usd_total under the research platform's name).",
+	  LABELS(""), "cost_usd_total" },
 	{ "tool_calls_total", COUNTER, 0, 1, "Tool calls of the model, by tool and status.", NULL },
 	{ "tool_duration_seconds", HISTOGRAM, 0, 1000, "Duration of tool calls, by tool, in seconds.",
 	  NULL },
@@ -79,7 +95,7 @@ static const struct family families[] = {
 	{ "gen_ai_client_operation_duration_seconds", HISTOGRAM, 1, 1000,
 	  "GenAI operation duration in seconds (OpenTelemetry GenAI gen_ai.client.operation.duration).",
 	  NULL },
-	{ NULL, 0, 0, 0, NULL, NULL }
+	{ NULL, 0, 0, 0, NULL, NULL, NULL }
 };
 
 struct series {
@@ -143,7 +159,7 @@ static size_t bounds_of(struct render *r, const struct family *f, double *b)
 		double le = 0;
 
 		json_number(row, "le", &le);
-		if (name && !strcmp(name, f->name) && le < 9.0e18)
+		if (name && !strcmp(name, f->from ? f->from : f->name) && le < 9.0e18)
 			b[n++] = le / f->scale;
 		free(name);
 		jv_free(row);
@@ -215,7 +231,7 @@ static int render_family(struct render *r, const struct family *f, struct err *e
 		char *labels = json_string(row, "labels");
 		struct series *s;
 
-		if (rn && agent && !strcmp(rn, f->name)) {
+		if (rn && agent && !strcmp(rn, f->from ? f->from : f->name)) {
 			s = find_series(&v, &n, &cap, agent, labels ? labels : "");
 			if (!s) {
 				rc = err_set(e, EX_TEMP, "out of memory");

@@ -53,7 +53,8 @@ ticks AS (SELECT agent, json_extract(v, '$.event') AS event, json_extract(v, '$.
                  json_extract(v, '$.failed_stage') AS failed_stage
             FROM metric_pending WHERE kind = 'tick'),
 inv AS (SELECT i.*, 'gen_ai_operation_name="chat",gen_ai_provider_name="anthropic",gen_ai_request_model="'
-                    || COALESCE(replace(replace(replace(i.model, '\', '\\'), '"', '\"'), char(10), '\n'), '') || '"' AS gl
+                    || COALESCE(replace(replace(replace(i.model, '\', '\\'), '"', '\"'), char(10), '\n'), '') || '"' AS gl,
+               'phase="' || COALESCE(replace(replace(replace(i.kind, '\', '\\'), '"', '\"'), char(10), '\n'), '') || '"' AS kl
           FROM metric_pending p JOIN agent_invocations i ON i.id = p.ref WHERE p.kind = 'invocation'),
 act AS (SELECT a.agent, a.success, a.duration_ms,
                CASE WHEN NOT a.success AND a.error LIKE 'unknown tool %' THEN '_unknown' ELSE a.tool_name END AS t
@@ -62,7 +63,9 @@ obs (agent, name, labels, v) AS (
     SELECT agent, 'cycles_started_total', '', 1 FROM metric_pending WHERE kind = 'session_created'
     UNION ALL
     SELECT agent, 'cycles_total',
-           'outcome="' || COALESCE(replace(replace(replace(outcome, '\', '\\'), '"', '\"'), char(10), '\n'), '') || '"', 1
+           'detail="' || COALESCE(replace(replace(replace(outcome, '\', '\\'), '"', '\"'), char(10), '\n'), '')
+           || '",outcome="' || CASE outcome WHEN 'success' THEN 'completed' WHEN 'cancelled' THEN 'cancelled'
+                                           ELSE 'failed' END || '"', 1
       FROM ended
     UNION ALL
     SELECT agent, 'cycle_duration_seconds', '', max(ended_at - created_at, 0) FROM ended
@@ -106,13 +109,13 @@ obs (agent, name, labels, v) AS (
            CASE WHEN status = 'ok' THEN '' ELSE 'error_type="' || COALESCE(replace(replace(replace(status, '\', '\\'), '"', '\"'), char(10), '\n'), '') || '",' END
            || COALESCE(gl, ''), max(duration_ms, 0) FROM inv
     UNION ALL
-    SELECT agent, 'tokens_total', 'type="input"', input_tokens FROM inv
+    SELECT agent, 'tokens_total', kl || ',type="input"', input_tokens FROM inv
     UNION ALL
-    SELECT agent, 'tokens_total', 'type="output"', output_tokens FROM inv
+    SELECT agent, 'tokens_total', kl || ',type="output"', output_tokens FROM inv
     UNION ALL
-    SELECT agent, 'tokens_total', 'type="cache_write"', cache_write_tokens FROM inv
+    SELECT agent, 'tokens_total', kl || ',type="cache_write"', cache_write_tokens FROM inv
     UNION ALL
-    SELECT agent, 'tokens_total', 'type="cache_read"', cache_read_tokens FROM inv
+    SELECT agent, 'tokens_total', kl || ',type="cache_read"', cache_read_tokens FROM inv
     UNION ALL
     SELECT agent, 'cost_usd_total', '', cost_micros FROM inv
     UNION ALL
