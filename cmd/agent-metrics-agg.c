@@ -33,7 +33,7 @@ static const char summary[] =
 	"metric, default 1000).";
 
 enum { OPT_RELEASE = 256, OPT_STATUS, OPT_STAGE, OPT_ERROR, OPT_RENDER, OPT_SERVE, OPT_DELIVER, OPT_EVENTS,
-       OPT_STRICT };
+       OPT_STRICT, OPT_NAMESPACE };
 
 static struct argp_option options[] = {
 	{ "release", OPT_RELEASE, "TICK", 0, "close tick TICK after a failed stage", 0 },
@@ -50,6 +50,8 @@ static struct argp_option options[] = {
 	{ "events", OPT_EVENTS, "FILE", 0,
 	  "aggregate JSONL trace events from FILE (- for stdin) and write their metrics", 0 },
 	{ "strict", OPT_STRICT, 0, 0, "with --events: a malformed line is an error (exit 3)", 0 },
+	{ "namespace", OPT_NAMESPACE, "NS", 0,
+	  "prefix of the metric names (AGENT_METRICS_NAMESPACE): NS_cycles_total, NS_agent_route_total", 0 },
 	{ 0 }
 };
 
@@ -83,6 +85,11 @@ static error_t parse(int key, char *arg, struct argp_state *st)
 	case OPT_SERVE: a->serve = arg; break;
 	case OPT_EVENTS: a->events = arg; break;
 	case OPT_STRICT: a->strict = 1; break;
+	case OPT_NAMESPACE:
+		if (!prom_name_ok(arg, 1) || strlen(arg) > 64)
+			argp_error(st, "--namespace: not a metric name prefix: '%s'", arg);
+		setenv("AGENT_METRICS_NAMESPACE", arg, 1);
+		break;
 	case ARGP_KEY_ARG: argp_error(st, "unexpected argument '%s'", arg); break;
 	case ARGP_KEY_END:
 		if (!!a->release + a->render + a->deliver + !!a->serve + !!a->events > 1)
@@ -258,6 +265,10 @@ static int events(const char *path, int strict)
 			cli_warn("%s: %llu malformed lines skipped (the first, line %llu: %s)",
 				 strcmp(path, "-") ? path : "stdin", (unsigned long long)st.malformed,
 				 (unsigned long long)st.first_bad_line, st.first_bad);
+		if (st.folded && !cli_quiet)
+			cli_warn("%s: %llu events counted under \"_other\" label values: a metric reached %zu label sets (AGENT_EVENTS_MAX_SERIES)",
+				 strcmp(path, "-") ? path : "stdin", (unsigned long long)st.folded,
+				 st.max_series);
 	}
 	if (fd != STDIN_FILENO)
 		close(fd);

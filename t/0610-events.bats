@@ -57,52 +57,45 @@ agent_events_total{event="self_check"} 1
 agent_events_total{event="tool_call"} 2
 agent_events_total{event="turn_end"} 2
 agent_events_total{event="turn_start"} 1
-agent_event_routes_total{selected_agent="billing"} 1
-agent_event_routes_total{selected_agent="café \"x\"\\y"} 1
-agent_event_handoffs_total{from_agent="billing",to_agent="refunds"} 1
-agent_event_tool_calls_total{agent="billing",status="error",tool="refund"} 1
-agent_event_tool_calls_total{agent="billing",status="ok",tool="lookup"} 1
-agent_event_tool_calls_total{agent="billing",status="ok",tool="refund"} 1
-agent_event_tool_duration_seconds_bucket{agent="billing",tool="lookup",le="2.5"} 1
-agent_event_tool_duration_seconds_bucket{agent="billing",tool="lookup",le="5"} 1
-agent_event_tool_duration_seconds_bucket{agent="billing",tool="lookup",le="10"} 1
-agent_event_tool_duration_seconds_bucket{agent="billing",tool="lookup",le="+Inf"} 1
-agent_event_tool_duration_seconds_sum{agent="billing",tool="lookup"} 1.5
-agent_event_tool_duration_seconds_count{agent="billing",tool="lookup"} 1
-agent_event_tool_duration_seconds_bucket{agent="billing",tool="refund",le="0.025"} 1
-agent_event_tool_duration_seconds_bucket{agent="billing",tool="refund",le="0.05"} 1
-agent_event_tool_duration_seconds_bucket{agent="billing",tool="refund",le="0.1"} 1
-agent_event_tool_duration_seconds_bucket{agent="billing",tool="refund",le="0.25"} 1
-agent_event_tool_duration_seconds_bucket{agent="billing",tool="refund",le="0.5"} 2
-agent_event_tool_duration_seconds_bucket{agent="billing",tool="refund",le="1"} 2
-agent_event_tool_duration_seconds_bucket{agent="billing",tool="refund",le="2.5"} 2
-agent_event_tool_duration_seconds_bucket{agent="billing",tool="refund",le="5"} 2
-agent_event_tool_duration_seconds_bucket{agent="billing",tool="refund",le="10"} 2
-agent_event_tool_duration_seconds_bucket{agent="billing",tool="refund",le="+Inf"} 2
-agent_event_tool_duration_seconds_sum{agent="billing",tool="refund"} 0.32
-agent_event_tool_duration_seconds_count{agent="billing",tool="refund"} 2
-agent_event_guardrail_decisions_total{decision="block",gate="pii",reason="email_address"} 1
-agent_event_guardrail_decisions_total{decision="pass",gate="toxicity",reason="none"} 1
-agent_event_self_checks_total{agent="refunds",decision="retry"} 1
-agent_event_turn_duration_seconds_bucket{agent="refunds",le="2.5"} 1
-agent_event_turn_duration_seconds_bucket{agent="refunds",le="5"} 1
-agent_event_turn_duration_seconds_bucket{agent="refunds",le="10"} 1
-agent_event_turn_duration_seconds_bucket{agent="refunds",le="30"} 1
-agent_event_turn_duration_seconds_bucket{agent="refunds",le="60"} 1
-agent_event_turn_duration_seconds_bucket{agent="refunds",le="120"} 1
-agent_event_turn_duration_seconds_bucket{agent="refunds",le="+Inf"} 1
-agent_event_turn_duration_seconds_sum{agent="refunds"} 2
-agent_event_turn_duration_seconds_count{agent="refunds"} 1
-agent_event_turn_duration_seconds_bucket{agent="triage",le="10"} 1
-agent_event_turn_duration_seconds_bucket{agent="triage",le="30"} 1
-agent_event_turn_duration_seconds_bucket{agent="triage",le="60"} 1
-agent_event_turn_duration_seconds_bucket{agent="triage",le="120"} 1
-agent_event_turn_duration_seconds_bucket{agent="triage",le="+Inf"} 1
-agent_event_turn_duration_seconds_sum{agent="triage"} 7
-agent_event_turn_duration_seconds_count{agent="triage"} 1'
-	has_lines 'agent_event_turn_duration_seconds_bucket{agent="refunds",le="1"} 0
+agent_route_total{selected_agent="billing"} 1
+agent_route_total{selected_agent="café \"x\"\\y"} 1
+agent_handoff_total{from_agent="billing",to_agent="refunds"} 1
+agent_tool_calls_total{agent="billing",tool="lookup",status="ok"} 1
+agent_tool_calls_total{agent="billing",tool="refund",status="error"} 1
+agent_tool_calls_total{agent="billing",tool="refund",status="ok"} 1
+agent_tool_latency_seconds_bucket{agent="billing",tool="lookup",le="2.5"} 1
+agent_tool_latency_seconds_bucket{agent="billing",tool="lookup",le="5"} 1
+agent_tool_latency_seconds_bucket{agent="billing",tool="lookup",le="10"} 1
+agent_tool_latency_seconds_bucket{agent="billing",tool="lookup",le="+Inf"} 1
+agent_tool_latency_seconds_sum{agent="billing",tool="lookup"} 1.5
+agent_tool_latency_seconds_count{agent="billing",tool="lookup"} 1
+agent_tool_latency_seconds_bucket{agent="billing",tool="refund",le="0.025"} 1
+agent_tool_latency_seconds_bucket{agent="billing",tool="refund",le="0.05"} 1
+agent_tool_latency_seconds_bucket{agent="billing",tool="refund",le="0.1"} 1
+agent_tool_latency_seconds_bucket{agent="billing",tool="refund",le="0.25"} 1
+agent_tool_latency_seconds_bucket{agent="billing",tool="refund",le="0.5"} 2
+agent_tool_latency_seconds_bucket{agent="billing",tool="refund",le="1"} 2
+agent_tool_latency_seconds_bucket{agent="billing",tool="refund",le="2.5"} 2
+agent_tool_latency_seconds_bucket{agent="billing",tool="refund",le="5"} 2
+agent_tool_latency_seconds_bucket{agent="billing",tool="refund",le="10"} 2
+agent_tool_latency_seconds_bucket{agent="billing",tool="refund",le="+Inf"} 2
+agent_tool_latency_seconds_sum{agent="billing",tool="refund"} 0.32
+agent_tool_latency_seconds_count{agent="billing",tool="refund"} 2
+agent_guardrail_total{gate="pii",decision="block",reason="email_address"} 1
+agent_guardrail_total{gate="toxicity",decision="pass",reason="none"} 1
+agent_selfrag_decision_total{decision="retry",reason="none"} 1
+agent_turn_latency_seconds_bucket{le="2.5"} 1
+agent_turn_latency_seconds_bucket{le="5"} 1
+agent_turn_latency_seconds_bucket{le="10"} 2
+agent_turn_latency_seconds_bucket{le="30"} 2
+agent_turn_latency_seconds_bucket{le="60"} 2
+agent_turn_latency_seconds_bucket{le="120"} 2
+agent_turn_latency_seconds_bucket{le="+Inf"} 2
+agent_turn_latency_seconds_sum 9
+agent_turn_latency_seconds_count 2'
+	has_lines 'agent_turn_latency_seconds_bucket{le="1"} 0
 agent_events_malformed_total 0
-agent_events_folded_total{metric="agent_event_routes_total"} 0'
+agent_events_folded_total{metric="agent_route_total"} 0'
 	# every family, HELP before TYPE, promtool clean; the same from stdin
 	assert_equal "$(grep -c '^# HELP' <<<"$output")" 10
 	run -0 --separate-stderr bash -c 'agent-metrics-agg --events events.jsonl | promtool check metrics'
@@ -115,12 +108,20 @@ agent_events_folded_total{metric="agent_event_routes_total"} 0'
 	assert_equal "$output" "$(agent-metrics-agg --events events.jsonl)"
 }
 
-@test "events: AGENT_METRICS_NAMESPACE names the families" {
+@test "events: AGENT_METRICS_NAMESPACE or --namespace prefixes the families; agent adds nothing" {
 	fixed >events.jsonl
 	AGENT_METRICS_NAMESPACE=app run -0 --separate-stderr agent-metrics-agg --events events.jsonl
-	assert_line 'app_event_handoffs_total{from_agent="billing",to_agent="refunds"} 1'
-	assert_line 'app_events_malformed_total 0'
+	assert_line 'app_agent_handoff_total{from_agent="billing",to_agent="refunds"} 1'
+	assert_line 'app_agent_events_malformed_total 0'
+	assert_line 'app_agent_events_folded_total{metric="app_agent_route_total"} 0'
 	run -1 grep '^agent_' <<<"$output"
+	run -0 --separate-stderr agent-metrics-agg --events events.jsonl --namespace app
+	assert_equal "$output" "$(AGENT_METRICS_NAMESPACE=app agent-metrics-agg --events events.jsonl)"
+	# the default namespace is no prefix: agent_route_total, not agent_agent_route_total
+	AGENT_METRICS_NAMESPACE=agent run -0 agent-metrics-agg --events events.jsonl
+	assert_equal "$output" "$(agent-metrics-agg --events events.jsonl)"
+	run -2 --separate-stderr agent-metrics-agg --events events.jsonl --namespace 'bad-ns'
+	assert_equal "${stderr%%$'\n'*}" "agent-metrics-agg: --namespace: not a metric name prefix: 'bad-ns'"
 }
 
 @test "events: the cardinality cap folds new label sets into _other" {
@@ -128,16 +129,16 @@ agent_events_folded_total{metric="agent_event_routes_total"} 0'
 		printf '{"event":"route","metadata":{"selected_agent":"%s"}}\n' "$a"
 	done >routes.jsonl
 	AGENT_EVENTS_MAX_SERIES=2 run -0 --separate-stderr agent-metrics-agg --events routes.jsonl
-	assert_equal "$stderr" ""
-	assert_equal "$(grep '^agent_event_routes_total' <<<"$output")" 'agent_event_routes_total{selected_agent="_other"} 4
-agent_event_routes_total{selected_agent="a"} 1
-agent_event_routes_total{selected_agent="b"} 1'
-	assert_line 'agent_events_folded_total{metric="agent_event_routes_total"} 4'
+	assert_equal "$stderr" 'agent-metrics-agg: routes.jsonl: 4 events counted under "_other" label values: a metric reached 2 label sets (AGENT_EVENTS_MAX_SERIES)'
+	assert_equal "$(grep '^agent_route_total' <<<"$output")" 'agent_route_total{selected_agent="_other"} 4
+agent_route_total{selected_agent="a"} 1
+agent_route_total{selected_agent="b"} 1'
+	assert_line 'agent_events_folded_total{metric="agent_route_total"} 4'
 	assert_line 'agent_events_total{event="route"} 6'
 	# a label set already kept is still counted as itself
 	{ cat routes.jsonl; echo '{"event":"route","metadata":{"selected_agent":"a"}}'; } >more.jsonl
 	AGENT_EVENTS_MAX_SERIES=2 run -0 agent-metrics-agg --events more.jsonl
-	assert_line 'agent_event_routes_total{selected_agent="a"} 2'
+	assert_line 'agent_route_total{selected_agent="a"} 2'
 	AGENT_EVENTS_MAX_SERIES=0 run -5 --separate-stderr agent-metrics-agg --events routes.jsonl
 	assert_equal "$stderr" "agent-metrics-agg: AGENT_EVENTS_MAX_SERIES: not a whole number from 1 to 10000000: '0'"
 	assert_equal "$output" ""
@@ -161,7 +162,7 @@ agent_event_routes_total{selected_agent="b"} 1'
 	assert_equal "$stderr" "agent-metrics-agg: bad.jsonl: 9 malformed lines skipped (the first, line 2: not a JSON object)"
 	assert_line 'agent_events_malformed_total 9'
 	assert_line 'agent_events_total{event="route"} 2'
-	assert_line 'agent_event_routes_total{selected_agent="b"} 1'
+	assert_line 'agent_route_total{selected_agent="b"} 1'
 	run -0 --separate-stderr agent-metrics-agg -q --events bad.jsonl
 	assert_equal "$stderr" ""
 	# --strict: the first one is an error, and nothing is written
@@ -188,21 +189,84 @@ agent_event_routes_total{selected_agent="b"} 1'
 	jq -n -f "$ROOT/bench/events.jq" gen.jsonl >jq.json
 	local want got
 	want=$(jq -r '.routes | to_entries | sort_by(.key) | map("\(.key) \(.value)") | .[]' jq.json)
-	got=$(sed -n 's/^agent_event_routes_total{selected_agent="\(.*\)"} \(.*\)/\1 \2/p' <<<"$output")
+	got=$(sed -n 's/^agent_route_total{selected_agent="\(.*\)"} \(.*\)/\1 \2/p' <<<"$output")
 	assert_equal "$got" "$want"
 	want=$(jq -r '.tools | to_entries | map((.key | split("\u001f")) as $k
 		| "\($k[0]) \($k[2]) \($k[1]) \(.value)") | sort | .[]' jq.json)
-	got=$(sed -n 's/^agent_event_tool_calls_total{agent="\(.*\)",status="\(.*\)",tool="\(.*\)"} \(.*\)/\1 \2 \3 \4/p' <<<"$output" | LC_ALL=C sort)
+	got=$(sed -n 's/^agent_tool_calls_total{agent="\(.*\)",tool="\(.*\)",status="\(.*\)"} \(.*\)/\1 \3 \2 \4/p' <<<"$output" | LC_ALL=C sort)
 	assert_equal "$got" "$want"
-	assert_equal "$(grep -c '^agent_event_tool_calls_total' <<<"$output")" 72
+	assert_equal "$(grep -c '^agent_tool_calls_total' <<<"$output")" 72
 	want=$(jq -r '.tool_latency | to_entries | map(.value.count) | add' jq.json)
-	got=$(grep '^agent_event_tool_duration_seconds_count' <<<"$output" | awk '{s += $2} END {print s}')
+	got=$(grep '^agent_tool_latency_seconds_count' <<<"$output" | awk '{s += $2} END {print s}')
 	assert_equal "$got" "$want"
 	want=$(jq -r '.turn_latency | to_entries | map(.value.count) | add' jq.json)
-	got=$(grep '^agent_event_turn_duration_seconds_count' <<<"$output" | awk '{s += $2} END {print s}')
+	got=$(grep '^agent_turn_latency_seconds_count' <<<"$output" | awk '{s += $2} END {print s}')
 	assert_equal "$got" "$want"
 	assert_equal "$(jq -r '[.guardrails[]] | add' jq.json)" \
-		"$(grep '^agent_event_guardrail_decisions_total' <<<"$output" | awk '{s += $2} END {print s}')"
+		"$(grep '^agent_guardrail_total' <<<"$output" | awk '{s += $2} END {print s}')"
 	run -0 --separate-stderr bash -c 'agent-metrics-agg --events gen.jsonl | promtool check metrics'
 	assert_equal "$output$stderr" ""
+}
+
+# The multi-agent event schema of the seeds (seed 003): its event names, its
+# families and labels, its namespace rule; its own test's line, exactly.
+@test "events: seed 003's events give its families, labels and names" {
+	cat >seed.jsonl <<'JSON'
+{"ts":"2026-11-24T03:20:00.000Z","event":"turn.start","trace_id":"t1","session_id":"s1","turn_id":"u1","metadata":{}}
+{"ts":"2026-11-24T03:20:00.100Z","event":"route.selected","trace_id":"t1","session_id":"s1","turn_id":"u1","metadata":{"selected_agent":"monitor","confidence":0.9}}
+{"ts":"2026-11-24T03:20:00.200Z","event":"handoff","trace_id":"t1","session_id":"s1","turn_id":"u1","metadata":{"from_agent":"router","to_agent":"monitor"}}
+{"ts":"2026-11-24T03:20:00.300Z","event":"tool.call","trace_id":"t1","session_id":"s1","turn_id":"u1","metadata":{"agent":"monitor","tool":"search_logs","status":"success","latency_ms":120}}
+{"ts":"2026-11-24T03:20:00.400Z","event":"guardrail.decision","trace_id":"t1","session_id":"s1","turn_id":"u1","metadata":{"gate":"pii","decision":"deny","reason":"contains_secret"}}
+{"ts":"2026-11-24T03:20:00.500Z","event":"selfrag.decision","trace_id":"t1","session_id":"s1","turn_id":"u1","metadata":{"decision":"escalate","reason":"low_confidence"}}
+{"ts":"2026-11-24T03:20:01.500Z","event":"turn.end","trace_id":"t1","session_id":"s1","turn_id":"u1","metadata":{}}
+JSON
+	run -0 --separate-stderr agent-metrics-agg --events seed.jsonl --namespace security_agent
+	assert_equal "$stderr" ""
+	assert_line 'security_agent_agent_route_total{selected_agent="monitor"} 1'
+	assert_line 'security_agent_agent_handoff_total{from_agent="router",to_agent="monitor"} 1'
+	assert_line 'security_agent_agent_tool_calls_total{agent="monitor",tool="search_logs",status="success"} 1'
+	assert_line 'security_agent_agent_tool_latency_seconds_bucket{agent="monitor",tool="search_logs",le="0.25"} 1'
+	assert_line 'security_agent_agent_guardrail_total{gate="pii",decision="deny",reason="contains_secret"} 1'
+	assert_line 'security_agent_agent_selfrag_decision_total{decision="escalate",reason="low_confidence"} 1'
+	assert_line 'security_agent_agent_turn_latency_seconds_count 1'
+	assert_line 'security_agent_agent_turn_latency_seconds_sum 1.5'
+	# the families, in order, and nothing else
+	assert_equal "$(sed -n 's/^# TYPE \([^ ]*\) \(.*\)/\1 \2/p' <<<"$output" | tr '\n' ' ')" "security_agent_agent_events_total counter security_agent_agent_route_total counter security_agent_agent_handoff_total counter security_agent_agent_tool_calls_total counter security_agent_agent_tool_latency_seconds histogram security_agent_agent_guardrail_total counter security_agent_agent_selfrag_decision_total counter security_agent_agent_turn_latency_seconds histogram security_agent_agent_events_malformed_total counter security_agent_agent_events_folded_total counter "
+	run -0 agent-metrics-agg --events seed.jsonl
+	assert_line 'agent_route_total{selected_agent="monitor"} 1'
+}
+
+@test "events: hostile input: wrong types, 10000 label values, a 1 MB line, invalid UTF-8 — counted, folded, never a crash" {
+	{
+		# metadata of the wrong types: numbers and objects where strings go
+		echo '{"event":"route.selected","metadata":{"selected_agent":7}}'
+		echo '{"event":"tool.call","metadata":{"agent":{"x":1},"tool":["a"],"status":false,"latency_ms":"fast"}}'
+		echo '{"event":"guardrail.decision","metadata":{"gate":null,"decision":true}}'
+		echo '{"event":"selfrag.decision"}'
+		# invalid UTF-8 in a label value, and in an event name: U+FFFD each
+		printf '{"event":"route.selected","metadata":{"selected_agent":"a\xff\xfeb"}}\n'
+		printf '{"event":"r\xc3\x28","metadata":{}}\n'
+		# truncated
+		echo '{"event":"route.selected","metadata":{"selected_agent":'
+		# a 1 MB line
+		printf '{"event":"route.selected","metadata":{"selected_agent":"big"},"pad":"%s"}\n' "$(head -c 1048576 /dev/zero | tr '\0' x)"
+		# 10000 distinct label values
+		seq 10000 | awk '{printf "{\"event\":\"route.selected\",\"metadata\":{\"selected_agent\":\"agent-%d\"}}\n", $1}'
+	} >hostile.jsonl
+	run -0 --separate-stderr agent-metrics-agg --events hostile.jsonl
+	# folded, and said so; the malformed lines said too
+	assert_line --partial 'agent_route_total{selected_agent="_other"} '
+	assert_line 'agent_events_folded_total{metric="agent_route_total"} 9003'
+	[[ "$stderr" == *'events counted under "_other" label values: a metric reached 1000 label sets (AGENT_EVENTS_MAX_SERIES)'* ]] || fail "$stderr"
+	assert_equal "$(grep -c '^agent_route_total' <<<"$output")" 1001
+	assert_line 'agent_events_malformed_total 1'
+	assert_line 'agent_selfrag_decision_total{decision="unknown",reason="none"} 1'
+	assert_line $'agent_route_total{selected_agent="a\xef\xbf\xbd\xef\xbf\xbdb"} 1'
+	assert_line $'agent_events_total{event="r\xef\xbf\xbd("} 1'
+	run -0 --separate-stderr bash -c 'agent-metrics-agg --events hostile.jsonl 2>/dev/null | promtool check metrics'
+	assert_equal "$output$stderr" ""
+	# --strict: exit 3 at the first bad line, nothing on stdout
+	run -3 --separate-stderr agent-metrics-agg --strict --events hostile.jsonl
+	assert_equal "$output" ""
+	assert_equal "$stderr" "agent-metrics-agg: hostile.jsonl: line 7: truncated JSON"
 }

@@ -43,28 +43,37 @@ struct family {
 static const double tool_bounds[] = { 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10 };
 static const double turn_bounds[] = { 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120 };
 
-enum { M_EVENTS, M_ROUTES, M_HANDOFFS, M_TOOL_CALLS, M_TOOL_DURATION, M_GUARDRAILS,
-       M_SELF_CHECKS, M_TURN_DURATION, M_COUNT };
+enum { M_EVENTS, M_ROUTES, M_HANDOFFS, M_TOOL_CALLS, M_TOOL_LATENCY, M_GUARDRAILS,
+       M_SELFRAG, M_TURN_LATENCY, M_COUNT };
 
+/*
+ * The families and labels of the multi-agent event schema our users' agents
+ * emit (the "seed 003" contract: agent_route_total{selected_agent}, ...),
+ * labels in its order.  agent_tool_calls_total is also a family of the
+ * store's own exposition (metrics_render.c), with the same meaning, type
+ * and help: two processes' outputs, told apart by the job and instance
+ * Prometheus gives each target (agent-metrics-agg(1), EVENT METRICS).
+ */
 static const struct family family_defs[M_COUNT] = {
-	[M_EVENTS] = { "events_total", "Trace events read, by event name.", 1, { "event" },
+	[M_EVENTS] = { "agent_events_total", "Trace events read, by event name.", 1, { "event" },
 		       NULL, 0, NULL, 0, 0, NULL, 0, 0, 0 },
-	[M_ROUTES] = { "event_routes_total", "Routing decisions, by the agent selected.", 1,
+	[M_ROUTES] = { "agent_route_total", "Routing decisions, by the agent selected.", 1,
 		       { "selected_agent" }, NULL, 0, NULL, 0, 0, NULL, 0, 0, 0 },
-	[M_HANDOFFS] = { "event_handoffs_total", "Handoffs between agents.", 2,
+	[M_HANDOFFS] = { "agent_handoff_total", "Handoffs between agents.", 2,
 			 { "from_agent", "to_agent" }, NULL, 0, NULL, 0, 0, NULL, 0, 0, 0 },
-	[M_TOOL_CALLS] = { "event_tool_calls_total", "Tool calls, by agent, tool and status.", 3,
-			   { "agent", "status", "tool" }, NULL, 0, NULL, 0, 0, NULL, 0, 0, 0 },
-	[M_TOOL_DURATION] = { "event_tool_duration_seconds",
-			      "Tool call latency in seconds, by agent and tool.", 2,
-			      { "agent", "tool" }, tool_bounds, 10, NULL, 0, 0, NULL, 0, 0, 0 },
-	[M_GUARDRAILS] = { "event_guardrail_decisions_total",
+	[M_TOOL_CALLS] = { "agent_tool_calls_total", EVENTS_TOOL_CALLS_HELP, 3,
+			   { "agent", "tool", "status" }, NULL, 0, NULL, 0, 0, NULL, 0, 0, 0 },
+	[M_TOOL_LATENCY] = { "agent_tool_latency_seconds",
+			     "Tool call latency in seconds, by agent and tool.", 2,
+			     { "agent", "tool" }, tool_bounds, 10, NULL, 0, 0, NULL, 0, 0, 0 },
+	[M_GUARDRAILS] = { "agent_guardrail_total",
 			   "Guardrail decisions, by gate, decision and reason.", 3,
-			   { "decision", "gate", "reason" }, NULL, 0, NULL, 0, 0, NULL, 0, 0, 0 },
-	[M_SELF_CHECKS] = { "event_self_checks_total", "Self-check decisions, by agent and decision.",
-			    2, { "agent", "decision" }, NULL, 0, NULL, 0, 0, NULL, 0, 0, 0 },
-	[M_TURN_DURATION] = { "event_turn_duration_seconds", "Turn latency in seconds, by agent.", 1,
-			      { "agent" }, turn_bounds, 10, NULL, 0, 0, NULL, 0, 0, 0 },
+			   { "gate", "decision", "reason" }, NULL, 0, NULL, 0, 0, NULL, 0, 0, 0 },
+	[M_SELFRAG] = { "agent_selfrag_decision_total",
+			"Self-RAG (self-check) decisions, by decision and reason.", 2,
+			{ "decision", "reason" }, NULL, 0, NULL, 0, 0, NULL, 0, 0, 0 },
+	[M_TURN_LATENCY] = { "agent_turn_latency_seconds", "Turn latency in seconds.", 0,
+			     { NULL }, turn_bounds, 10, NULL, 0, 0, NULL, 0, 0, 0 },
 };
 
 struct turn {
@@ -136,7 +145,7 @@ static struct series *series_get(struct events *ev, struct family *f, const char
 	if (f->cap) {
 		for (i = h & (f->cap - 1); used(&f->tab[i]); i = (i + 1) & (f->cap - 1)) {
 			s = &f->tab[i];
-			if (s->hash == h && s->len == len && !memcmp(f->keys + s->off, key, len))
+			if (s->hash == h && s->len == len && (!len || !memcmp(f->keys + s->off, key, len)))
 				return s;
 		}
 	}
@@ -170,7 +179,8 @@ static struct series *series_get(struct events *ev, struct family *f, const char
 	s->hash = h;
 	s->off = f->klen;
 	s->len = len;
-	memcpy(f->keys + f->klen, key, len);
+	if (len)
+		memcpy(f->keys + f->klen, key, len);
 	f->klen += len;
 	f->n++;
 	return s;
@@ -664,22 +674,26 @@ static const struct {
 	int cls;
 } aliases[] = {
 	{ "route", C_ROUTE }, { "routing", C_ROUTE }, { "routed", C_ROUTE },
+	{ "route_selected", C_ROUTE }, { "router_selected", C_ROUTE },
 	{ "routing_decision", C_ROUTE }, { "route_decision", C_ROUTE },
 	{ "router_decision", C_ROUTE }, { "agent_route", C_ROUTE }, { "agent_routed", C_ROUTE },
 	{ "handoff", C_HANDOFF }, { "hand_off", C_HANDOFF }, { "agent_handoff", C_HANDOFF },
-	{ "handoff_decision", C_HANDOFF },
+	{ "handoff_decision", C_HANDOFF }, { "handoff_started", C_HANDOFF },
 	{ "tool_call", C_TOOL }, { "tool_use", C_TOOL }, { "tool_result", C_TOOL },
 	{ "tool_call_end", C_TOOL }, { "tool_end", C_TOOL }, { "tool", C_TOOL },
-	{ "function_call", C_TOOL }, { "execute_tool", C_TOOL },
+	{ "function_call", C_TOOL }, { "execute_tool", C_TOOL }, { "tool_called", C_TOOL },
 	{ "guardrail", C_GUARDRAIL }, { "guardrail_decision", C_GUARDRAIL },
 	{ "guardrail_check", C_GUARDRAIL }, { "guardrail_result", C_GUARDRAIL },
-	{ "guardrail_triggered", C_GUARDRAIL },
+	{ "guardrail_triggered", C_GUARDRAIL }, { "guardrail_evaluated", C_GUARDRAIL },
 	{ "self_check", C_SELF_CHECK }, { "selfcheck", C_SELF_CHECK },
 	{ "self_check_decision", C_SELF_CHECK }, { "self_check_result", C_SELF_CHECK },
+	{ "selfrag", C_SELF_CHECK }, { "selfrag_decision", C_SELF_CHECK },
+	{ "self_rag", C_SELF_CHECK }, { "self_rag_decision", C_SELF_CHECK },
 	{ "turn_start", C_TURN_START }, { "turn_begin", C_TURN_START },
 	{ "turn_started", C_TURN_START },
 	{ "turn_end", C_TURN_END }, { "turn_complete", C_TURN_END },
 	{ "turn_completed", C_TURN_END }, { "turn_finished", C_TURN_END },
+	{ "turn_ended", C_TURN_END }, { "turn", C_TURN_END },
 	{ NULL, 0 }
 };
 
@@ -865,7 +879,7 @@ static void malformed(struct events *ev, const char *why)
 int events_line(struct events *ev, const char *line, size_t len, const char **why)
 {
 	struct scan s;
-	struct str v[MAX_LABELS], name;
+	struct str v[MAX_LABELS] = { { NULL, 0 } }, name;
 	const struct val *ok;
 	double lat;
 
@@ -921,13 +935,12 @@ int events_line(struct events *ev, const char *line, size_t len, const char **wh
 			v[1] = (struct str){ "error", 5 };
 		else
 			v[1] = (struct str){ "unknown", 7 };
-		v[2] = label(ev, &s, FD_TOOL, "unknown");
+		v[2] = v[1];
+		v[1] = label(ev, &s, FD_TOOL, "unknown");
 		count(ev, M_TOOL_CALLS, v);
 		lat = latency(&s);
-		if (!isnan(lat)) {
-			v[1] = v[2];
-			observe(ev, M_TOOL_DURATION, v, lat);
-		}
+		if (!isnan(lat))
+			observe(ev, M_TOOL_LATENCY, v, lat);
 		break;
 	case C_GUARDRAIL:
 		ok = field(&s, FD_PASSED);
@@ -937,20 +950,21 @@ int events_line(struct events *ev, const char *line, size_t len, const char **wh
 			v[0] = ok->kind == V_TRUE ? (struct str){ "pass", 4 } : (struct str){ "fail", 4 };
 		else
 			v[0] = label(ev, &s, FD_DECISION, "unknown");
-		v[1] = label(ev, &s, FD_GATE, "unknown");
+		v[1] = v[0];
+		v[0] = label(ev, &s, FD_GATE, "unknown");
 		v[2] = label(ev, &s, FD_REASON, "none");
 		count(ev, M_GUARDRAILS, v);
 		break;
 	case C_SELF_CHECK:
-		v[0] = label(ev, &s, FD_AGENT, "unknown");
 		ok = field(&s, FD_PASSED);
 		if (field(&s, FD_DECISION)->kind == V_STR)
-			v[1] = label(ev, &s, FD_DECISION, "unknown");
+			v[0] = label(ev, &s, FD_DECISION, "unknown");
 		else if (ok->kind == V_TRUE || ok->kind == V_FALSE)
-			v[1] = ok->kind == V_TRUE ? (struct str){ "pass", 4 } : (struct str){ "fail", 4 };
+			v[0] = ok->kind == V_TRUE ? (struct str){ "pass", 4 } : (struct str){ "fail", 4 };
 		else
-			v[1] = label(ev, &s, FD_DECISION, "unknown");
-		count(ev, M_SELF_CHECKS, v);
+			v[0] = label(ev, &s, FD_DECISION, "unknown");
+		v[1] = label(ev, &s, FD_REASON, "none");
+		count(ev, M_SELFRAG, v);
 		break;
 	case C_TURN_START:
 		turn_start(ev, &s);
@@ -961,10 +975,8 @@ int events_line(struct events *ev, const char *line, size_t len, const char **wh
 		lat = latency(&s);
 		if (isnan(lat) && start != INT64_MIN && (end = ts_us(&s)) != INT64_MIN && end >= start)
 			lat = (double)(end - start) / 1e6;
-		if (!isnan(lat)) {
-			v[0] = label(ev, &s, FD_AGENT, "unknown");
-			observe(ev, M_TURN_DURATION, v, lat);
-		}
+		if (!isnan(lat))
+			observe(ev, M_TURN_LATENCY, v, lat);
 		break;
 	}
 	default:
@@ -1076,6 +1088,10 @@ out:
 void events_stats(const struct events *ev, struct events_stats *st)
 {
 	*st = ev->st;
+	st->folded = 0;
+	for (int m = 0; m < M_COUNT; m++)
+		st->folded += ev->fam[m].folded;
+	st->max_series = ev->max_series;
 }
 
 /* ---------------------------------------------------------------- render */
@@ -1106,6 +1122,15 @@ static int key_cmp(const void *a, const void *b)
 	return 0;
 }
 
+/* ns_name, or name alone for no namespace or "agent" (no agent_agent_). */
+static void prefixed(char *buf, size_t n, const char *ns, const char *name)
+{
+	if (!ns || !*ns || !strcmp(ns, "agent"))
+		snprintf(buf, n, "%s", name);
+	else
+		snprintf(buf, n, "%s_%s", ns, name);
+}
+
 int events_render(struct events *ev, const char *ns, struct prom *out, struct err *e)
 {
 	char name[160], vals[MAX_LABELS][LABEL_MAX + 1];
@@ -1121,7 +1146,7 @@ int events_render(struct events *ev, const char *ns, struct prom *out, struct er
 			if (used(&f->tab[i]))
 				v[k++] = (struct sorted){ f, &f->tab[i] };
 		qsort(v, k, sizeof *v, key_cmp);
-		snprintf(name, sizeof name, "%s_%s", ns, f->name);
+		prefixed(name, sizeof name, ns, f->name);
 		prom_family(out, name, f->nb ? "histogram" : "counter", f->help);
 		for (size_t i = 0; i < k; i++) {
 			const char *pairs[2 * MAX_LABELS + 1];
@@ -1147,17 +1172,17 @@ int events_render(struct events *ev, const char *ns, struct prom *out, struct er
 		}
 		free(v);
 	}
-	snprintf(name, sizeof name, "%s_events_malformed_total", ns);
+	prefixed(name, sizeof name, ns, "agent_events_malformed_total");
 	prom_family(out, name, "counter", "Lines that were not a JSON object with an \"event\" string.");
 	prom_sample(out, name, NULL, NULL, NULL, NULL, (double)ev->st.malformed);
-	snprintf(name, sizeof name, "%s_events_folded_total", ns);
+	prefixed(name, sizeof name, ns, "agent_events_folded_total");
 	prom_family(out, name, "counter",
 		    "Events counted under \"_other\" label values because their metric had reached AGENT_EVENTS_MAX_SERIES label sets.");
 	for (int m = 0; m < M_COUNT; m++) {
 		char metric[160];
 		const char *pairs[] = { "metric", metric, NULL };
 
-		snprintf(metric, sizeof metric, "%s_%s", ns, ev->fam[m].name);
+		prefixed(metric, sizeof metric, ns, ev->fam[m].name);
 		prom_sample(out, name, NULL, pairs, NULL, NULL, (double)ev->fam[m].folded);
 	}
 	return prom_failed(out) ? err_set(e, EX_TEMP, "out of memory") : 0;

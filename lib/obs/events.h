@@ -9,6 +9,10 @@
 
 struct prom;
 
+/* The help of agent_tool_calls_total, which the store's exposition has too:
+ * one family, one help, wherever it is rendered. */
+#define EVENTS_TOOL_CALLS_HELP "Tool calls, by agent, tool and status."
+
 /*
  * Input: one JSON object per line,
  *   {"ts", "event", "trace_id", "session_id", "turn_id", "metadata": {...}}
@@ -37,6 +41,8 @@ struct events_stats {
 	uint64_t lines;        /* lines read, blank ones included */
 	uint64_t events;       /* well-formed events */
 	uint64_t malformed;
+	uint64_t folded;       /* events counted under "_other" label values */
+	size_t max_series;     /* the cap that folded them */
 	uint64_t first_bad_line;
 	char first_bad[160];   /* why the first malformed line was */
 };
@@ -60,7 +66,8 @@ int events_read(struct events *ev, int fd, const char *name, size_t limit, int s
 
 void events_stats(const struct events *ev, struct events_stats *st);
 
-/* Appends the exposition (names prefixed ns + "_") to out. */
+/* Appends the exposition to out: agent_route_total, ...; with a namespace
+ * ns other than "agent" (or NULL/empty), ns_agent_route_total, .... */
 int events_render(struct events *ev, const char *ns, struct prom *out, struct err *e);
 
 #endif

@@ -6,6 +6,7 @@
 #include "budget.h"
 #include "notice.h"
 #include "base/json.h"
+#include "obs/events.h"
 #include "obs/metrics.h"
 #include "obs/prom.h"
 
@@ -72,7 +73,7 @@ static const struct family families[] = {
 	{ "budget_spend_total", COUNTER, 0, 1e6,
 	  "Cost of model calls in US dollars (agent_cost_usd_total under the research platform's name).",
 	  LABELS(""), "cost_usd_total" },
-	{ "tool_calls_total", COUNTER, 0, 1, "Tool calls of the model, by tool and status.", NULL },
+	{ "tool_calls_total", COUNTER, 0, 1, EVENTS_TOOL_CALLS_HELP, NULL },
 	{ "tool_duration_seconds", HISTOGRAM, 0, 1000, "Duration of tool calls, by tool, in seconds.",
 	  NULL },
 	{ "errors_total", COUNTER, 0, 1,
