@@ -178,12 +178,9 @@ static int one(jv doc, void *arg)
 	trace_tick_result(span, "agent-metrics-agg", out);
 	json_bool(out, "tick.dry_run", &dry);
 	agent = tick_agent(out);
-	if (trace_on()) {  /* the tick is over: agent-cycle's span ends with it */
-		char *id = tick_id(out);
-
-		trace_cycle_span(id, 0, NULL);
-		free(id);
-	}
+	/* the tick is over: agent-cycle's span ends with it, and the phases
+	 * and the research cycle that ended in it */
+	trace_cycle_tick(out);
 	say_problems(c);
 	rc = cli_emit(out);
 	if (rc == 0 && !dry && configured()) {

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 
 #include "cli.h"
+#include "base/json.h"
 #include "store/store.h"
 #include "net/trace.h"
 #include "trigger.h"
@@ -80,6 +81,13 @@ int main(int argc, char **argv)
 	}
 	if (warn.code && !cli_quiet)
 		cli_warn("%s", warn.msg);
+	{
+		/* a tick that serves a session joins the session's trace */
+		char *doc_tp = json_string(doc, "tick.traceparent");
+
+		trace_adopt(doc_tp);
+		free(doc_tp);
+	}
 	trace_tick_result(span, "agent-trigger", doc);
 	/* the tick is committed: the next stage gets the document before the
 	 * store is closed (a WAL checkpoint, now and then) */

@@ -14,6 +14,7 @@
 #include "store/lease.h"
 #include "pricing.h"
 #include "session.h"
+#include "net/trace.h"
 #include "trigger.h"
 
 int trigger_config(struct trigger_cfg *c, const char *agent, const char *tick_id,
@@ -577,9 +578,15 @@ static int apply(struct store *s, const struct trigger_cfg *c, struct decision *
 	int rc = 0, changed = 0;
 
 	if (d->create) {
+		char trace[33];
+
+		/* the creating tick's trace becomes the research cycle's */
+		snprintf(trace, sizeof trace, "%.32s", c->traceparent + 3);
 		rc = store_query1(s, "session_create",
-				  jv_array_append(jv_array_append(jv_array(), jv_string(c->agent)),
-						  jv_number((double)now)),
+				  jv_array_append(jv_array_append(jv_array_append(jv_array_append(
+						jv_array(), jv_string(c->agent)), jv_number((double)now)),
+						jv_string(trace)),
+						jv_number((double)trace_tick_began_us(c->now_us))),
 				  &row, e);
 		if (rc)
 			return rc;
@@ -647,16 +654,32 @@ static int apply(struct store *s, const struct trigger_cfg *c, struct decision *
 	return rc;
 }
 
-static jv tick_doc(const struct trigger_cfg *c, struct decision *d, jv session)
+/*
+ * found: the phase of the active session the tick found, NULL for none.
+ * A tick that serves a session is part of the session's trace: its
+ * traceparent keeps the tick's span (agent-cycle's) and flags but takes the
+ * session's trace id, and session_phase says which phase span it goes
+ * under (trace_cycle_*, agent(7) TRACES).
+ */
+static jv tick_doc(const struct trigger_cfg *c, struct decision *d, jv session, const char *found)
 {
-	char at[32];
+	char at[32], tp[64];
 	jv t = jv_object(), doc = jv_object();
+	char *trace = jv_get_kind(session) == JV_KIND_OBJECT ? json_string(session, "trace_id") : NULL;
 
 	clock_format_ms(c->now_us, at);
 	t = json_set(t, "id", jv_string(c->tick_id));
 	t = json_set(t, "at", jv_string(at));
 	t = json_set(t, "agent", jv_string(c->agent));
-	t = json_set(t, "traceparent", jv_string(c->traceparent));
+	snprintf(tp, sizeof tp, "00-%.32s-%.16s-%.2s", trace ? trace : "", c->traceparent + 36,
+		 c->traceparent + 53);
+	if (trace && strlen(trace) == 32 && trigger_traceparent_ok(tp)) {
+		t = json_set(t, "traceparent", jv_string(tp));
+		t = json_set(t, "session_phase", jv_string(found && *found ? found : "designing"));
+	} else {
+		t = json_set(t, "traceparent", jv_string(c->traceparent));
+	}
+	free(trace);
 	if (c->dry_run)
 		t = json_set(t, "dry_run", jv_true());
 	doc = json_set(doc, "tick", t);
@@ -836,7 +859,7 @@ record:
 		store_rollback(s);
 	else if ((rc = store_commit(s, e)))
 		goto fail;
-	*doc = tick_doc(c, &d, session);
+	*doc = tick_doc(c, &d, session, phase);
 	free(phase);
 	free(op);
 	jv_free(d.progress);

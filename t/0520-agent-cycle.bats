@@ -57,7 +57,7 @@ metric_cols="outcome, COALESCE(failed_gate, '-'), strategy_name, cycle_started_a
 	run -0 --separate-stderr agent-metrics-agg <<<"$(doc end '{"id":1,"phase":"idle","outcome":"success"}')"
 	assert_equal "$stderr" ""
 	assert_equal "$(jq -c .metrics <<<"$output")" \
-		'{"recorded":true,"outcome":"success","failed_gate":null,"cycle_seconds":1000,"invocations":2,"cost_usd":0.01235}'
+		'{"recorded":true,"outcome":"success","failed_gate":null,"cycle_seconds":1000,"invocations":2,"input_tokens":1715,"output_tokens":220,"cost_usd":0.01235}'
 	assert_equal "$(sql "SELECT $metric_cols FROM agent_metrics")" \
 		"success|-|s1|$((NOW - 1000))|$NOW|1000|100|600|200|100|52|61|42|125|55|18|37|16|2|1010|220|300|405|12350"
 	assert_equal "$(sql "SELECT cycles_completed FROM agent_budget")" 1

@@ -113,13 +113,23 @@ closed_port() { # a loopback port nothing listens on
 		assert_equal "$(jq -c --arg s "$s" "$JQ_DEFS named(\$s) | map([.parentSpanId, .kind, .status.code])" <<<"$all")" \
 			"[[\"$root\",1,0]]"
 	done
-	# the root is agent-cycle's span (exported by the last stage): the one span without a
-	# parent, begun before every other span
-	assert_equal "$(jq -c "$JQ_DEFS [.[] | select(has(\"parentSpanId\") | not)]
-		| map([.name, .spanId, .kind, .status.code, a(\"agent.tick.id\")])" <<<"$all")" \
-		"[[\"agent-cycle\",\"$root\",1,0,\"$(jq -r .tick.id <<<"$output")\"]]"
+	# the tick is agent-cycle's span (exported by the last stage), begun
+	# before every other span of the tick, under the phase it found: the
+	# session's design phase, which ended in this tick (exported), under the
+	# research cycle's root, which is exported when the session ends
+	assert_equal "$(jq -c "$JQ_DEFS named(\"agent-cycle\")
+		| map([.spanId, .kind, .status.code, a(\"agent.tick.id\")])" <<<"$all")" \
+		"[[\"$root\",1,0,\"$(jq -r .tick.id <<<"$output")\"]]"
+	assert_equal "$(jq -r "$JQ_DEFS"' (named("agent.phase.design")[0].spanId) as $p
+		| named("agent-cycle")[0].parentSpanId == $p' <<<"$all")" true
+	assert_equal "$(jq -c "$JQ_DEFS named(\"agent.phase.design\") | map([a(\"phase\"), a(\"agent.session.id\"),
+		(.parentSpanId | length)])" <<<"$all")" "[[\"design\",\"$(sql "SELECT id FROM agent_sessions")\",16]]"
+	# nothing else lacks its parent: only the design phase's (the root, to come)
+	assert_equal "$(jq -r '[.[].spanId] as $ids | map(select(has("parentSpanId") and (.parentSpanId as $q | $ids | index($q) | not)) | .name) | join(" ")' <<<"$all")" \
+		"agent.phase.design"
+	assert_equal "$(sql "SELECT trace_id FROM agent_sessions")" "$trace"
 	jq -e '(map(select(.name == "agent-cycle"))[0].startTimeUnixNano) as $t0
-		| all(.[]; .startTimeUnixNano >= $t0)' <<<"$all" >/dev/null
+		| all(.[] | select(.name | startswith("agent.phase.") | not); .startTimeUnixNano >= $t0)' <<<"$all" >/dev/null
 	sid=$(sql "SELECT id FROM agent_sessions")
 	assert_equal "$(jq -c "$JQ_DEFS named(\"agent-trigger\")[0] | [a(\"agent.trigger.event\"), a(\"agent.trigger.action\"),
 		a(\"agent.trigger.reason\"), a(\"agent.tick.id\")]" <<<"$all")" \
@@ -159,9 +169,12 @@ closed_port() { # a loopback port nothing listens on
 		             and a("gen_ai.tool.type") == "function" and .name == "execute_tool " + a("gen_ai.tool.name"))
 		      | a("gen_ai.tool.name") + " " + a("gen_ai.tool.call.id")) | sort | .[]' <<<"$all")" \
 		"$(sql "SELECT tool_name || ' ' || tool_use_id FROM agent_actions" | sort)"
-	# no key, no header value, no prompt, no tool argument in any payload
-	run ! grep -l -e sk-test-SECRET-4242 -e otlp-SECRET-77 -e 'You are an autonomous research agent' \
-		-e "$(sql "SELECT strategy_name FROM agent_sessions")" "$RECV"/req-*.json
+	# no key, no header value, no prompt, no tool argument in any payload;
+	# the strategy's name only as the research cycle's strategy.name
+	run ! grep -l -e sk-test-SECRET-4242 -e otlp-SECRET-77 -e 'You are an autonomous research agent' "$RECV"/req-*.json
+	assert_equal "$(jq -r "$JQ_DEFS"' map(select(.attributes | map(.value.stringValue) | index($n))
+		| .name + " " + (.attributes[] | select(.value.stringValue == $n) | .key)) | join(",")' \
+		--arg n "$(sql "SELECT strategy_name FROM agent_sessions")" <<<"$all")" "agent.phase.design strategy.name"
 }
 
 @test "agent-cycle's span: under a caller's span when continuing its trace, in error when a stage fails" {
@@ -372,4 +385,62 @@ closed_port() { # a loopback port nothing listens on
 	assert_equal "$(jq -c 'map([.type, .code])' <<<"$probe")" '[["extension",0]]'
 	assert_equal "$(cat "$BATS_TEST_TMPDIR/probe.tp")" "$(jq -r '.[0] | "00-\(.trace)-\(.id)-01"' <<<"$probe")"
 	run ! grep -l -e arg-SECRET-99 -e sk-test-SECRET-4242 "$RECV"/req-*.json
+}
+
+# One trace per research cycle (seed 001's manual test: look for the
+# agent.research_cycle trace).  The receiver keeps every export; the tree is
+# rebuilt from them here: one root, its phases, every tick of the session
+# under the phase it found, every span's parent in the trace.
+@test "a research cycle is one trace across its ticks: agent.research_cycle, agent.phase.*, every tick beneath" {
+	recv_start "$BATS_TEST_TMPDIR/recv"
+	export AGENT_TRACE_JSONL_PATH="$BATS_TEST_TMPDIR/trace.jsonl"
+	local n=0 start=$SECONDS sid trace all ticks
+	# the session's ticks until it ends (bounded: 80 ticks, 60 s), then an idle one
+	while [ -z "$(sql "SELECT outcome FROM agent_sessions WHERE outcome IS NOT NULL")" ] &&
+		[ "$n" -lt 80 ] && [ $((SECONDS - start)) -lt 60 ]; do
+		n=$((n + 1))
+		run -0 --separate-stderr agent-cycle -q
+		sleep 0.05
+	done
+	sid=$(sql "SELECT id FROM agent_sessions WHERE outcome IS NOT NULL")
+	[ -n "$sid" ] || fail "no session ended in $n ticks"
+	AGENT_AUTO_START=0 run -0 --separate-stderr agent-cycle -q
+	trace=$(sql "SELECT trace_id FROM agent_sessions WHERE id = $sid")
+	ticks=$(sql "SELECT COUNT(*) FROM agent_triggers WHERE session_id = $sid")
+	[ "$ticks" -ge 5 ] || fail "the session had $ticks ticks; the test wants 5 or more"
+	all=$(jq -c -s --arg t "$trace" '[.[].resourceSpans[].scopeSpans[].spans[] | select(.traceId == $t)]' "$RECV"/req-*.json)
+	# one root, the research cycle, with the seeds' attributes
+	assert_equal "$(jq -c "$JQ_DEFS"' [.[] | select(has("parentSpanId") | not)]
+		| map([.name, a("outcome"), a("agent.session.id"), (a("tokens.input") | tonumber > 0),
+		       (a("tokens.output") | tonumber > 0), (a("strategy.name") | type)])' <<<"$all")" \
+		"[[\"agent.research_cycle\",\"$(sql "SELECT outcome FROM agent_sessions WHERE id = $sid")\",\"$sid\",true,true,\"string\"]]"
+	root=$(jq -r '.[] | select(has("parentSpanId") | not) | .spanId' <<<"$all")
+	# the tree is whole: every parent is a span of the trace
+	assert_equal "$(jq -r '[.[].spanId] as $ids | [.[] | select(has("parentSpanId")) | select(.parentSpanId as $p | $ids | index($p) | not) | .name] | join(" ")' <<<"$all")" ""
+	# the phases it went through, each once, under the root
+	assert_equal "$(jq -r --arg r "$root" "$JQ_DEFS"' [.[] | select(.name | startswith("agent.phase."))]
+		| map(select(.parentSpanId == $r) | "\(.name)=\(a("phase"))") | sort | join(" ")' <<<"$all")" \
+		"$(sql "SELECT trim(CASE WHEN assessing_at IS NOT NULL THEN 'agent.phase.assessment=assessment ' ELSE '' END
+		              || CASE WHEN backtesting_at IS NOT NULL THEN 'agent.phase.backtest=backtest ' ELSE '' END
+		              || CASE WHEN designing_at IS NOT NULL THEN 'agent.phase.design=design ' ELSE '' END
+		              || CASE WHEN training_at IS NOT NULL THEN 'agent.phase.training=training' ELSE '' END)
+		         FROM agent_sessions WHERE id = $sid")"
+	# the training phase carries the operation
+	assert_equal "$(jq -r "$JQ_DEFS"' [.[] | select(.name == "agent.phase.training")][0] | a("operation.id")' <<<"$all")" \
+		"$(sql "SELECT training_operation_id FROM agent_sessions WHERE id = $sid")"
+	# every tick of the session is in it, under a phase span
+	assert_equal "$(jq -r '[.[] | select(.name | startswith("agent.phase.")) | .spanId] as $ph
+		| [.[] | select(.name == "agent-cycle") | select(.parentSpanId as $p | $ph | index($p))] | length' <<<"$all")" "$ticks"
+	# the GenAI spans beneath: each model call and tool call of the session
+	assert_equal "$(jq '[.[] | select(.name | startswith("chat "))] | length' <<<"$all")" \
+		"$(sql "SELECT COUNT(*) FROM agent_invocations WHERE session_id = $sid")"
+	[ "$(jq '[.[] | select(.name | startswith("invoke_agent "))] | length' <<<"$all")" -ge \
+		"$(sql "SELECT COUNT(DISTINCT tick_id) FROM agent_invocations WHERE session_id = $sid")" ]
+	# the root spans the session: from its creation to its end
+	jq -e '(map(select(has("parentSpanId") | not))[0]) as $r
+		| all(.[] | select(.name == "agent-cycle"); .startTimeUnixNano >= $r.startTimeUnixNano
+		      and .endTimeUnixNano <= $r.endTimeUnixNano)' <<<"$all" >/dev/null ||
+		fail "a tick outside its research cycle's span"
+	# the idle tick after it is a short trace of its own
+	assert_equal "$(jq -s --arg t "$trace" '[.[] | select(.event == "span" and .name == "agent-cycle" and .trace_id != $t)] | length' "$AGENT_TRACE_JSONL_PATH")" 1
 }

@@ -1019,6 +1019,12 @@ int trace_finish(struct err *e)
  * the last stage ends and exports it, so a tick's trace has its root. */
 void trace_cycle_span(const char *tick_id, int status, const char *stage)
 {
+	trace_cycle_span_under(tick_id, NULL, status, stage);
+}
+
+void trace_cycle_span_under(const char *tick_id, const char *parent_hex, int status,
+			    const char *stage)
+{
 	static int done;
 	const char *v = getenv("AGENT_TRACE_CYCLE");
 	unsigned char parent[8];
@@ -1033,7 +1039,11 @@ void trace_cycle_span(const char *tick_id, int status, const char *stage)
 	start = strtoll(v, &end, 10);
 	if (errno || start <= 0 || (*end && *end != ','))
 		return;
-	if (*end == ',') {
+	if (parent_hex) {
+		if (strlen(parent_hex) != 16 || unhex(parent_hex, parent, 8) < 0)
+			return;
+		has_parent = 1;
+	} else if (*end == ',') {
 		if (strlen(end + 1) != 16 || unhex(end + 1, parent, 8) < 0)
 			return;
 		has_parent = 1;
@@ -1055,6 +1065,237 @@ void trace_cycle_span(const char *tick_id, int status, const char *stage)
 		trace_int(h, "agent.tick.failed_status", status);
 	}
 	trace_end(h);
+}
+
+/* --- research cycles: one trace per session */
+
+void trace_adopt(const char *tp)
+{
+	unsigned char trace[16], span[8], old[16];
+	int flags, have_old;
+
+	if (!T.on || !tp || parse_tp(tp, trace, span, &flags) < 0)
+		return;
+	have_old = T.has_in || T.n > T.exported;
+	if (T.has_in)
+		memcpy(old, T.in_trace, 16);
+	else if (T.n > T.exported)
+		memcpy(old, T.spans[T.exported].trace, 16);
+	for (int i = T.exported; have_old && i < T.n; i++)
+		if (!memcmp(T.spans[i].trace, old, 16))
+			memcpy(T.spans[i].trace, trace, 16);
+	if (!T.has_in) {
+		/* no incoming span: the spans without a parent stay roots of
+		 * their tick in the new trace; later ones go under tp */
+		T.has_in = 1;
+	}
+	memcpy(T.in_trace, trace, 16);
+	memcpy(T.in_span, span, 8);
+	snprintf(T.in_tp, sizeof T.in_tp, "%.55s", tp);
+}
+
+int trace_cycle_id(const char *trace_hex, const char *name, char out[17])
+{
+	unsigned char t[16], id[8];
+	uint64_t h = 1469598103934665603ULL;
+
+	out[0] = 0;
+	if (!trace_hex || strlen(trace_hex) != 32 || unhex(trace_hex, t, 16) < 0)
+		return -1;
+	for (size_t i = 0; i < 16; i++)
+		h = (h ^ t[i]) * 1099511628211ULL;
+	for (const char *p = name ? name : ""; *p; p++)
+		h = (h ^ (unsigned char)*p) * 1099511628211ULL;
+	h ^= h >> 29;
+	h *= 0xbf58476d1ce4e5b9ULL;
+	h ^= h >> 32;
+	if (!h)
+		h = 1;  /* an all-zero span id is invalid */
+	for (int i = 0; i < 8; i++)
+		id[i] = (unsigned char)(h >> (56 - 8 * i));
+	hex(out, id, 8);
+	return 0;
+}
+
+int trace_span_at(const char *name, const char *trace_hex, const char *id_hex,
+		  const char *parent_hex, int64_t start_ns)
+{
+	unsigned char trace[16], id[8], parent[8];
+	struct span *sp;
+	int h;
+
+	if (!T.on || !trace_hex || !id_hex || strlen(trace_hex) != 32 || strlen(id_hex) != 16 ||
+	    unhex(trace_hex, trace, 16) < 0 || unhex(id_hex, id, 8) < 0)
+		return 0;
+	if (parent_hex && (strlen(parent_hex) != 16 || unhex(parent_hex, parent, 8) < 0))
+		return 0;
+	h = new_span(name, TRACE_INTERNAL, trace, parent_hex ? parent : NULL);
+	if (!h)
+		return 0;
+	sp = &T.spans[h - 1];
+	memcpy(sp->id, id, 8);
+	if (start_ns > 0 && start_ns <= sp->start_ns) {
+		sp->mono_start -= sp->start_ns - start_ns;
+		sp->start_ns = start_ns;
+	}
+	return h;
+}
+
+void trace_end_at(int span, int64_t end_ns)
+{
+	struct span *s = get(span);
+
+	if (!s || !s->open)
+		return;
+	for (int i = T.n; i > span; i--)
+		trace_end(i);
+	s->open = 0;
+	s->end_ns = end_ns >= s->start_ns ? end_ns : s->start_ns;
+	jsonl_write(s);
+}
+
+int64_t trace_tick_began_us(int64_t fallback_us)
+{
+	const char *v = getenv("AGENT_TRACE_CYCLE");
+	char *end;
+	long long ns;
+
+	if (!v || !*v)
+		return fallback_us;
+	errno = 0;
+	ns = strtoll(v, &end, 10);
+	if (errno || ns <= 0 || (*end && *end != ',') || ns / 1000 > fallback_us)
+		return fallback_us;
+	return ns / 1000;
+}
+
+int64_t trace_now_ns(void)
+{
+	return real_ns();
+}
+
+/* The session's phases in order: column, span name, the seeds' phase word. */
+static const struct {
+	const char *phase, *at, *span, *word;
+} cycle_phases[] = {
+	{ "designing", "designing_at", "agent.phase.design", "design" },
+	{ "training", "training_at", "agent.phase.training", "training" },
+	{ "backtesting", "backtesting_at", "agent.phase.backtest", "backtest" },
+	{ "assessing", "assessing_at", "agent.phase.assessment", "assessment" },
+};
+
+static int cycle_phase_index(const char *phase)
+{
+	for (int i = 0; i < 4; i++)
+		if (phase && !strcmp(phase, cycle_phases[i].phase))
+			return i;
+	return -1;
+}
+
+static void cycle_attrs(int h, jv session, int64_t sid)
+{
+	char *v;
+
+	if ((v = json_string(session, "agent")))
+		trace_str(h, "agent.name", v);
+	free(v);
+	trace_int(h, "agent.session.id", sid);
+	if ((v = json_string(session, "strategy_name")))
+		trace_str(h, "strategy.name", v);
+	free(v);
+}
+
+void trace_cycle_tick(jv doc)
+{
+	char *tp, *found, *cur, *outcome, *tick, trace[33], id[17], parent[17], root[17];
+	int64_t sid = 0, now = real_ns(), began = 0;
+	int p0, curi, h, done;
+	jv session;
+
+	if (!T.on)
+		return;
+	tp = json_string(doc, "tick.traceparent");
+	found = json_string(doc, "tick.session_phase");
+	tick = json_string(doc, "tick.id");
+	session = json_get(jv_copy(doc), "session");
+	snprintf(trace, sizeof trace, "%.32s", tp && strlen(tp) >= 35 ? tp + 3 : "");
+	if (!found || jv_get_kind(session) != JV_KIND_OBJECT || !json_int(session, "id", &sid) ||
+	    trace_cycle_id(trace, "", root) < 0) {
+		/* a tick that serves no session is a short trace of its own */
+		trace_cycle_span(tick, 0, NULL);
+		goto out;
+	}
+	p0 = cycle_phase_index(found);
+	if (p0 < 0)
+		p0 = 0;
+	cur = json_string(session, "phase");
+	outcome = json_string(session, "outcome");
+	done = outcome && *outcome;
+	curi = done ? 4 : cycle_phase_index(cur);
+	if (curi < 0)
+		curi = p0;
+	/* the tick under the phase it found */
+	trace_cycle_id(trace, cycle_phases[p0].span, parent);
+	trace_cycle_span_under(tick, parent, 0, NULL);
+	now = real_ns();  /* the phases and the cycle end after their ticks */
+	if (!json_int(session, "trace_started_us", &began) || began <= 0) {
+		json_int(session, "created_at", &began);
+		began *= 1000000;
+	}
+	/* the phases that ended in this tick, each with its real start */
+	for (int q = p0; q < curi && q < 4; q++) {
+		int64_t at = 0, next = 0;
+		int has_next = 0;
+		char *op = NULL;
+
+		if (!json_int(session, cycle_phases[q].at, &at))
+			continue;
+		for (int r = q + 1; r < curi && r < 4 && !has_next; r++)
+			has_next = json_int(session, cycle_phases[r].at, &next);
+		trace_cycle_id(trace, cycle_phases[q].span, id);
+		/* the design phase began with the cycle, in the creating tick */
+		h = trace_span_at(cycle_phases[q].span, trace, id, root,
+				  q == 0 && began > 0 ? began * 1000 : at * 1000000000);
+		trace_str(h, "phase", cycle_phases[q].word);
+		cycle_attrs(h, session, sid);
+		if (q == 1)
+			op = json_string(session, "training_operation_id");
+		else if (q == 2)
+			op = json_string(session, "backtest_operation_id");
+		if (op && *op)
+			trace_str(h, "operation.id", op);
+		free(op);
+		trace_end_at(h, has_next ? next * 1000000000 : now);
+	}
+	if (done) {
+		int64_t in = 0, out = 0;
+		double cost = 0;
+
+		h = trace_span_at("agent.research_cycle", trace, root, NULL, began * 1000);
+		cycle_attrs(h, session, sid);
+		trace_int(h, "gen_ai.conversation.id", sid);
+		trace_str(h, "outcome", outcome);
+		trace_str(h, "agent.cycle.outcome", !strcmp(outcome, "success") ? "completed"
+						    : !strcmp(outcome, "cancelled") ? "cancelled"
+						    : "failed");
+		if (json_int(doc, "metrics.input_tokens", &in)) {
+			json_int(doc, "metrics.output_tokens", &out);
+			trace_int(h, "tokens.input", in);
+			trace_int(h, "tokens.output", out);
+		}
+		if (json_number(doc, "metrics.cost_usd", &cost))
+			trace_double(h, "cost.usd", cost);
+		if (outcome && strcmp(outcome, "success") && strcmp(outcome, "cancelled"))
+			trace_error(h, outcome, NULL);
+		trace_end_at(h, now);
+	}
+	free(cur);
+	free(outcome);
+out:
+	jv_free(session);
+	free(tp);
+	free(found);
+	free(tick);
 }
 
 /* --- tick documents */
@@ -1096,6 +1337,7 @@ int trace_tick_start(const char *stage, jv doc)
 	if (!T.on)
 		return 0;
 	tp = json_string(doc, "tick.traceparent");
+	trace_adopt(tp);  /* the tick may be part of its session's trace */
 	span = trace_start_under(tp, stage, TRACE_INTERNAL);
 	free(tp);
 	/* as it came in; trace_tick_result overwrites with what the stage made of it */
@@ -1228,8 +1470,11 @@ void trace_agent_end(int span, const char *kind, int64_t input_tokens, int64_t o
 	if (!get(span))
 		return;
 	trace_str(span, "agent.invocation.kind", kind);
+	trace_str(span, "phase", kind);  /* the seeds' name beside the conventions' */
 	trace_int(span, "gen_ai.usage.input_tokens", input_tokens);
 	trace_int(span, "gen_ai.usage.output_tokens", output_tokens);
+	trace_int(span, "tokens.input", input_tokens);
+	trace_int(span, "tokens.output", output_tokens);
 	if (rc == 0 || rc == EX_NO)
 		trace_str(span, "agent.invocation.status", rc ? "budget_exhausted" : status);
 	trace_fail(span, rc, message);
@@ -1356,6 +1601,8 @@ void trace_chat_end(int span, jv message, jv api_error, long http_status, int rc
 			/* the Anthropic rule: input counts the cached prefix too */
 			trace_int(span, "gen_ai.usage.input_tokens", in + rd + w);
 			trace_int(span, "gen_ai.usage.output_tokens", out);
+			trace_int(span, "tokens.input", in + rd + w);
+			trace_int(span, "tokens.output", out);
 			trace_int(span, "gen_ai.usage.cache_read.input_tokens", rd);
 			trace_int(span, "gen_ai.usage.cache_creation.input_tokens", w);
 		}

@@ -159,6 +159,53 @@ void trace_tool_end(int span, int extension, int failed, int rc);
  * (a failed stage).  Once per process; nothing without AGENT_TRACE_CYCLE. */
 void trace_cycle_span(const char *tick_id, int status, const char *stage);
 
+/* The same, the span's parent given (16 hex digits; NULL: as above). */
+void trace_cycle_span_under(const char *tick_id, const char *parent_hex, int status,
+			    const char *stage);
+
+/*
+ * Research cycles: one trace per session.  A session's trace id is fixed
+ * when it is created (agent_sessions.trace_id); its root span
+ * agent.research_cycle and its phase spans agent.phase.<name> have ids
+ * derived from it (trace_cycle_id), so every tick that serves the session
+ * knows them without storing them, and the tick's own span (agent-cycle)
+ * goes under the phase it found.  The root and phase spans are made, with
+ * their real start times, by the tick that ends them.
+ */
+
+/* This process's spans so far (those in its incoming trace) move to tp's
+ * trace, and tp becomes the incoming parent of the spans to come.  Nothing
+ * when tp is not a valid traceparent. */
+void trace_adopt(const char *tp);
+
+/* The span id (16 hex digits and a NUL into out) of a research cycle's
+ * span: name "" for the root, else the phase's span name; -1 when
+ * trace_hex is not a trace id. */
+int trace_cycle_id(const char *trace_hex, const char *name, char out[17]);
+
+/* An open span with the ids given (hex; parent NULL for a root) that
+ * started at start_ns (real time); 0 when an id is malformed. */
+int trace_span_at(const char *name, const char *trace_hex, const char *id_hex,
+		  const char *parent_hex, int64_t start_ns);
+
+/* Ends the span at end_ns (real time; not before its start). */
+void trace_end_at(int span, int64_t end_ns);
+
+/* The pipeline's last stage, once the tick is over (doc borrowed): the
+ * tick's agent-cycle span (trace_cycle_span) under the phase span of
+ * tick.session_phase in the session's trace, then each phase span that
+ * ended in the tick and, when the session ended, the agent.research_cycle
+ * root with its outcome, strategy and tokens (doc.metrics).  A tick that
+ * serves no session: trace_cycle_span alone. */
+void trace_cycle_tick(jv doc);
+
+/* When this tick began, in microseconds since the epoch: agent-cycle's
+ * stamp (AGENT_TRACE_CYCLE) when there is one, else fallback_us. */
+int64_t trace_tick_began_us(int64_t fallback_us);
+
+/* Real time now, in nanoseconds since the epoch. */
+int64_t trace_now_ns(void);
+
 /* One event line on AGENT_TRACE_JSONL_PATH now, in the event-stream shape
  * agent-metrics-agg --events reads: {ts, event, trace_id, span_id,
  * session_id (null when <= 0), turn_id, service, command, metadata}; the

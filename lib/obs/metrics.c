@@ -220,6 +220,18 @@ static int record_session(struct store *s, int64_t sid, int64_t now, jv *summary
 	*summary = json_set(*summary, "failed_gate", json_get(jv_copy(m), "failed_gate"));
 	*summary = json_set(*summary, "cycle_seconds", json_get(jv_copy(m), "cycle_seconds"));
 	*summary = json_set(*summary, "invocations", json_get(jv_copy(m), "invocations"));
+	/* tokens as the GenAI conventions count them for Anthropic: input
+	 * includes the cache reads and writes (the research cycle's span) */
+	{
+		int64_t in = 0, cw = 0, cr = 0, out = 0;
+
+		json_int(m, "input_tokens", &in);
+		json_int(m, "cache_write_tokens", &cw);
+		json_int(m, "cache_read_tokens", &cr);
+		json_int(m, "output_tokens", &out);
+		*summary = json_set(*summary, "input_tokens", jv_number((double)(in + cw + cr)));
+		*summary = json_set(*summary, "output_tokens", jv_number((double)out));
+	}
 	*summary = json_set(*summary, "cost_usd", pricing_usd((int64_t)cost));
 	jv_free(m);
 out:

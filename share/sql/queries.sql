@@ -100,7 +100,8 @@ SELECT id, agent, phase, outcome, strategy_name, strategy_config, strategy_path,
        training_operation_id, training_results, backtest_operation_id, backtest_results,
        assessment, training_gate, backtest_gate, progress, failure_reason, retry_count,
        invoke_attempts, conn_failures, designing_at, training_at, backtesting_at,
-       assessing_at, created_at, updated_at, completed_at, assess_batch_id, assess_batch_hold
+       assessing_at, created_at, updated_at, completed_at, assess_batch_id, assess_batch_hold,
+       trace_id, trace_started_us
   FROM agent_sessions WHERE id = $1
 
 -- name: session_active
@@ -108,12 +109,16 @@ SELECT id, agent, phase, outcome, strategy_name, strategy_config, strategy_path,
        training_operation_id, training_results, backtest_operation_id, backtest_results,
        assessment, training_gate, backtest_gate, progress, failure_reason, retry_count,
        invoke_attempts, conn_failures, designing_at, training_at, backtesting_at,
-       assessing_at, created_at, updated_at, completed_at, assess_batch_id, assess_batch_hold
+       assessing_at, created_at, updated_at, completed_at, assess_batch_id, assess_batch_hold,
+       trace_id, trace_started_us
   FROM agent_sessions WHERE agent = $1 AND phase <> 'idle' ORDER BY id DESC LIMIT 1
 
 -- name: session_create
-INSERT INTO agent_sessions (agent, phase, designing_at, created_at, updated_at)
-VALUES ($1, 'designing', $2, $2, $2)
+-- $3: the research cycle's trace id (32 hex digits), the creating tick's;
+-- $4: when that tick began, in microseconds
+INSERT INTO agent_sessions (agent, phase, designing_at, created_at, updated_at, trace_id,
+                            trace_started_us)
+VALUES ($1, 'designing', $2, $2, $2, $3, $4)
 RETURNING id
 
 -- name: session_move

@@ -84,5 +84,7 @@ $$;
 
 -- The trace of a research cycle, fixed when the session is created.
 ALTER TABLE agent_sessions ADD COLUMN trace_id TEXT;
+-- when the creating tick began (µs since the epoch): the root span's start
+ALTER TABLE agent_sessions ADD COLUMN trace_started_us BIGINT;
 UPDATE agent_sessions SET trace_id = md5(random()::text || clock_timestamp()::text || id::text)
  WHERE outcome IS NULL;

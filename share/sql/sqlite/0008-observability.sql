@@ -32,4 +32,6 @@ SELECT agent, 'tokens_total', 'phase="' || replace(replace(replace(kind, '\', '\
 -- when the session is created, so that every tick serving the session adds
 -- its spans to the one trace.  Sessions still active get one now.
 ALTER TABLE agent_sessions ADD COLUMN trace_id TEXT;
+-- when the creating tick began (µs since the epoch): the root span's start
+ALTER TABLE agent_sessions ADD COLUMN trace_started_us INTEGER;
 UPDATE agent_sessions SET trace_id = lower(hex(randomblob(16))) WHERE outcome IS NULL;
