@@ -88,6 +88,26 @@ int main(int argc, char **argv)
 		trace_adopt(doc_tp);
 		free(doc_tp);
 	}
+	if (trace_on()) {
+		/* the decision, as a domain event (agent-formats(5) EVENTS) */
+		static const char *const keys[] = { "event", "action", "reason", "detail",
+						    "tick.session_phase" };
+		char *id = json_string(doc, "tick.id");
+		int64_t sid = 0;
+		jv m = json_set(jv_object(), "agent", jv_string(cfg.agent));
+
+		for (size_t i = 0; i < sizeof keys / sizeof *keys; i++) {
+			char *v = json_string(doc, keys[i]);
+
+			if (v)
+				m = json_set(m, i == 4 ? "phase" : keys[i], jv_string(v));
+			free(v);
+		}
+		json_int(doc, "session.id", &sid);
+		trace_set_turn(id);
+		trace_event("trigger.decision", sid, m);
+		free(id);
+	}
 	trace_tick_result(span, "agent-trigger", doc);
 	/* the tick is committed: the next stage gets the document before the
 	 * store is closed (a WAL checkpoint, now and then) */

@@ -194,6 +194,26 @@ struct run {
 	char halt_msg[400];
 };
 
+/* The metadata every domain event of an invocation carries. */
+static jv event_meta(const struct run *r)
+{
+	jv m = jv_object();
+
+	m = json_set(m, "agent", jv_string(r->agent));
+	m = json_set(m, "kind", jv_string(r->kind));
+	m = json_set(m, "model", jv_string(r->cfg.model));
+	return m;
+}
+
+/* The model turn's id for the events: "<tick>/<n>", n counting the
+ * invocation's calls from 1 (turn_of with the tick's id alone: "<n>"). */
+static const char *turn_of(const struct run *r, char *buf, size_t n)
+{
+	snprintf(buf, n, "%s%s%lld", r->o->tick_id ? r->o->tick_id : "", r->o->tick_id ? "/" : "",
+		 (long long)r->t.calls + 1);
+	return buf;
+}
+
 /* Records one attempt and settles its hold, in one transaction. */
 static int record_call(struct run *r, int64_t hold_id, int64_t held, struct anthropic_call *call,
 		       int rc, const char *errmsg, int64_t ms, int64_t *cost_out, int64_t *inv_id,
@@ -275,6 +295,33 @@ static int record_call(struct run *r, int64_t hold_id, int64_t held, struct anth
 	}
 	json_int(row, "id", inv_id);
 	jv_free(row);
+	{
+		char turn[128];
+		jv m = event_meta(r);
+
+		turn_of(r, turn, sizeof turn);
+		m = json_set(m, "hold_id", jv_number((double)hold_id));
+		m = json_set(m, "held_usd", pricing_usd(held));
+		m = json_set(m, "cost_usd", pricing_usd(cost.micros));
+		trace_event_turn("budget.settle", r->session_id, turn, m);
+		m = event_meta(r);
+		m = json_set(m, "status", jv_string(status));
+		m = json_set(m, "stop_reason", json_str_or_null(stop));
+		m = json_set(m, "input_tokens", jv_number((double)u.input));
+		m = json_set(m, "output_tokens", jv_number((double)u.output));
+		m = json_set(m, "cache_write_tokens", jv_number((double)(u.cache_5m + u.cache_1h)));
+		m = json_set(m, "cache_read_tokens", jv_number((double)u.cache_read));
+		m = json_set(m, "cost_usd", pricing_usd(cost.micros));
+		m = json_set(m, "latency_ms", jv_number((double)ms));
+		if (call->status)
+			m = json_set(m, "http_status", jv_number((double)call->status));
+		trace_event_turn("model.call", r->session_id, turn, m);
+		/* the model turn, for agent_turn_latency_seconds of --events */
+		m = event_meta(r);
+		m = json_set(m, "status", jv_string(status));
+		m = json_set(m, "latency_ms", jv_number((double)ms));
+		trace_event_turn("turn.end", r->session_id, turn, m);
+	}
 	free(stop);
 	r->t.input += u.input;
 	r->t.output += u.output;
@@ -317,6 +364,28 @@ static int call_api(struct run *r, jv body, jv *message, int64_t *inv_id, struct
 		}
 		rc = budget_hold(r->s, &bc, worst, upper + r->cfg.max_tokens,
 				 (int64_t)(r->api.timeout_ms / 1000) + 120, r->kind, &hold, e);
+		{
+			char turn[128];
+			jv m = event_meta(r);
+
+			turn_of(r, turn, sizeof turn);
+			m = json_set(m, "amount_usd", pricing_usd(worst));
+			if (rc == 0) {
+				int64_t id = 0;
+
+				json_int(hold, "id", &id);
+				m = json_set(m, "hold_id", jv_number((double)id));
+				m = json_set(m, "attempt", jv_number((double)attempt));
+				trace_event_turn("budget.hold", r->session_id, turn, m);
+				trace_event_turn("turn.start", r->session_id, turn, event_meta(r));
+			} else if (rc == EX_NO) {
+				m = json_set(m, "reason", jv_string("budget_exhausted"));
+				m = json_set(m, "error", jv_string(e->msg));
+				trace_event_turn("budget.refused", r->session_id, turn, m);
+			} else {
+				jv_free(m);
+			}
+		}
 		if (rc) {
 			if (rc == EX_NO)
 				jv_free(hold);

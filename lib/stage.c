@@ -9,6 +9,7 @@
 #include "pricing.h"
 #include "session.h"
 #include "stage.h"
+#include "net/trace.h"
 #include "tick.h"
 
 void stage_init(struct stage_ctx *c, const char *db)
@@ -132,6 +133,20 @@ int stage_gate(struct stage_ctx *c, jv doc, jv *out, struct err *e)
 	}
 	if ((rc = store_commit(c->store, e)))
 		goto fail;
+	{
+		/* the domain event, in the event schema's guardrail words */
+		char *agent = tick_agent(doc), *reason = json_string(verdict, "reason");
+		jv m = jv_object();
+
+		m = json_set(m, "agent", jv_string(agent ? agent : "default"));
+		m = json_set(m, "gate", jv_string(which ? "backtest" : "training"));
+		m = json_set(m, "decision", jv_string(passed ? "pass" : "fail"));
+		m = json_set(m, "reason", jv_string(reason && *reason ? reason : "none"));
+		m = json_set(m, "to", jv_string(to));
+		trace_event("guardrail.decision", sid, m);
+		free(agent);
+		free(reason);
+	}
 	doc = json_set(doc, "gate", verdict);
 	doc = json_set(doc, "session", row);
 	*out = doc;
@@ -230,6 +245,16 @@ int stage_budget(struct stage_ctx *c, jv doc, jv *out, struct err *e)
 	}
 	if ((rc = store_commit(c->store, e)))
 		goto fail;
+	{
+		jv m = jv_object();
+
+		m = json_set(m, "agent", jv_string(agent));
+		m = json_set(m, "kind", jv_string(kind));
+		m = json_set(m, "estimate_usd", pricing_usd(est));
+		m = json_set(m, "available_usd", pricing_usd(avail));
+		m = json_set(m, "admitted", jv_bool(admit));
+		trace_event(admit ? "budget.admitted" : "budget.refused", tick_session_id(doc), m);
+	}
 	*out = json_set(doc, "budget", status);
 	free(agent);
 	return 0;

@@ -1134,6 +1134,19 @@ int tools_run(struct tools_ctx *c, const char *use_id, const char *name, jv inpu
 	jv_free(ch.params);
 	jv_free(ch.fields);
 	jv_free(input);
+	if (rc == 0) {
+		/* the domain event: the tool and how it went, never its arguments */
+		jv m = jv_object();
+
+		m = json_set(m, "agent", jv_string(c->agent));
+		m = json_set(m, "tool", jv_string(tool_name_ok(name) ? name : "_invalid"));
+		m = json_set(m, "status", jv_string(err ? "error" : "ok"));
+		m = json_set(m, "latency_ms", jv_number((double)((clock_mono_us() - t0) / 1000)));
+		m = json_set(m, "tool_use_id", json_str_or_null(use_id));
+		if (ext)
+			m = json_set(m, "extension", jv_true());
+		trace_event("tool.call", c->session_id, m);
+	}
 	trace_tool_end(span, ext, err, rc);
 	if (rc) {
 		jv_free(r);

@@ -193,7 +193,7 @@ closed_port() { # a loopback port nothing listens on
 		"$AGENT_TRACE_JSONL_PATH")" '[["-","error","agent-invoke","permanent_failure"]]'
 	# and the tick is still one trace with one root
 	assert_equal "$(jq -r -s 'map(.trace_id) | unique | length' "$AGENT_TRACE_JSONL_PATH")" 1
-	assert_equal "$(jq -r -s 'map(select(.parent_span_id == null)) | length' "$AGENT_TRACE_JSONL_PATH")" 1
+	assert_equal "$(jq -r -s 'map(select(.event == "span" and .parent_span_id == null)) | length' "$AGENT_TRACE_JSONL_PATH")" 1
 }
 
 @test "AGENT_TRACE_JSONL_PATH: one line per span, the same ids as the OTLP export" {
@@ -202,21 +202,21 @@ closed_port() { # a loopback port nothing listens on
 	run -0 --separate-stderr agent-cycle
 	assert_equal "$stderr" ""
 	tp=$(jq -r .tick.traceparent <<<"$output")
-	jq -e -s 'length > 8 and all(.[]; .event == "span" and (.ts | test("^20[0-9-]{8}T[0-9:]{8}\\.[0-9]{3}Z$"))
+	jq -e -s 'map(select(.event == "span")) | length > 8 and all(.[]; .event == "span" and (.ts | test("^20[0-9-]{8}T[0-9:]{8}\\.[0-9]{3}Z$"))
 		and (.start | test("^[0-9]{19}$")) and (.end | test("^[0-9]{19}$"))
 		and (.duration_ms | type == "number") and (.kind == "internal" or .kind == "client")
 		and (.status == "unset" or .status == "error") and (.attributes | type == "object"))' \
 		"$AGENT_TRACE_JSONL_PATH" >/dev/null
-	assert_equal "$(jq -c -s 'map([.trace_id, .span_id, .parent_span_id // "-", .name]) | sort' "$AGENT_TRACE_JSONL_PATH")" \
+	assert_equal "$(jq -c -s 'map(select(.event == "span") | [.trace_id, .span_id, .parent_span_id // "-", .name]) | sort' "$AGENT_TRACE_JSONL_PATH")" \
 		"$(spans | jq -c 'map([.traceId, .spanId, .parentSpanId // "-", .name]) | sort')"
 	assert_equal "$(jq -r -s 'map(.trace_id) | unique | .[]' "$AGENT_TRACE_JSONL_PATH")" "${tp:3:32}"
 	# the JSONL attributes are plain values
 	assert_equal "$(jq -c 'select(.name == "agent-trigger") | [.attributes["agent.trigger.event"], .parent_span_id]' \
 		"$AGENT_TRACE_JSONL_PATH")" "[\"start_new_cycle\",\"${tp:36:16}\"]"
 	# every chat line names its session, for agent-metrics-agg --events and for jq
-	assert_equal "$(jq -s -c 'map(select(.name | startswith("chat ")) | .session_id) | unique' "$AGENT_TRACE_JSONL_PATH")" \
+	assert_equal "$(jq -s -c 'map(select(.event == "span" and (.name | startswith("chat "))) | .session_id) | unique' "$AGENT_TRACE_JSONL_PATH")" \
 		"[$(sql "SELECT id FROM agent_sessions")]"
-	assert_equal "$(jq -s 'map(select(.name | startswith("chat "))) | map(.attributes["gen_ai.usage.input_tokens"]) | add' \
+	assert_equal "$(jq -s 'map(select(.event == "span" and (.name | startswith("chat ")))) | map(.attributes["gen_ai.usage.input_tokens"]) | add' \
 		"$AGENT_TRACE_JSONL_PATH")" \
 		"$(sql "SELECT SUM(input_tokens + cache_read_tokens + cache_write_tokens) FROM agent_invocations")"
 }
@@ -240,7 +240,8 @@ closed_port() { # a loopback port nothing listens on
 	rm -f "$BATS_TEST_TMPDIR"/ld.*
 	AGENT_TRACE_JSONL_PATH="$BATS_TEST_TMPDIR/t.jsonl" LD_DEBUG=files LD_DEBUG_OUTPUT="$BATS_TEST_TMPDIR/ld" \
 		run -0 agent-cycle
-	assert_equal "$(wc -l <"$BATS_TEST_TMPDIR/t.jsonl")" 6  # the five stages and agent-cycle's
+	assert_equal "$(grep -c '"event":"span"' "$BATS_TEST_TMPDIR/t.jsonl")" 6  # the five stages and agent-cycle's
+	assert_equal "$(grep -v '"event":"span"' "$BATS_TEST_TMPDIR/t.jsonl" | jq -r .event)" trigger.decision
 	run ! grep -l 'libcurl' "$BATS_TEST_TMPDIR"/ld.*
 	# OTEL_SDK_DISABLED=true turns everything off
 	OTEL_SDK_DISABLED=true AGENT_TRACE_JSONL_PATH="$BATS_TEST_TMPDIR/off.jsonl" run -0 agent-cycle
@@ -443,4 +444,37 @@ closed_port() { # a loopback port nothing listens on
 		fail "a tick outside its research cycle's span"
 	# the idle tick after it is a short trace of its own
 	assert_equal "$(jq -s --arg t "$trace" '[.[] | select(.event == "span" and .name == "agent-cycle" and .trace_id != $t)] | length' "$AGENT_TRACE_JSONL_PATH")" 1
+	# the domain events beside the spans, in the event schema's shape
+	local jl=$AGENT_TRACE_JSONL_PATH
+	jq -e -s 'map(select(.event != "span")) | length > 10 and all(.[];
+		(.ts | test("^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:.]+Z$")) and (.event | type == "string")
+		and has("trace_id") and has("session_id") and has("turn_id") and (.metadata | type == "object"))' "$jl" >/dev/null ||
+		fail "malformed domain events: $(grep -v '"event":"span"' "$jl" | head -n 3)"
+	# the session's events are in the session's trace, each once where it should be
+	assert_equal "$(jq -s -r --arg t "$trace" --argjson s "$sid" '[.[] | select(.session_id == $s and .event != "span")
+		| select(.trace_id != $t)] | length' "$jl")" 0
+	assert_equal "$(jq -s --argjson s "$sid" '[.[] | select(.event == "trigger.decision" and .session_id == $s)] | length' "$jl")" "$ticks"
+	assert_equal "$(jq -s --argjson s "$sid" '[.[] | select(.event == "model.call" and .session_id == $s)] | length' "$jl")" \
+		"$(sql "SELECT COUNT(*) FROM agent_invocations WHERE session_id = $sid")"
+	assert_equal "$(jq -s --argjson s "$sid" '[.[] | select(.event == "budget.hold" and .session_id == $s)] | length' "$jl")" \
+		"$(jq -s --argjson s "$sid" '[.[] | select(.event == "budget.settle" and .session_id == $s)] | length' "$jl")"
+	assert_equal "$(jq -s -c --argjson s "$sid" '[.[] | select(.event == "session.end" and .session_id == $s) | .metadata
+		| [.outcome, .detail, (.cost_usd > 0)]]' "$jl")" \
+		"[[\"completed\",\"$(sql "SELECT outcome FROM agent_sessions WHERE id = $sid")\",true]]"
+	assert_equal "$(jq -s -r --argjson s "$sid" '[.[] | select(.event == "phase.changed" and .session_id == $s)
+		| .metadata | "\(.from)>\(.to)"] | join(" ")' "$jl")" \
+		"designing>training training>backtesting backtesting>assessing assessing>idle"
+	# a model turn's events share its turn id: "<tick>/<n>"
+	jq -e -s 'map(select(.event == "model.call")) | all(.[]; .turn_id | test("^[0-9a-f]+/[0-9]+$"))' "$jl" >/dev/null
+	# the toolkit eats its own format: --events over its JSONL gives the
+	# store's tool calls, model turns and gate verdicts
+	run -0 --separate-stderr agent-metrics-agg --events "$jl"
+	assert_equal "$stderr" ""
+	assert_equal "$(sed -n 's/^agent_tool_calls_total{agent="default",tool="\([^"]*\)",status="\([^"]*\)"} \([0-9]*\)$/\1 \2 \3/p' <<<"$output" | grep -v ' 0$' | sort)" \
+		"$(sql "SELECT tool_name || ' ' || CASE WHEN success THEN 'ok' ELSE 'error' END || ' ' || COUNT(*) FROM agent_actions
+		        GROUP BY tool_name, success" | sort)"
+	assert_line "agent_turn_latency_seconds_count $(sql "SELECT COUNT(*) FROM agent_invocations")"
+	assert_line "agent_guardrail_total{gate=\"training\",decision=\"pass\",reason=\"passed\"} 1"
+	assert_line "agent_guardrail_total{gate=\"backtest\",decision=\"pass\",reason=\"passed\"} 1"
+	assert_line 'agent_events_malformed_total 0'
 }

@@ -701,7 +701,19 @@ static void iso_ms(int64_t ns, char ts[40])
 		 tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(ns / 1000000 % 1000));
 }
 
+static char event_turn[96];  /* the tick's id: the turn of events outside model turns */
+
+void trace_set_turn(const char *turn)
+{
+	snprintf(event_turn, sizeof event_turn, "%s", turn ? turn : "");
+}
+
 void trace_event(const char *event, int64_t session_id, jv metadata)
+{
+	trace_event_turn(event, session_id, NULL, metadata);
+}
+
+void trace_event_turn(const char *event, int64_t session_id, const char *turn, jv metadata)
 {
 	char ts[40], trace[33], span[17];
 	int cur;
@@ -727,7 +739,9 @@ void trace_event(const char *event, int64_t session_id, jv metadata)
 	if (cur || T.has_in)
 		line = json_set(line, "span_id", jv_string(span));
 	line = json_set(line, "session_id", session_id > 0 ? jv_number((double)session_id) : jv_null());
-	line = json_set(line, "turn_id", jv_null());
+	if (!turn || !*turn)
+		turn = event_turn[0] ? event_turn : NULL;
+	line = json_set(line, "turn_id", turn ? jv_string(turn) : jv_null());
 	line = json_set(line, "service", jv_string(T.service ? T.service : "agent"));
 	line = json_set(line, "command", jv_string(T.command));
 	line = json_set(line, "metadata", metadata);
@@ -1242,6 +1256,15 @@ void trace_cycle_tick(jv doc)
 		json_int(session, "created_at", &began);
 		began *= 1000000;
 	}
+	{
+		char *ev = json_string(doc, "event");
+
+		if (ev && !strcmp(ev, "start_new_cycle"))
+			trace_event("session.start", sid,
+				    json_set(json_set(jv_object(), "agent", json_get(jv_copy(session), "agent")),
+					     "phase", jv_string("designing")));
+		free(ev);
+	}
 	/* the phases that ended in this tick, each with its real start */
 	for (int q = p0; q < curi && q < 4; q++) {
 		int64_t at = 0, next = 0;
@@ -1266,6 +1289,20 @@ void trace_cycle_tick(jv doc)
 			trace_str(h, "operation.id", op);
 		free(op);
 		trace_end_at(h, has_next ? next * 1000000000 : now);
+		{
+			const char *to = "idle";
+			jv m = json_set(jv_object(), "agent", json_get(jv_copy(session), "agent"));
+
+			for (int r = q + 1; r < 4; r++)
+				if (json_is_set(session, cycle_phases[r].at)) {
+					to = cycle_phases[r].phase;
+					break;
+				}
+			m = json_set(m, "from", jv_string(cycle_phases[q].phase));
+			m = json_set(m, "to", jv_string(to));
+			m = json_set(m, "seconds", jv_number((double)((has_next ? next * 1000000000 : now) / 1000000000 - at)));
+			trace_event("phase.changed", sid, m);
+		}
 	}
 	if (done) {
 		int64_t in = 0, out = 0;
@@ -1288,6 +1325,21 @@ void trace_cycle_tick(jv doc)
 		if (outcome && strcmp(outcome, "success") && strcmp(outcome, "cancelled"))
 			trace_error(h, outcome, NULL);
 		trace_end_at(h, now);
+		{
+			jv m = json_set(jv_object(), "agent", json_get(jv_copy(session), "agent"));
+
+			m = json_set(m, "outcome", jv_string(!strcmp(outcome, "success") ? "completed"
+							     : !strcmp(outcome, "cancelled") ? "cancelled"
+							     : "failed"));
+			m = json_set(m, "detail", jv_string(outcome));
+			m = json_set(m, "strategy", json_get(jv_copy(session), "strategy_name"));
+			m = json_set(m, "failure_reason", json_get(jv_copy(session), "failure_reason"));
+			m = json_set(m, "input_tokens", jv_number((double)in));
+			m = json_set(m, "output_tokens", jv_number((double)out));
+			m = json_set(m, "cost_usd", jv_number(cost));
+			m = json_set(m, "seconds", jv_number((double)((now / 1000 - began) / 1000000)));
+			trace_event("session.end", sid, m);
+		}
 	}
 	free(cur);
 	free(outcome);
@@ -1338,6 +1390,12 @@ int trace_tick_start(const char *stage, jv doc)
 		return 0;
 	tp = json_string(doc, "tick.traceparent");
 	trace_adopt(tp);  /* the tick may be part of its session's trace */
+	{
+		char *id = json_string(doc, "tick.id");
+
+		trace_set_turn(id);
+		free(id);
+	}
 	span = trace_start_under(tp, stage, TRACE_INTERNAL);
 	free(tp);
 	/* as it came in; trace_tick_result overwrites with what the stage made of it */

@@ -213,4 +213,11 @@ int64_t trace_now_ns(void);
  * metadata consumed.  Nothing without a JSONL path. */
 void trace_event(const char *event, int64_t session_id, jv metadata);
 
+/* The same with turn_id = turn (a model turn: "<tick>/<n>"); NULL or "":
+ * the tick's id (trace_set_turn; trace_tick_start sets it), else null. */
+void trace_event_turn(const char *event, int64_t session_id, const char *turn, jv metadata);
+
+/* The turn_id of the events to come that name none (copied; NULL clears). */
+void trace_set_turn(const char *turn);
+
 #endif
