@@ -303,9 +303,18 @@ int main(int argc, char **argv)
 		rc = metrics_release_tick(&c, cli_opt.agent, a.release, a.status, a.stage,
 					  a.error ? one_line(a.error) : NULL, &out, &closed, &e);
 		say_problems(&c);
-		/* agent-cycle's span, unless the last stage ended it with the tick */
-		if (!closed)
-			trace_cycle_span(a.release, a.status, a.stage);
+		/* agent-cycle's span, unless the last stage ended it with the tick,
+		 * in the session's trace when the tick served one */
+		if (!closed && trace_on()) {
+			struct metrics_tick_trace tt;
+			const char *in = getenv("TRACEPARENT");
+			char tick_span[17] = "";
+
+			if (in && strlen(in) >= 52)
+				snprintf(tick_span, sizeof tick_span, "%.16s", in + 36);
+			metrics_tick_trace(&c, a.release, tick_span, &tt);
+			trace_release_span(a.release, tt.tp, tt.phase, a.status, a.stage);
+		}
 		if (rc) {
 			rc = cli_fail(&e);
 		} else {

@@ -188,12 +188,15 @@ closed_port() { # a loopback port nothing listens on
 	# a stage that fails: the span agent-metrics-agg --release ends is in error
 	rm "$AGENT_TRACE_JSONL_PATH"
 	ANTHROPIC_API_KEY= run -5 --separate-stderr agent-cycle
+	# (the tick made a session: its span is under the session's design phase)
 	assert_equal "$(jq -c -s 'map(select(.name == "agent-cycle"))
-		| map([.parent_span_id // "-", .status, .attributes["agent.tick.failed_stage"], .attributes["error.type"]])' \
-		"$AGENT_TRACE_JSONL_PATH")" '[["-","error","agent-invoke","permanent_failure"]]'
-	# and the tick is still one trace with one root
-	assert_equal "$(jq -r -s 'map(.trace_id) | unique | length' "$AGENT_TRACE_JSONL_PATH")" 1
-	assert_equal "$(jq -r -s 'map(select(.event == "span" and .parent_span_id == null)) | length' "$AGENT_TRACE_JSONL_PATH")" 1
+		| map([(.parent_span_id | length), .status, .attributes["agent.tick.failed_stage"], .attributes["error.type"]])' \
+		"$AGENT_TRACE_JSONL_PATH")" '[[16,"error","agent-invoke","permanent_failure"]]'
+	# and the tick is still one trace, the session's, every span under agent-cycle's
+	assert_equal "$(jq -r -s 'map(.trace_id) | unique | .[]' "$AGENT_TRACE_JSONL_PATH")" \
+		"$(sql "SELECT trace_id FROM agent_sessions")"
+	assert_equal "$(jq -r -s '(map(select(.name == "agent-cycle"))[0].span_id) as $c
+		| map(select(.event == "span" and .name != "agent-cycle" and .parent_span_id == $c)) | length > 0' "$AGENT_TRACE_JSONL_PATH")" true
 }
 
 @test "AGENT_TRACE_JSONL_PATH: one line per span, the same ids as the OTLP export" {
@@ -477,4 +480,25 @@ closed_port() { # a loopback port nothing listens on
 	assert_line "agent_guardrail_total{gate=\"training\",decision=\"pass\",reason=\"passed\"} 1"
 	assert_line "agent_guardrail_total{gate=\"backtest\",decision=\"pass\",reason=\"passed\"} 1"
 	assert_line 'agent_events_malformed_total 0'
+}
+
+@test "a failed tick that served a session: its agent-cycle span is in the session's trace, under its phase" {
+	export AGENT_TRACE_JSONL_PATH="$BATS_TEST_TMPDIR/trace.jsonl"
+	run -0 --separate-stderr agent-cycle -q
+	local sid trace
+	sid=$(sql "SELECT id FROM agent_sessions")
+	trace=$(sql "SELECT trace_id FROM agent_sessions")
+	[ "$(sql "SELECT phase FROM agent_sessions")" = training ] || skip "the design did not start training"
+	sql "INSERT INTO agent_triggers (agent, tick_id, at, event, session_id)
+	     VALUES ('default', 'failed-1', $(date +%s), 'training_running', $sid)" >/dev/null
+	rm "$AGENT_TRACE_JSONL_PATH"
+	# the tick's own trace (agent-cycle's TRACEPARENT) is another one
+	TRACEPARENT=00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01 AGENT_TRACE_CYCLE="$(date +%s%N)" \
+		run -0 --separate-stderr agent-metrics-agg --release failed-1 --status 4 --stage agent-trigger
+	assert_equal "$(jq -c -s 'map(select(.event == "span")) | map([.name, .trace_id, .span_id, .status]) | sort' "$AGENT_TRACE_JSONL_PATH")" \
+		"[[\"agent-cycle\",\"$trace\",\"b7ad6b7169203331\",\"error\"],[\"agent-metrics-agg\",\"$trace\",$(jq -s 'map(select(.name == "agent-metrics-agg"))[0].span_id' "$AGENT_TRACE_JSONL_PATH"),\"unset\"]]"
+	# under the training phase's span: the one the session's next tick goes under too
+	run -0 --separate-stderr agent-cycle -q
+	assert_equal "$(jq -r -s 'map(select(.name == "agent-cycle") | .parent_span_id) | unique | length' "$AGENT_TRACE_JSONL_PATH")" 1
+	assert_equal "$(jq -r -s 'map(select(.name == "agent-cycle") | .trace_id) | unique | .[]' "$AGENT_TRACE_JSONL_PATH")" "$trace"
 }

@@ -1350,6 +1350,27 @@ out:
 	free(tick);
 }
 
+void trace_release_span(const char *tick_id, const char *tp, const char *phase, int status,
+			const char *stage)
+{
+	char trace[33], parent[17];
+	int i = cycle_phase_index(phase);
+
+	if (!T.on)
+		return;
+	if (!tp || strlen(tp) < 35) {
+		trace_cycle_span(tick_id, status, stage);
+		return;
+	}
+	snprintf(trace, sizeof trace, "%.32s", tp + 3);
+	if (trace_cycle_id(trace, i >= 0 ? cycle_phases[i].span : "", parent) < 0) {
+		trace_cycle_span(tick_id, status, stage);
+		return;
+	}
+	trace_adopt(tp);
+	trace_cycle_span_under(tick_id, parent, status, stage);
+}
+
 /* --- tick documents */
 
 static void tick_common(int span, jv doc)

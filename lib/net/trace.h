@@ -203,6 +203,12 @@ void trace_cycle_tick(jv doc);
  * stamp (AGENT_TRACE_CYCLE) when there is one, else fallback_us. */
 int64_t trace_tick_began_us(int64_t fallback_us);
 
+/* A failed tick's agent-cycle span (agent-metrics-agg --release): in the
+ * trace of tp (the session's, "" or NULL: the tick's own), under the span
+ * of the session's phase (or its root when the phase is idle). */
+void trace_release_span(const char *tick_id, const char *tp, const char *phase, int status,
+			const char *stage);
+
 /* Real time now, in nanoseconds since the epoch. */
 int64_t trace_now_ns(void);
 

@@ -483,3 +483,30 @@ int metrics_release_tick(struct metrics_ctx *c, const char *agent, const char *i
 	jv_free(row);
 	return rc;
 }
+
+void metrics_tick_trace(struct metrics_ctx *c, const char *id, const char *span_hex,
+			struct metrics_tick_trace *t)
+{
+	struct err e = ERR_INIT;
+	jv row = jv_null(), session = jv_null();
+	int64_t sid = 0;
+	char *trace = NULL, *phase = NULL;
+
+	t->tp[0] = t->phase[0] = 0;
+	if (!span_hex || strlen(span_hex) != 16 || !c->store ||
+	    store_query1(c->store, "trigger_get", jv_array_append(jv_array(), jv_string(id)), &row, &e) ||
+	    !json_int(row, "session_id", &sid) || !sid || session_get(c->store, sid, &session, &e))
+		goto out;
+	trace = json_string(session, "trace_id");
+	phase = json_string(session, "phase");
+	if (trace && strlen(trace) == 32) {
+		snprintf(t->tp, sizeof t->tp, "00-%s-%s-01", trace, span_hex);
+		snprintf(t->phase, sizeof t->phase, "%s", phase ? phase : "");
+	}
+out:
+	jv_free(row);
+	jv_free(session);
+	free(trace);
+	free(phase);
+}
+

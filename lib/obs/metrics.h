@@ -53,6 +53,17 @@ int metrics_tick(struct metrics_ctx *c, jv doc, jv *out, struct err *e);
 int metrics_release_tick(struct metrics_ctx *c, const char *agent, const char *id, int status,
 			 const char *stage, const char *detail, jv *out, int *closed, struct err *e);
 
+/* The trace a failed tick belongs to (after metrics_release_tick): the
+ * session's when the tick's trigger row names one with a trace id, as a
+ * traceparent whose span is the tick's (span_hex, the incoming
+ * TRACEPARENT's), and the phase the session is in now; else tp[0] == 0. */
+struct metrics_tick_trace {
+	char tp[64];
+	char phase[16];
+};
+void metrics_tick_trace(struct metrics_ctx *c, const char *id, const char *span_hex,
+			struct metrics_tick_trace *t);
+
 /* The agent_metrics figures of an ended session, as an object keyed by
  * column name (borrows session, the session row, and usage, the totals of
  * its invocations); now stands in for a missing completed_at. */
