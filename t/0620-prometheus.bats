@@ -14,10 +14,11 @@ setup() {
 	fresh_store
 	unset AGENT_NOW AGENT_AUTO_START AGENT_MAX_RESUMES AGENT_LEASE_SECONDS TRACEPARENT
 	unset AGENT_METRICS_NAMESPACE AGENT_METRICS_TEXTFILE AGENT_PUSHGATEWAY_URL PROMETHEUS_PUSHGATEWAY_URL
-	PGW_PID= SERVE_PID= PROM_PID= SIM_PID=
+	PGW_PID= SERVE_PID= SERVE2_PID= PROM_PID= SIM_PID=
 }
 teardown() {
 	stop_pid "$PROM_PID"
+	stop_pid "$SERVE2_PID"
 	stop_pid "$SERVE_PID"
 	stop_pid "$PGW_PID"
 	sim_stop
@@ -48,6 +49,9 @@ scrape_configs:
   - job_name: agent-serve
     static_configs:
       - targets: ['$(sed 's|^http://||; s|/metrics$||' <<<"$SERVE_URL")']
+  - job_name: agent-serve-lab
+    static_configs:
+      - targets: ['$(sed 's|^http://||; s|/metrics$||' <<<"$SERVE2_URL")']
 EOF
 	promtool check config "$dir/prometheus.yml" >/dev/null || return 1
 	for i in 1 2 3; do
@@ -71,6 +75,10 @@ EOF
 	export ANTHROPIC_API_KEY=sk-test-prometheus-0001 AGENT_STRATEGY_DIR="$BATS_TEST_TMPDIR/strategies"
 	sim_share_strategies "$AGENT_STRATEGY_DIR"
 	export AGENT_TIMEOUT_SECONDS=10
+	# the same store served under another namespace: the dashboard's
+	# namespace variable must make every panel work for it too
+	AGENT_METRICS_NAMESPACE=lab serve_start
+	SERVE2_URL=$SERVE_URL SERVE2_PID=$SERVE_PID
 	serve_start
 	prometheus_start
 	# ticks until three research sessions have ended (bounded: 150 ticks, 60 s)
@@ -88,7 +96,8 @@ EOF
 	local i ok=0
 	for i in $(seq 80); do
 		if [ "$(prom_query 'count(count_over_time(agent_triggers_total[1m]) >= 3)' | jq -r '.data.result[0].value[1] // 0')" -ge 2 ] &&
-			[ "$(prom_query 'sum(up)' | jq -r '.data.result[0].value[1] // 0')" = 2 ]; then
+			[ "$(prom_query 'sum(up)' | jq -r '.data.result[0].value[1] // 0')" = 3 ] &&
+			[ "$(prom_query 'count(count_over_time(lab_triggers_total[1m]) >= 3)' | jq -r '.data.result[0].value[1] // 0')" -ge 1 ]; then
 			ok=1
 			break
 		fi
@@ -103,10 +112,12 @@ EOF
 	assert_equal "$(jq -r '[.data.groups[].rules[] | .health] | unique | join(" ")' <<<"$output")" ok
 	assert_equal "$(jq '[.data.groups[].rules[]] | length' <<<"$output")" 14
 	# every panel's every query, as Grafana would send it
-	local expr agent bad= count=0
+	local expr agent ns bad= count=0
+	for ns in agent lab; do
 	for agent in '.*' default; do
 		while IFS= read -r expr; do
 			count=$((count + 1))
+			expr=${expr//\$\{namespace\}/$ns}
 			expr=${expr//\$agent/$agent}
 			expr=${expr//\$__rate_interval/1m}
 			expr=${expr//\$__range/1h}
@@ -118,7 +129,8 @@ EOF
 			fi
 		done < <(jq -r '.panels[] | select(.type != "row") | .targets[].expr' "$ROOT/share/grafana/agent.json")
 	done
-	[ "$count" -ge 60 ] || fail "only $count queries in the dashboard"
+	done
+	[ "$count" -ge 120 ] || fail "only $count queries in the dashboard"
 	[ -z "$bad" ] || fail "$bad"
 	# the research platform's own dashboard, unedited: every query has data,
 	# and the stat panels say what the store says

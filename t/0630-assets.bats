@@ -53,10 +53,11 @@ teardown() { drop_store; }
 	assert_equal "$output" "agent-warnings"
 }
 
-@test "dashboard: data source and agent variables, five rows, every panel on \${datasource}" {
+@test "dashboard: data source, namespace and agent variables, five rows, every panel on \${datasource}" {
 	run -0 jq -r '.templating.list | map("\(.name) \(.type) \(.query | if type == "object" then .query else . end)") | .[]' "$DASH"
 	assert_equal "$output" 'datasource datasource prometheus
-agent query label_values(agent_cycles_started_total, agent)'
+namespace textbox agent
+agent query label_values(${namespace}_cycles_started_total, agent)'
 	run -0 jq -r '[.panels[] | select(.type == "row") | .title] | join(", ")' "$DASH"
 	assert_equal "$output" "Status, Quality gates, Cost, Performance, Health"
 	# every panel and every target on the template data source, with a query
@@ -72,12 +73,15 @@ agent query label_values(agent_cycles_started_total, agent)'
 	# every panel filters by the agent variable
 	run -0 jq -r '.panels[] | select(.type != "row") | .targets[].expr | select(test("agent=~\"\\$agent\"") | not)' "$DASH"
 	assert_equal "$output" ""
+	# and names its families through the namespace variable: no agent_ left
+	run -0 jq -r '.panels[] | select(.type != "row") | .targets[].expr | select(test("(^|[^a-z_])agent_[a-z]"))' "$DASH"
+	assert_equal "$output" ""
 }
 
 @test "dashboard and alerts use only metrics agent-metrics-agg renders" {
 	local rendered used m bad=
 	rendered=$(agent-metrics-agg --render | sed -n 's/^# TYPE \([^ ]*\) .*/\1/p')
-	used=$({ jq -r '.panels[].targets[]?.expr' "$DASH"; grep -E '^ +expr:|^ {10}' "$RULES"; } |
+	used=$({ jq -r '.panels[].targets[]?.expr' "$DASH" | sed 's/\${namespace}_/agent_/g'; grep -E '^ +expr:|^ {10}' "$RULES"; } |
 		grep -oE '\b(agent|gen_ai)_[a-z_]+' | grep -vxE 'gen_ai_(request_model|token_type|operation_name|provider_name)' |
 		sed -E 's/_(bucket|sum|count)$//' | sort -u)
 	[ -n "$used" ] || fail "found no metric names"
