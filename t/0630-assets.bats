@@ -29,6 +29,31 @@ teardown() { drop_store; }
 	[ -z "$bad" ] || fail "$bad"
 }
 
+@test "event alerts: promtool checks and tests them; each fires, and does not; each has its runbook section" {
+	local ev="$ROOT/share/alerts/events.rules.yml" evt="$ROOT/share/alerts/events.rules.test.yml" a bad=
+	run -0 --separate-stderr promtool check rules "$ev"
+	assert_line "  SUCCESS: 4 rules found"
+	run -0 --separate-stderr promtool test rules "$evt"
+	assert_line "  SUCCESS"
+	run -0 bash -c "grep -E '^ +- alert: ' '$ev' | awk '{print \$3}' | tr '\n' ' '"
+	assert_equal "$output" "AgentEventToolFailureRatio AgentSelfragEscalationSurge AgentGuardrailDenySurge AgentHandoffLoop "
+	for a in $output; do
+		[ "$(grep -c "alertname: $a\$" "$evt")" -ge 2 ] || bad+="$a: fewer than two evaluations in the tests"$'\n'
+		grep -A2 "alertname: $a\$" "$evt" | grep -q 'exp_alerts: \[\]' || bad+="$a: no test that it stays quiet"$'\n'
+		grep -q "runbook_url: 'docs/runbook.md#${a,,}'" "$ev" || bad+="$a: no runbook_url"$'\n'
+		grep -qx "### $a" "$ROOT/docs/runbook.md" || bad+="$a: no section in docs/runbook.md"$'\n'
+	done
+	[ -z "$bad" ] || fail "$bad"
+	# the families they use are the ones --events renders
+	local rendered m
+	rendered=$(echo '{"event":"route.selected"}' | agent-metrics-agg --events - | sed -n 's/^# TYPE \([^ ]*\) .*/\1/p')
+	for m in $(grep -oE '\bagent_[a-z_]+_total\b' "$ev" | sort -u); do
+		[ "$m" = agent_cycles_started_total ] && continue
+		grep -qx "$m" <<<"$rendered" || bad+="$m is used but not rendered by --events"$'\n'
+	done
+	[ -z "$bad" ] || fail "$bad"
+}
+
 @test "alerts: promtool test rules passes (each alert fires, and does not)" {
 	run -0 --separate-stderr promtool test rules "$ROOT/share/alerts/agent.rules.test.yml"
 	assert_line "  SUCCESS"
