@@ -87,7 +87,7 @@ UNIT_SRC := $(wildcard t/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:t/unit/%.c=$(O)/t/%)
 SQL_SRC := $(sort $(wildcard share/sql/*.sql share/sql/sqlite/*.sql share/sql/postgres/*.sql))
 
-.PHONY: all check unit deps demo bench lint install uninstall clean help
+.PHONY: all check unit deps k8s demo bench lint install uninstall clean help
 .DEFAULT_GOAL := all
 
 all: $(CMD_BIN) $(SH_BIN)
@@ -137,12 +137,18 @@ $(O)/t/%: t/unit/%.c $(O)/libagent.a
 deps:
 	@sh build-aux/deps
 
+# The alert rules as a PrometheusRule (share/k8s), from share/alerts.
+k8s: share/k8s/prometheusrule.yaml
+share/k8s/prometheusrule.yaml: share/alerts/agent.rules.yml share/alerts/events.rules.yml build-aux/k8s-rules
+	sh build-aux/k8s-rules share/alerts/agent.rules.yml share/alerts/events.rules.yml > $@.tmp && mv $@.tmp $@
+
 unit: $(UNIT_BIN)
 
 # `make check` is the README's test command: dependencies, build, then the
 # whole suite on SQLite and on a throw-away PostgreSQL server.
 check:
 	@sh build-aux/deps
+	@sh t/k8s/setup
 	@$(MAKE) --no-print-directory all unit
 	@O=$(O) sh t/run
 
@@ -160,7 +166,7 @@ lint:
 	  --suppress=missingIncludeSystem -Ilib \
 	  '-Djv_object_foreach(t,k,v)=for (jv k = jv_null(), v = jv_null(); 0;)' \
 	  --suppress=preprocessorErrorDirective lib cmd
-	shellcheck -x build-aux/deps build-aux/embed-sql build-aux/check-layers build-aux/demo t/run t/pg bench/run bench/compare \
+	shellcheck -x build-aux/deps build-aux/embed-sql build-aux/check-layers build-aux/demo build-aux/k8s-rules t/k8s/setup t/run t/pg bench/run bench/compare \
 	  $(wildcard bench/*.sh) $(SH_CMDS:%=cmd/%)
 	@if ls man/*.[0-9] >/dev/null 2>&1; then mandoc -Tlint -Wwarning man/*.[0-9]; fi
 
@@ -191,7 +197,7 @@ clean:
 	rm -rf build
 
 help:
-	@echo 'targets: all check demo bench lint install uninstall clean deps'
+	@echo 'targets: all check demo bench lint install uninstall clean deps k8s'
 	@echo '         check SANITIZE=address,undefined  (sanitizer build in build/san)'
 
 -include $(shell find $(O) -name '*.d' 2>/dev/null)

@@ -115,3 +115,68 @@ agent query label_values(${namespace}_cycles_started_total, agent)'
 	done
 	[ -z "$bad" ] || fail "$bad"
 }
+
+# share/k8s: for those who run the cycle on Kubernetes.  Checked offline
+# against the Kubernetes and Prometheus Operator schemas (t/k8s/validate.mjs,
+# its tools installed by t/k8s/setup from t/k8s/package-lock.json).
+k8s_json() { node "$ROOT/t/k8s/tojson.mjs" "$1"; }
+
+@test "k8s: every manifest validates against the schemas of its kind; a typo or a wrong type does not" {
+	[ -d "$ROOT/t/k8s/node_modules" ] || fail "t/k8s/setup has not run (make check runs it)"
+	run -0 --separate-stderr node "$ROOT/t/k8s/validate.mjs" "$ROOT"/share/k8s/*.yaml
+	assert_output "ok 7 documents"
+	# the check can fail: an unknown field, a wrong type, an unknown kind
+	cd "$BATS_TEST_TMPDIR" || return 1
+	sed 's/concurrencyPolicy: Forbid/concurencyPolicy: Forbid/' "$ROOT/share/k8s/cronjob.yaml" >typo.yaml
+	run -1 node "$ROOT/t/k8s/validate.mjs" typo.yaml
+	assert_output --partial "'\"concurencyPolicy\"' does not exist in type 'ICronJobSpec'"
+	sed 's|schedule: "\*/5 \* \* \* \*"|schedule: 5|' "$ROOT/share/k8s/cronjob.yaml" >type.yaml
+	run -1 node "$ROOT/t/k8s/validate.mjs" type.yaml
+	assert_output --partial "spec/schedule must be string"
+	printf 'apiVersion: v9\nkind: Nope\n' >kind.yaml
+	run -1 node "$ROOT/t/k8s/validate.mjs" kind.yaml
+	assert_output "kind.yaml: document 1: unknown apiVersion/kind 'v9/Nope'"
+}
+
+@test "k8s: the CronJob runs agent-cycle every five minutes, one at a time, key from a Secret, settings from a ConfigMap, PostgreSQL as the store" {
+	local cj
+	cj=$(k8s_json "$ROOT/share/k8s/cronjob.yaml")
+	assert_equal "$(jq -c '[.spec.schedule, .spec.concurrencyPolicy, .spec.jobTemplate.spec.template.spec.restartPolicy]' <<<"$cj")" \
+		'["*/5 * * * *","Forbid","Never"]'
+	c=$(jq -c '.spec.jobTemplate.spec.template.spec.containers[0]' <<<"$cj")
+	assert_equal "$(jq -c .command <<<"$c")" '["agent-cycle"]'
+	assert_equal "$(jq -r '.envFrom[0].configMapRef.name' <<<"$c")" agent-config
+	assert_equal "$(jq -c '.env[] | select(.name == "AGENT_DB") | .valueFrom.secretKeyRef' <<<"$c")" '{"name":"agent-secrets","key":"agent_db"}'
+	# the key is a file from the Secret, never a variable's value
+	assert_equal "$(jq -r '.env[] | select(.name == "ANTHROPIC_API_KEY_FILE") | .value' <<<"$c")" /run/secrets/agent/anthropic_api_key
+	assert_equal "$(jq -r '.env[] | select(.name == "ANTHROPIC_API_KEY") | .name' <<<"$c")" ""
+	assert_equal "$(jq -c '.spec.jobTemplate.spec.template.spec.volumes[] | select(.name == "secrets") | [.secret.secretName, .secret.items[0].key]' <<<"$cj")" \
+		'["agent-secrets","anthropic_api_key"]'
+	assert_equal "$(jq -r '.volumeMounts[] | select(.name == "secrets") | .mountPath' <<<"$c")" /run/secrets/agent
+	# the Secret's store is PostgreSQL; the ConfigMap holds no secret
+	assert_equal "$(k8s_json "$ROOT/share/k8s/secret.example.yaml" | jq -r '.stringData.agent_db | startswith("postgresql://")')" true
+	run -0 bash -c "k8s_json() { node '$ROOT/t/k8s/tojson.mjs' \"\$1\"; }; k8s_json '$ROOT/share/k8s/configmap.yaml' | jq -r '.data | keys[]'"
+	refute_output --partial KEY
+	refute_output --partial AGENT_DB
+	# every setting it names is one the commands read (agent(7) names it)
+	local k
+	for k in $(k8s_json "$ROOT/share/k8s/configmap.yaml" | jq -r '.data | keys[]'); do
+		grep -q "^\.It Ev $k\b\|Ev $k\b" "$ROOT/man/agent.7" || fail "$k is not in agent(7)"
+	done
+	# the Deployment serves the store's metrics on a port the Service names
+	local dep
+	dep=$(k8s_json "$ROOT/share/k8s/metrics.yaml" | jq -c 'select(.kind == "Deployment")')
+	assert_equal "$(jq -c '.spec.template.spec.containers[0].command' <<<"$dep")" '["agent-metrics-agg","--serve","0.0.0.0:9464"]'
+	assert_equal "$(k8s_json "$ROOT/share/k8s/metrics.yaml" | jq -r 'select(.kind == "Service") | .spec.ports[0].port')" 9464
+}
+
+@test "k8s: the PrometheusRule is the alert rules files, generated and current, and promtool takes its groups" {
+	cd "$BATS_TEST_TMPDIR" || return 1
+	run -0 sh "$ROOT/build-aux/k8s-rules" "$ROOT/share/alerts/agent.rules.yml" "$ROOT/share/alerts/events.rules.yml"
+	assert_equal "$output" "$(cat "$ROOT/share/k8s/prometheusrule.yaml")"
+	k8s_json "$ROOT/share/k8s/prometheusrule.yaml" | jq '.spec' >rules.json
+	run -0 --separate-stderr promtool check rules rules.json
+	assert_line "  SUCCESS: 18 rules found"
+	assert_equal "$(jq -r '[.groups[].rules[].alert] | join(" ")' rules.json)" \
+		"$(cat "$ROOT/share/alerts/agent.rules.yml" "$ROOT/share/alerts/events.rules.yml" | grep -E '^ +- alert: ' | awk '{print $3}' | tr '\n' ' ' | sed 's/ $//')"
+}
