@@ -163,3 +163,40 @@ EOF
 	run -0 prom_query 'sum by (phase) (agent_tokens_total{job="agent-serve"}) > 0'
 	assert_equal "$(jq -r '[.data.result[].metric.phase] | sort | join(" ")' <<<"$output")" "assessment design"
 }
+
+# agent_tool_calls_total is rendered by the store (the cycle's tool calls)
+# and by --events (any application's, the toolkit's own JSONL included):
+# two processes' outputs, delivered as two groups of one Pushgateway, which
+# takes both (one type, one help) and serves no series twice.
+@test "the store's and the events' agent_tool_calls_total: two Pushgateway groups, one family, no duplicate series" {
+	sql "INSERT INTO agent_actions (agent, session_id, tool_name, success, error, duration_ms, created_at)
+	     VALUES ('default', NULL, 'start_training', true, NULL, 20, 1000),
+	            ('default', NULL, 'start_training', false, 'backend down', 30, 1000)" >/dev/null
+	{
+		echo '{"event":"tool.call","metadata":{"agent":"default","tool":"start_training","status":"ok","latency_ms":20}}'
+		echo '{"event":"tool.call","metadata":{"agent":"default","tool":"start_training","status":"error","latency_ms":30}}'
+		echo '{"event":"tool.call","metadata":{"agent":"monitor","tool":"search_logs","status":"success","latency_ms":5}}'
+	} >"$BATS_TEST_TMPDIR/events.jsonl"
+	pushgateway_start
+	AGENT_PUSHGATEWAY_URL=$PGW_URL run -0 --separate-stderr agent-metrics-agg --deliver
+	agent-metrics-agg --events "$BATS_TEST_TMPDIR/events.jsonl" >"$BATS_TEST_TMPDIR/events.prom"
+	run -0 curl -sf --max-time 5 -o /dev/null -w '%{http_code}' --data-binary @"$BATS_TEST_TMPDIR/events.prom" \
+		"$PGW_URL/metrics/job/agent-events"
+	run -0 curl -sf --max-time 5 "$PGW_URL/metrics"
+	local all=$output
+	# both groups there, the family once, valid exposition
+	assert_equal "$(grep -c '^# TYPE agent_tool_calls_total counter$' <<<"$all")" 1
+	assert_equal "$(grep '^agent_tool_calls_total{' <<<"$all" | grep -c 'job="agent"')" 2
+	assert_equal "$(grep '^agent_tool_calls_total{' <<<"$all" | grep -c 'job="agent-events"')" 3
+	run -0 --separate-stderr promtool check metrics <<<"$all"
+	# no two samples of one series: the label sets, sorted, are all different
+	local dups
+	dups=$(grep '^agent_tool_calls_total{' <<<"$all" | sed 's/ [^ ]*$//; s/^agent_tool_calls_total{//; s/}$//' |
+		while IFS= read -r l; do tr ',' '\n' <<<"$l" | sort | paste -sd ,; done | sort | uniq -d)
+	assert_equal "$dups" ""
+	# the same counts from both for the toolkit's agent, told apart by job
+	assert_equal "$(grep '^agent_tool_calls_total{' <<<"$all" | grep 'agent="default"' | grep 'job="agent"' | awk '{s += $2} END {print s}')" 2
+	assert_equal "$(grep '^agent_tool_calls_total{' <<<"$all" | grep 'agent="default"' | grep 'job="agent-events"' | awk '{s += $2} END {print s}')" 2
+	# one exposition made of both is not valid: never concatenate them
+	run ! bash -c "{ agent-metrics-agg --render; cat '$BATS_TEST_TMPDIR/events.prom'; } | promtool check metrics"
+}
