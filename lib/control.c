@@ -6,6 +6,7 @@
 #include "base/env.h"
 #include "net/backend.h"
 #include "control.h"
+#include "net/trace.h"
 #include "base/json.h"
 #include "session.h"
 
@@ -237,6 +238,7 @@ static int cancel(struct store *s, const char *agent, int64_t only, const char *
 			goto out;
 		break;
 	}
+	trace_cycle_ended(jv_copy(session), phase);  /* the cycle's trace ends here */
 	o = json_set(jv_object(), "agent", jv_string(agent));
 	o = json_set(o, "command", jv_string("cancel"));
 	o = json_set(o, "cancelled", jv_true());

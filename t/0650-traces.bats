@@ -502,3 +502,18 @@ closed_port() { # a loopback port nothing listens on
 	assert_equal "$(jq -r -s 'map(select(.name == "agent-cycle") | .parent_span_id) | unique | length' "$AGENT_TRACE_JSONL_PATH")" 1
 	assert_equal "$(jq -r -s 'map(select(.name == "agent-cycle") | .trace_id) | unique | .[]' "$AGENT_TRACE_JSONL_PATH")" "$trace"
 }
+
+@test "a session cancelled between ticks: agent cancel ends its phase span and its research cycle's root" {
+	export AGENT_TRACE_JSONL_PATH="$BATS_TEST_TMPDIR/trace.jsonl"
+	run -0 --separate-stderr agent-cycle -q
+	[ "$(sql "SELECT phase FROM agent_sessions")" = training ] || skip "the design did not start training"
+	local trace
+	trace=$(sql "SELECT trace_id FROM agent_sessions")
+	run -0 --separate-stderr agent cancel --json
+	assert_equal "$(jq -c -s --arg t "$trace" 'map(select(.event == "span" and .trace_id == $t and (.name | startswith("agent.")))
+		| [.name, .attributes.outcome // .attributes.phase]) | sort' "$AGENT_TRACE_JSONL_PATH")" \
+		'[["agent.phase.design","design"],["agent.phase.training","training"],["agent.research_cycle","cancelled"]]'
+	assert_equal "$(jq -c -s --arg t "$trace" 'map(select(.event == "session.end" and .trace_id == $t) | .metadata.outcome)' "$AGENT_TRACE_JSONL_PATH")" '["cancelled"]'
+	# agent-control's own span is in the cycle, under its root
+	assert_equal "$(jq -r -s --arg t "$trace" 'map(select(.event == "span" and .name == "agent-control cancel")) | map(.trace_id == $t and .parent_span_id != null) | .[]' "$AGENT_TRACE_JSONL_PATH")" true
+}

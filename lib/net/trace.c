@@ -1096,13 +1096,15 @@ void trace_adopt(const char *tp)
 	else if (T.n > T.exported)
 		memcpy(old, T.spans[T.exported].trace, 16);
 	for (int i = T.exported; have_old && i < T.n; i++)
-		if (!memcmp(T.spans[i].trace, old, 16))
+		if (!memcmp(T.spans[i].trace, old, 16)) {
 			memcpy(T.spans[i].trace, trace, 16);
-	if (!T.has_in) {
-		/* no incoming span: the spans without a parent stay roots of
-		 * their tick in the new trace; later ones go under tp */
-		T.has_in = 1;
-	}
+			/* a root of this process joins under tp's span */
+			if (!T.spans[i].has_parent && memcmp(T.spans[i].id, span, 8)) {
+				memcpy(T.spans[i].parent, span, 8);
+				T.spans[i].has_parent = 1;
+			}
+		}
+	T.has_in = 1;
 	memcpy(T.in_trace, trace, 16);
 	memcpy(T.in_span, span, 8);
 	snprintf(T.in_tp, sizeof T.in_tp, "%.55s", tp);
@@ -1369,6 +1371,36 @@ void trace_release_span(const char *tick_id, const char *tp, const char *phase, 
 	}
 	trace_adopt(tp);
 	trace_cycle_span_under(tick_id, parent, status, stage);
+}
+
+void trace_cycle_ended(jv session, const char *phase_before)
+{
+	char tp[64], trace[33], *t;
+	jv doc;
+
+	if (!T.on || jv_get_kind(session) != JV_KIND_OBJECT) {
+		jv_free(session);
+		return;
+	}
+	t = json_string(session, "trace_id");
+	snprintf(trace, sizeof trace, "%s", t ? t : "");
+	free(t);
+	{
+		char root[17];
+
+		/* this command's spans join the cycle, under its root */
+		if (trace_cycle_id(trace, "", root) < 0) {
+			jv_free(session);
+			return;
+		}
+		snprintf(tp, sizeof tp, "00-%s-%s-01", trace, root);
+		trace_adopt(tp);
+	}
+	doc = json_set(jv_object(), "tick", json_set(json_set(jv_object(), "traceparent", jv_string(tp)),
+						     "session_phase", jv_string(phase_before ? phase_before : "")));
+	doc = json_set(doc, "session", session);
+	trace_cycle_tick(doc);
+	jv_free(doc);
 }
 
 /* --- tick documents */

@@ -209,6 +209,11 @@ int64_t trace_tick_began_us(int64_t fallback_us);
 void trace_release_span(const char *tick_id, const char *tp, const char *phase, int status,
 			const char *stage);
 
+/* A session ended outside a tick (agent cancel): its last phase's span and
+ * the research cycle's root, as the tick that ends a session makes them
+ * (session: the row now, consumed; phase_before: the phase it was in). */
+void trace_cycle_ended(jv session, const char *phase_before);
+
 /* Real time now, in nanoseconds since the epoch. */
 int64_t trace_now_ns(void);
 
