@@ -58,13 +58,13 @@ static void well_formed_corners(void **state)
 	assert_int_equal(line(ev, "{\"event\":\"route\",\"metadata\":{\"selected_agent\":\"caf\xc3\xa9 \xff\"}}"), 0);
 	assert_int_equal(line(ev, "   "), 0);  /* blank: no event */
 	out = render(ev);
-	assert_true(has(out, "t_event_routes_total{selected_agent=\"A\xf0\x9f\x98\x80\"} 1"));
-	assert_true(has(out, "t_event_routes_total{selected_agent=\"7\"} 1"));
+	assert_true(has(out, "t_agent_route_total{selected_agent=\"A\xf0\x9f\x98\x80\"} 1"));
+	assert_true(has(out, "t_agent_route_total{selected_agent=\"7\"} 1"));
 	/* a lone surrogate and a NUL become U+FFFD; so does a bad byte */
-	assert_true(has(out, "t_event_routes_total{selected_agent=\"\xef\xbf\xbdx\xef\xbf\xbd\"} 1"));
-	assert_true(has(out, "t_event_routes_total{selected_agent=\"caf\xc3\xa9 \xef\xbf\xbd\"} 1"));
-	assert_true(has(out, "t_events_total{event=\"route\"} 4"));
-	assert_true(has(out, "t_events_malformed_total 0"));
+	assert_true(has(out, "t_agent_route_total{selected_agent=\"\xef\xbf\xbdx\xef\xbf\xbd\"} 1"));
+	assert_true(has(out, "t_agent_route_total{selected_agent=\"caf\xc3\xa9 \xef\xbf\xbd\"} 1"));
+	assert_true(has(out, "t_agent_events_total{event=\"route\"} 4"));
+	assert_true(has(out, "t_agent_events_malformed_total 0"));
 	free(out);
 	events_free(ev);
 }
@@ -101,7 +101,7 @@ static void malformed_corners(void **state)
 	assert_int_equal(st.first_bad_line, 1);
 	assert_string_equal(st.first_bad, "expected ',' or '}'");  /* 01: a 0, then junk */
 	out = render(ev);
-	assert_true(has(out, "t_events_malformed_total 23"));
+	assert_true(has(out, "t_agent_events_malformed_total 23"));
 	free(out);
 	events_free(ev);
 }
@@ -114,7 +114,7 @@ static void long_values_are_cut(void **state)
 	(void)state;
 	snprintf(buf, sizeof buf, "{\"event\":\"route\",\"metadata\":{\"selected_agent\":\"%0300d\"}}", 0);
 	assert_int_equal(line(ev, buf), 0);
-	snprintf(want, sizeof want, "t_event_routes_total{selected_agent=\"%0256d\"} 1", 0);
+	snprintf(want, sizeof want, "t_agent_route_total{selected_agent=\"%0256d\"} 1", 0);
 	out = render(ev);
 	assert_true(has(out, want));
 	free(out);
@@ -147,10 +147,10 @@ static void turns_start_and_end(void **state)
 	assert_int_equal(line(ev, "{\"ts\":5000,\"event\":\"turn_start\"}"), 0);
 	assert_int_equal(line(ev, "{\"ts\":5001,\"event\":\"turn_end\"}"), 0);
 	out = render(ev);
-	assert_true(has(out, "t_event_turn_duration_seconds_count{agent=\"a\"} 3000"));
-	assert_true(has(out, "t_event_turn_duration_seconds_sum{agent=\"a\"} 6000"));
-	assert_true(has(out, "t_event_turn_duration_seconds_bucket{agent=\"a\",le=\"1\"} 0"));
-	assert_true(has(out, "t_event_turn_duration_seconds_bucket{agent=\"a\",le=\"2.5\"} 3000"));
+	assert_true(has(out, "t_agent_turn_latency_seconds_count 3000"));
+	assert_true(has(out, "t_agent_turn_latency_seconds_sum 6000"));
+	assert_true(has(out, "t_agent_turn_latency_seconds_bucket{le=\"1\"} 0"));
+	assert_true(has(out, "t_agent_turn_latency_seconds_bucket{le=\"2.5\"} 3000"));
 	free(out);
 	events_free(ev);
 }
@@ -168,11 +168,11 @@ static void cap_folds(void **state)
 		assert_int_equal(line(ev, buf), 0);
 	}
 	out = render(ev);
-	assert_true(has(out, "t_event_tool_calls_total{agent=\"a\",status=\"error\",tool=\"t0\"} 1"));
-	assert_true(has(out, "t_event_tool_calls_total{agent=\"a\",status=\"ok\",tool=\"t1\"} 1"));
-	assert_true(has(out, "t_event_tool_calls_total{agent=\"a\",status=\"error\",tool=\"t2\"} 1"));
-	assert_true(has(out, "t_event_tool_calls_total{agent=\"_other\",status=\"_other\",tool=\"_other\"} 7"));
-	assert_true(has(out, "t_events_folded_total{metric=\"t_event_tool_calls_total\"} 7"));
+	assert_true(has(out, "t_agent_tool_calls_total{agent=\"a\",tool=\"t0\",status=\"error\"} 1"));
+	assert_true(has(out, "t_agent_tool_calls_total{agent=\"a\",tool=\"t1\",status=\"ok\"} 1"));
+	assert_true(has(out, "t_agent_tool_calls_total{agent=\"a\",tool=\"t2\",status=\"error\"} 1"));
+	assert_true(has(out, "t_agent_tool_calls_total{agent=\"_other\",tool=\"_other\",status=\"_other\"} 7"));
+	assert_true(has(out, "t_agent_events_folded_total{metric=\"t_agent_tool_calls_total\"} 7"));
 	free(out);
 	events_free(ev);
 }
@@ -207,7 +207,7 @@ static void reader(void **state)
 	assert_int_equal(st.first_bad_line, 3);
 	assert_string_equal(st.first_bad, "line too long");
 	out = render(ev);
-	assert_true(has(out, "t_events_total{event=\"c\"} 1"));  /* the last line, without its newline */
+	assert_true(has(out, "t_agent_events_total{event=\"c\"} 1"));  /* the last line, without its newline */
 	free(out);
 	events_free(ev);
 	close(fd);
@@ -243,7 +243,7 @@ static void max_series_from_the_environment(void **state)
 	{
 		char *out = render(ev);
 
-		assert_true(has(out, "t_events_total{event=\"_other\"} 1"));
+		assert_true(has(out, "t_agent_events_total{event=\"_other\"} 1"));
 		free(out);
 	}
 	events_free(ev);

@@ -123,8 +123,9 @@ static int64_t create(struct store *s, const char *agent, int64_t now)
 	int64_t id = 0;
 
 	if (store_query1(s, "session_create",
-			 jv_array_append(jv_array_append(jv_array(), jv_string(agent)),
-					 jv_number((double)now)), &row, &e))
+			 jv_array_append(jv_array_append(jv_array_append(jv_array_append(jv_array(),
+					 jv_string(agent)), jv_number((double)now)), jv_null()), jv_null()),
+			 &row, &e))
 		fail_msg("session_create: %s", e.msg);
 	assert_true(json_int(row, "id", &id));
 	jv_free(row);
