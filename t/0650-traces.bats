@@ -398,7 +398,15 @@ closed_port() { # a loopback port nothing listens on
 @test "a research cycle is one trace across its ticks: agent.research_cycle, agent.phase.*, every tick beneath" {
 	recv_start "$BATS_TEST_TMPDIR/recv"
 	export AGENT_TRACE_JSONL_PATH="$BATS_TEST_TMPDIR/trace.jsonl"
-	local n=0 start=$SECONDS sid trace all ticks
+	local n=0 start=$SECONDS sid trace all ticks url i
+	# a simulator of its own, slower than the file's, so that the training
+	# and the backtest each outlast a few ticks on any build (sanitizers too)
+	"$AGENT_BIN/agent-sim" --listen 127.0.0.1:0 --speed 400 --seed 7 --strategies "$AGENT_STRATEGY_DIR" \
+		>"$BATS_TEST_TMPDIR/sim2.out" 2>/dev/null 3>&- &
+	RECV_PIDS+=($!)
+	for i in $(seq 100); do [ -s "$BATS_TEST_TMPDIR/sim2.out" ] && break; sleep 0.05; done
+	url=$(head -n 1 "$BATS_TEST_TMPDIR/sim2.out" | jq -r .url)
+	export ANTHROPIC_BASE_URL=$url AGENT_BACKEND_URL=$url/api/v1
 	# the session's ticks until it ends (bounded: 80 ticks, 60 s), then an idle one
 	while [ -z "$(sql "SELECT outcome FROM agent_sessions WHERE outcome IS NOT NULL")" ] &&
 		[ "$n" -lt 80 ] && [ $((SECONDS - start)) -lt 60 ]; do
