@@ -417,6 +417,21 @@ static int plain_do(const struct http_req *r, const struct plain_target *t,
 	return 0;
 }
 
+/* The CA bundle the operator named: AGENT_CA_BUNDLE, else CURL_CA_BUNDLE,
+ * else SSL_CERT_FILE; NULL for the system's. */
+static const char *ca_bundle(void)
+{
+	static const char *const names[] = { "AGENT_CA_BUNDLE", "CURL_CA_BUNDLE", "SSL_CERT_FILE" };
+
+	for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
+		const char *v = getenv(names[i]);
+
+		if (v && *v)
+			return v;
+	}
+	return NULL;
+}
+
 int http_do(const struct http_req *r, struct http_resp *out, struct err *e)
 {
 	struct http_resp init = HTTP_RESP_INIT;
@@ -461,6 +476,17 @@ int http_do(const struct http_req *r, struct http_resp *out, struct err *e)
 	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L);
 	curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L);
+	{
+		/* a custom CA, as the curl program and OpenSSL take one (libcurl
+		 * itself reads none of these): behind a TLS-inspecting proxy, or
+		 * for a private CA; verification stays on */
+		const char *dir = getenv("SSL_CERT_DIR"), *ca = ca_bundle();
+
+		if (ca)
+			curl_easy_setopt(c, CURLOPT_CAINFO, ca);
+		if (dir && *dir)
+			curl_easy_setopt(c, CURLOPT_CAPATH, dir);
+	}
 	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
 	curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
 	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
@@ -480,10 +506,14 @@ int http_do(const struct http_req *r, struct http_resp *out, struct err *e)
 			rc = err_set(e, EX_TEMP, "%s %s: stream aborted", r->method, path);
 		else if (cc == CURLE_URL_MALFORMAT || cc == CURLE_UNSUPPORTED_PROTOCOL)
 			rc = err_set(e, EX_PERM, "%s: malformed or unsupported URL", r->method);
+		else if (cc == CURLE_SSL_CACERT_BADFILE && ca_bundle())
+			rc = err_set(e, EX_PERM, "%s %s: cannot use the CA bundle '%.200s' (AGENT_CA_BUNDLE, CURL_CA_BUNDLE or SSL_CERT_FILE)",
+				     r->method, path, ca_bundle());
 		else if (cc == CURLE_PEER_FAILED_VERIFICATION || cc == CURLE_SSL_CACERT_BADFILE ||
 			 cc == CURLE_SSL_CERTPROBLEM)
-			rc = err_set(e, EX_PERM, "%s %s: TLS verification failed: %s", r->method, path,
-				     curl_easy_strerror(cc));
+			rc = err_set(e, EX_PERM, "%s %s: TLS verification failed: %s%s", r->method, path,
+				     curl_easy_strerror(cc),
+				     ca_bundle() ? "" : " (a private CA: AGENT_CA_BUNDLE=FILE)");
 		else if (cc == CURLE_OPERATION_TIMEDOUT)
 			rc = err_set(e, EX_TEMP, "%s %s: timed out after %g s", r->method, path,
 				     (r->timeout_ms > 0 ? r->timeout_ms : 30000L) / 1000.0);

@@ -1,4 +1,7 @@
-/* http: one bounded HTTP exchange over libcurl; TLS verification always on. */
+/* http: one bounded HTTP exchange over libcurl; TLS verification always on.
+ * The CA bundle is the system's, or AGENT_CA_BUNDLE / CURL_CA_BUNDLE /
+ * SSL_CERT_FILE (the first set) and SSL_CERT_DIR; HTTPS_PROXY, HTTP_PROXY,
+ * ALL_PROXY and NO_PROXY are libcurl's own. */
 #ifndef HTTP_H
 #define HTTP_H
 
