@@ -32,25 +32,45 @@ int control_pause(struct store *s, const char *agent, int pause, const char *rea
 	if (rc)
 		goto fail;
 	was = truthy(row, "paused");
-	jv_free(row);
-	row = jv_null();
-	p = jv_array_append(jv_array(), jv_string(agent));
-	p = jv_array_append(p, jv_bool(pause));
-	p = jv_array_append(p, pause ? json_str_or_null(reason) : jv_null());
-	p = jv_array_append(p, pause ? jv_number((double)now) : jv_null());
-	p = jv_array_append(p, jv_number((double)now));
-	p = jv_array_append(p, pause ? jv_string("operator") : jv_null());
-	if ((rc = store_query(s, "control_set_paused", p, NULL, e)))
-		goto fail;
-	if ((rc = store_commit(s, e)))
-		return rc;
-	o = jv_object();
-	o = json_set(o, "agent", jv_string(agent));
-	o = json_set(o, "command", jv_string(pause ? "pause" : "resume"));
-	o = json_set(o, "paused", jv_bool(pause));
-	o = json_set(o, "changed", jv_bool(was != pause));
-	o = json_set(o, "reason", pause ? json_str_or_null(reason) : jv_null());
-	o = json_set(o, "paused_at", pause ? jv_number((double)now) : jv_null());
+	{
+		/* a pause of a paused agent keeps when (and, without a new
+		 * reason, why and by whom) it was paused */
+		jv why = pause && was && !(reason && *reason) ? json_get(jv_copy(row), "pause_reason")
+							       : json_str_or_null(reason && *reason ? reason : NULL);
+		jv by = pause && was && !(reason && *reason) ? json_get(jv_copy(row), "paused_by")
+							      : jv_string("operator");
+		int64_t since = now;
+
+		if (pause && was)
+			json_int(row, "paused_at", &since);
+		if (jv_get_kind(by) != JV_KIND_STRING) {
+			jv_free(by);
+			by = jv_string("operator");
+		}
+		p = jv_array_append(jv_array(), jv_string(agent));
+		p = jv_array_append(p, jv_bool(pause));
+		p = jv_array_append(p, pause ? jv_copy(why) : jv_null());
+		p = jv_array_append(p, pause ? jv_number((double)since) : jv_null());
+		p = jv_array_append(p, jv_number((double)now));
+		p = jv_array_append(p, pause ? by : (jv_free(by), jv_null()));
+		jv_free(row);
+		row = jv_null();
+		if ((rc = store_query(s, "control_set_paused", p, NULL, e))) {
+			jv_free(why);
+			goto fail;
+		}
+		if ((rc = store_commit(s, e))) {
+			jv_free(why);
+			return rc;
+		}
+		o = jv_object();
+		o = json_set(o, "agent", jv_string(agent));
+		o = json_set(o, "command", jv_string(pause ? "pause" : "resume"));
+		o = json_set(o, "paused", jv_bool(pause));
+		o = json_set(o, "changed", jv_bool(was != pause));
+		o = json_set(o, "reason", pause ? why : (jv_free(why), jv_null()));
+		o = json_set(o, "paused_at", pause ? jv_number((double)since) : jv_null());
+	}
 	*out = o;
 	return 0;
 fail:

@@ -28,8 +28,13 @@ state() { sql "SELECT CASE WHEN paused THEN 1 ELSE 0 END, COALESCE(pause_reason,
 	assert_equal "$stderr" ""
 	assert_equal "$output" "{\"agent\":\"default\",\"command\":\"pause\",\"paused\":true,\"changed\":true,\"reason\":\"deploying the backend\",\"paused_at\":$NOW}"
 	assert_equal "$(state)" "1|deploying the backend|$NOW"
-	run -0 --separate-stderr agent-control pause
-	assert_equal "$(jq -c '[.paused, .changed, .reason]' <<<"$output")" '[true,false,null]'
+	# a second pause keeps why and since when, unless it says a new why
+	AGENT_NOW=2026-11-24T03:21:00Z run -0 --separate-stderr agent-control pause
+	assert_equal "$(jq -c '[.paused, .changed, .reason, .paused_at]' <<<"$output")" "[true,false,\"deploying the backend\",$NOW]"
+	assert_equal "$(state)" "1|deploying the backend|$NOW"
+	AGENT_NOW=2026-11-24T03:22:00Z run -0 --separate-stderr agent-control pause --reason "still deploying"
+	assert_equal "$(jq -c '[.changed, .reason, .paused_at]' <<<"$output")" "[false,\"still deploying\",$NOW]"
+	assert_equal "$(state)" "1|still deploying|$NOW"
 	run -0 --separate-stderr agent-control resume
 	assert_equal "$stderr" ""
 	assert_equal "$output" '{"agent":"default","command":"resume","paused":false,"changed":true,"reason":null,"paused_at":null}'

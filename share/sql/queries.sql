@@ -345,8 +345,8 @@ ON CONFLICT (session_id) DO NOTHING
 -- ---------------------------------------------------------------- control (agent-control)
 
 -- name: control_state
-SELECT agent, paused, pause_reason, paused_at, lease_holder, lease_expires_at, last_tick_at,
-       updated_at
+SELECT agent, paused, pause_reason, paused_at, paused_by, lease_holder, lease_expires_at,
+       last_tick_at, updated_at
   FROM agent_state WHERE agent = $1
 
 -- name: control_set_paused
