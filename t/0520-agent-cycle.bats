@@ -332,6 +332,16 @@ Try \`agent-cycle --help' or \`agent-cycle --usage' for more information."
 	assert_regex "$stderr" "^Usage: agent "
 	run -2 --separate-stderr agent --frob
 	assert_regex "$stderr" "^agent: unrecognized option '--frob'"
+	# a word within two edits (one for short words) of a command: said once, in the same line
+	local typo want
+	for typo in stauts:status histroy:history budgte:budget sesion:session pase:pause logz:logs trigerr:trigger; do
+		want=${typo#*:}
+		run -2 --separate-stderr agent "${typo%%:*}"
+		assert_equal "$output" ""
+		assert_equal "$stderr" "agent: unknown command '${typo%%:*}'; did you mean '$want'? (see 'agent help')"
+	done
+	run -2 --separate-stderr agent stat
+	assert_equal "$stderr" "agent: unknown command 'stat' (see 'agent help')"
 }
 
 # ---------------------------------------------------------------- systemd
