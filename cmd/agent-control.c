@@ -68,15 +68,35 @@ static void print_human(jv o)
 	json_bool(o, "cancelled", &cancelled);
 	json_bool(o, "operation.cancelled", &op_done);
 	json_int(o, "session.id", &sid);
-	if (!strcmp(cmd, "cancel") && !cancelled)
-		printf("agent %s: nothing to cancel\n", agent);
-	else if (!strcmp(cmd, "cancel"))
-		printf("agent %s: session %lld cancelled%s%s%s\n", agent, (long long)sid,
-		       op ? "; operation " : "", op ? op : "",
-		       op ? (op_done ? " cancelled" : " NOT cancelled") : "");
-	else
+	if (!strcmp(cmd, "cancel") && !cancelled) {
+		printf("agent %s: nothing to cancel: no active session\n", agent);
+	} else if (!strcmp(cmd, "cancel")) {
+		/* the phase it was in: the last one it entered */
+		static const char *const at[] = { "assessing_at", "backtesting_at", "training_at",
+						  "designing_at" };
+		char *step = json_string(o, "session.progress.current_step");
+		const char *phase = NULL;
+
+		for (int i = 0; i < 4 && !phase; i++) {
+			char key[40];
+
+			snprintf(key, sizeof key, "session.%s", at[i]);
+			if (json_is_set(o, key))
+				phase = at[i];
+		}
+		printf("agent %s: cancelled session %lld", agent, (long long)sid);
+		if (phase)
+			printf(" (%.*s%s%.60s)", (int)(strchr(phase, '_') - phase), phase,
+			       step && *step ? ", " : "", step && *step ? step : "");
+		if (op)
+			printf("; backend operation %.40s %s", op,
+			       op_done ? "cancelled" : "NOT cancelled (see the warning)");
+		putchar('\n');
+		free(step);
+	} else {
 		printf("agent %s: %s%s%s%s\n", agent, !strcmp(cmd, "pause") ? "paused" : "resumed",
 		       changed ? "" : " (already)", reason ? ": " : "", reason ? reason : "");
+	}
 	free(agent);
 	free(cmd);
 	free(reason);
@@ -133,7 +153,8 @@ int main(int argc, char **argv)
 		cli_warn("%s", warn.msg);
 	if (rc && rc != EX_NO)
 		return cli_fail(&e);
-	if (rc == EX_NO && !cli_quiet)
+	/* the human line says it on a terminal: the error is said once */
+	if (rc == EX_NO && !cli_quiet && !(cli_tty() && !cli_opt.json))
 		cli_fail(&e);
 	return cli_finish(show(&a, out) ? EX_TEMP : rc);
 }

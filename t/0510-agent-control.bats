@@ -135,3 +135,33 @@ state() { sql "SELECT CASE WHEN paused THEN 1 ELSE 0 END, COALESCE(pause_reason,
 	assert_equal "$output" ""
 	assert_regex "$stderr" "^agent-control: postgresql: cannot connect: "
 }
+
+# ttyrun CMD...: CMD under a pseudo-terminal (script), stdout and stderr as
+# the person sees them, CRs removed; $status is CMD's.
+ttyrun() {
+	local q
+	printf -v q '%q ' "$@"
+	run script -qec "$q" /dev/null
+	output=${output//$'\r'/}
+}
+
+@test "on a terminal: one readable line per command, every error said once" {
+	ttyrun agent cancel
+	assert_equal "$status" 1
+	assert_equal "$output" "agent default: nothing to cancel: no active session"
+	ttyrun agent pause --reason "backend upgrade"
+	assert_equal "$output" "agent default: paused: backend upgrade"
+	ttyrun agent pause
+	assert_equal "$output" "agent default: paused (already): backend upgrade"
+	ttyrun agent resume
+	assert_equal "$output" "agent default: resumed"
+	seed training "training_operation_id = 'op_1', training_at = $((NOW - 600)), progress = '{\"percentage\":67,\"current_step\":\"Epoch 67/100\"}'"
+	ttyrun agent cancel
+	assert_equal "$status" 0
+	assert_equal "$output" "agent-control: cannot cancel operation op_1: backend: DELETE /api/v1/operations/op_1: Connection refused
+agent default: cancelled session 1 (training, Epoch 67/100); backend operation op_1 NOT cancelled (see the warning)"
+	# --json keeps the document, and a script's stderr its line
+	run -1 --separate-stderr agent cancel
+	assert_equal "$(jq -r .reason <<<"$output")" no_active_session
+	assert_equal "$stderr" "agent-control: nothing to cancel: agent 'default' has no active session"
+}
