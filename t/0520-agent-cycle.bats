@@ -249,6 +249,35 @@ metric_cols="outcome, COALESCE(failed_gate, '-'), strategy_name, cycle_started_a
 	assert_equal "$output" ""
 }
 
+@test "cycle on a terminal: the summary line instead of the document; --json keeps it; --loop a line per tick" {
+	AGENT_AUTO_START=0 run -0 script -qec "agent trigger 2>/dev/null" /dev/null
+	assert_regex "$output" $'^[0-9]{2}:[0-9]{2}:[0-9]{2} tick [0-9a-f]{4}: idle skip \\(auto_start_disabled\\)\r?$'
+	AGENT_AUTO_START=0 run -0 script -qec "agent trigger --json 2>/dev/null" /dev/null
+	assert_equal "$(tr -d '\r' <<<"$output" | jq -r .event)" idle
+	AGENT_AUTO_START=0 run -0 script -qec "agent-cycle --loop --count 3 --interval 0 2>/dev/null" /dev/null
+	assert_equal "$(grep -cE 'tick [0-9a-f]{4}: idle skip' <<<"$output")" 3
+	assert_equal "$(wc -l <<<"$output")" 3
+	AGENT_AUTO_START=0 run -0 script -qec "agent-cycle -q" /dev/null
+	assert_equal "$output" ""
+	assert_equal "$(sql "SELECT count(*) FROM agent_triggers")" 6
+}
+
+@test "cycle --dry-run: what the tick would do, nothing written, no later stage" {
+	local before
+	before=$(sql "SELECT count(*) FROM agent_triggers")
+	run -0 --separate-stderr agent trigger --dry-run --force
+	assert_equal "$(jq -c '[.event, .action, .tick.dry_run]' <<<"$output")" '["start_new_cycle","invoke",true]'
+	# no gate, budget, model or metrics stage: no invocation, no hold, no row
+	assert_equal "$(jq -c '[.budget, .invocation]' <<<"$output")" '[null,null]'
+	assert_equal "$(sql "SELECT count(*) FROM agent_triggers")" "$before"
+	assert_equal "$(sql "SELECT count(*) FROM agent_sessions")" 0
+	assert_equal "$(sql "SELECT count(*) FROM agent_budget_holds")" 0
+	run -0 script -qec "agent trigger --dry-run --force 2>/dev/null" /dev/null
+	assert_regex "$output" 'tick [0-9a-f]{4}: start_new_cycle invoke \(no_active_session\) \[dry run: nothing done\]'
+	run -2 --separate-stderr agent-cycle --dry-run --loop
+	assert_equal "${stderr%%$'\n'*}" "agent-cycle: --dry-run goes alone, not with --loop"
+}
+
 @test "cycle: a missing stage command is a permanent failure (exit 5)" {
 	local bin=$BATS_TEST_TMPDIR/bin
 	mkdir "$bin"
