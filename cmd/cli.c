@@ -71,6 +71,21 @@ const char *argp_program_bug_address = NULL;
  * export.  A failed export is one warning; it never changes the status. */
 static int ran;  /* past option parsing: --help and --version make no span */
 
+/* Whether this process says that its trace export failed: once per tick
+ * (its last stage, agent-metrics-agg, whose export comes last) and never
+ * a read-only view, whose output is for a person reading something else. */
+static int export_says(void)
+{
+	static const char *const quiet[] = { "agent-status", "agent-history", "agent-session",
+					     "agent-logs", "agent-monitor", NULL };
+	const char *cycle = getenv("AGENT_TRACE_CYCLE");
+
+	for (int i = 0; quiet[i]; i++)
+		if (!strcmp(cli_prog, quiet[i]))
+			return 0;
+	return !(cycle && *cycle) || !strcmp(cli_prog, "agent-metrics-agg");
+}
+
 static void trace_exit(void)
 {
 	struct err e = ERR_INIT;
@@ -85,7 +100,7 @@ static void trace_exit(void)
 		dup2(fd, STDOUT_FILENO);
 		close(fd);
 	}
-	if (trace_finish(&e) && !cli_quiet)
+	if (trace_finish(&e) && !cli_quiet && export_says())
 		cli_warn("%s", e.msg);
 }
 
