@@ -6,6 +6,7 @@ DATADIR ?= $(PREFIX)/share/agent
 MANDIR  ?= $(PREFIX)/share/man
 BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
 SYSTEMDDIR  ?= $(PREFIX)/lib/systemd/system
+SYSCONFDIR  ?= /etc
 DESTDIR ?=
 
 VERSION := 0.1.0
@@ -183,6 +184,7 @@ install: all
 	  install -d "$(DESTDIR)$(SYSTEMDDIR)"; \
 	  sed 's|/usr/local/bin/|$(BINDIR)/|g' "$$u" >"$(DESTDIR)$(SYSTEMDDIR)/$${u#share/systemd/}"; \
 	  chmod 644 "$(DESTDIR)$(SYSTEMDDIR)/$${u#share/systemd/}"; done
+	install -D -m 644 share/systemd/agent.env.example $(DESTDIR)$(SYSCONFDIR)/agent/agent.env.example
 
 uninstall:
 	rm -f $(C_CMDS:%=$(DESTDIR)$(BINDIR)/%) $(SH_CMDS:%=$(DESTDIR)$(BINDIR)/%)
@@ -192,6 +194,7 @@ uninstall:
 	rm -f $(patsubst man/%,$(DESTDIR)$(MANDIR)/man5/%,$(wildcard man/*.5))
 	rm -f $(patsubst man/%,$(DESTDIR)$(MANDIR)/man7/%,$(wildcard man/*.7))
 	rm -f $(patsubst share/systemd/%,$(DESTDIR)$(SYSTEMDDIR)/%,$(wildcard share/systemd/*.service share/systemd/*.timer))
+	rm -f $(DESTDIR)$(SYSCONFDIR)/agent/agent.env.example
 
 clean:
 	rm -rf build

@@ -407,3 +407,34 @@ Try \`agent-cycle --help' or \`agent-cycle --usage' for more information."
 		grep -qxF -- "$kv" "$t" || fail "agent-trigger.timer lacks $kv"
 	done
 }
+
+@test "install: the guide's files land where docs/operating.md says; the installed unit verifies" {
+	command -v systemd-analyze >/dev/null || fail "systemd-analyze is missing (install systemd)"
+	local d=$BATS_TEST_TMPDIR/stage
+	run -0 make -C "$ROOT" -s install DESTDIR="$d" PREFIX=/usr O="${O:-build}"
+	# the commands, the data, the units (ExecStart names the BINDIR), the env example
+	[ -x "$d/usr/bin/agent-cycle" ] && [ -x "$d/usr/bin/agent" ]
+	[ -f "$d/usr/share/agent/alerts/agent.rules.yml" ] && [ -f "$d/usr/share/agent/k8s/cronjob.yaml" ]
+	grep -qx 'ExecStart=/usr/bin/agent-cycle' "$d/usr/lib/systemd/system/agent-trigger.service"
+	grep -qx 'ReadWritePaths=-/var/lib/prometheus/node-exporter' "$d/usr/lib/systemd/system/agent-trigger.service"
+	[ -f "$d/etc/agent/agent.env.example" ]
+	[ ! -e "$d/etc/agent/agent.env" ]  # never written: the operator's
+	# the example changes nothing as it is: comments and blank lines only
+	run -1 grep -vE '^(#.*)?$' "$d/etc/agent/agent.env.example"
+	# and every setting it names is one agent(7) describes
+	local v bad=
+	for v in $(sed -n 's/^#\([A-Z][A-Z0-9_]*\)=.*/\1/p' "$d/etc/agent/agent.env.example"); do
+		grep -q "Ev $v\b" "$ROOT/man/agent.7" || bad+="$v "
+	done
+	[ -z "$bad" ] || fail "agent.env.example names settings agent(7) does not: $bad"
+	# the installed unit, pointed at the staged binary, passes systemd-analyze
+	sed "s|^ExecStart=/usr/bin/agent-cycle\$|ExecStart=$d/usr/bin/agent-cycle|" \
+		"$d/usr/lib/systemd/system/agent-trigger.service" >"$BATS_TEST_TMPDIR/agent-trigger.service"
+	cp "$d/usr/lib/systemd/system/agent-trigger.timer" "$BATS_TEST_TMPDIR/"
+	run -0 --separate-stderr systemd-analyze verify --man=no "$BATS_TEST_TMPDIR/agent-trigger.service" \
+		"$BATS_TEST_TMPDIR/agent-trigger.timer"
+	assert_equal "$stderr" ""
+	# the guide's files are the ones installed
+	grep -q '/etc/agent/agent.env.example' "$ROOT/docs/operating.md"
+	grep -q 'ReadWritePaths=-/var/lib/prometheus/node-exporter' "$ROOT/docs/operating.md"
+}
