@@ -1,9 +1,11 @@
 /* agent-status: the current cycle, the recent ones, today's budget, the pause. */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "budget.h"
 #include "cli.h"
+#include "base/json.h"
 #include "store/store.h"
 #include "trigger.h"
 #include "views/views.h"
@@ -41,6 +43,37 @@ static error_t parse(int key, char *arg, struct argp_state *st)
 
 static struct argp argp = { options, parse, NULL, summary, 0, 0, 0 };
 
+/* The systemd unit's store (share/systemd/agent-trigger.service). */
+#define SERVICE_STORE "/var/lib/agent/agent.db"
+
+/* A store with no tick yet: say which one was read (an operator's shell
+ * without AGENT_DB reads another store than the service). */
+static jv where(jv doc, struct store *s)
+{
+	char *name = json_string(doc, "state.name"), text[600];
+	const char *path = cli_opt.db && *cli_opt.db ? cli_opt.db : store_default_path();
+
+	if (name && !strcmp(name, "never_ran")) {
+		int sqlite = store_driver(s) == STORE_SQLITE;
+
+		jv st = json_get(jv_copy(doc), "state");
+
+		st = json_set(st, "store", jv_string(sqlite ? path : "postgresql"));
+		if (sqlite && strcmp(path, SERVICE_STORE))
+			snprintf(text, sizeof text,
+				 "no tick yet in %.300s; the service's store is " SERVICE_STORE
+				 " (AGENT_DB=" SERVICE_STORE " agent status)", path);
+		else
+			snprintf(text, sizeof text,
+				 "no tick yet in %.300s: start the timer, or run `agent trigger`",
+				 sqlite ? path : "this PostgreSQL store");
+		st = json_set(st, "text", jv_string(text));
+		doc = json_set(doc, "state", st);
+	}
+	free(name);
+	return doc;
+}
+
 int main(int argc, char **argv)
 {
 	struct args a = { .recent = 5 };
@@ -62,6 +95,8 @@ int main(int argc, char **argv)
 	if ((rc = store_open(&s, cli_opt.db, &e)))
 		return cli_fail(&e);
 	rc = views_status(s, &cfg, (int)a.recent, &doc, &e);
+	if (rc == 0)
+		doc = where(doc, s);
 	store_close(s);
 	if (rc)
 		return cli_fail(&e);

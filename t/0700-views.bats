@@ -60,6 +60,13 @@ same() {
 	assert_equal "$(jq -c '[.recent[].id]' <<<"$output")" '[6]'
 	empty_store
 	run -0 --separate-stderr agent-status --json
+	# which store it read, when it has no tick (a shell without the service's AGENT_DB)
+	if [ "${AGENT_TEST_STORE:-sqlite}" = sqlite ]; then
+		same "$(jq -c .state <<<"$output")" "{\"name\":\"never_ran\",\"store\":\"$AGENT_DB\",\"text\":\"no tick yet in $AGENT_DB; the service's store is /var/lib/agent/agent.db (AGENT_DB=/var/lib/agent/agent.db agent status)\"}"
+	else
+		same "$(jq -c .state <<<"$output")" '{"name":"never_ran","store":"postgresql","text":"no tick yet in this PostgreSQL store: start the timer, or run `agent trigger`"}'
+	fi
+	output=$(jq -c '.state = {"name":"never_ran","text":"no tick yet: start the timer, or run `agent trigger`"}' <<<"$output")
 	same "$output" "{\"agent\":\"default\",\"now\":$NOW,\"paused\":false,\"pause_reason\":null,\"paused_at\":null,\"paused_by\":null,\"last_tick_at\":null,\"state\":{\"name\":\"never_ran\",\"text\":\"no tick yet: start the timer, or run \`agent trigger\`\"},\"last_tick\":null,\"current\":null,\"recent\":[],\"budget\":{\"agent\":\"default\",\"day\":\"2026-11-24\",\"limit_usd\":5,\"buffer_usd\":0.1,\"spent_usd\":0,\"held_usd\":0,\"remaining_usd\":5,\"available_usd\":4.9,\"limit_set\":false,\"invocations\":0,\"cycles_started\":0,\"cycles_completed\":0,\"cycle_estimate_usd\":0.15,\"cycles_affordable\":32,\"tokens_used\":0,\"token_limit\":null,\"resets_at\":\"2026-11-25T00:00:00Z\",\"used_usd\":0,\"used_percent\":0,\"cycles_active\":0}}"
 }
 
