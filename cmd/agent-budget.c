@@ -263,7 +263,7 @@ int main(int argc, char **argv)
 
 	cli_init("agent-budget", argv);
 	argp.children = cli_shared(CLI_DB | CLI_AGENT | CLI_JSON | CLI_QUIET, NULL, NULL);
-	argp_parse(&argp, argc, argv, 0, 0, &a);
+	cli_parse(&argp, argc, argv, &a);
 	if (!a.verb) {
 		struct pipe_run p;
 

@@ -129,7 +129,7 @@ int main(int argc, char **argv)
 
 	cli_init("agent-control", argv);
 	argp.children = cli_shared(CLI_DB | CLI_AGENT | CLI_JSON | CLI_QUIET, NULL, NULL);
-	argp_parse(&argp, argc, argv, 0, 0, &a);
+	cli_parse(&argp, argc, argv, &a);
 	trace_startf(TRACE_INTERNAL, "agent-control %s", a.verb);  /* ended at exit */
 	agent = cli_opt.agent ? cli_opt.agent : getenv("AGENT_NAME");
 	if (!agent || !*agent)

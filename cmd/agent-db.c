@@ -53,7 +53,7 @@ int main(int argc, char **argv)
 
 	cli_init("agent-db", argv);
 	argp.children = cli_shared(CLI_DB | CLI_JSON | CLI_QUIET, NULL, "print nothing on success");
-	argp_parse(&argp, argc, argv, 0, 0, &a);
+	cli_parse(&argp, argc, argv, &a);
 	trace_startf(TRACE_INTERNAL, "agent-db %s", a.verb);  /* ended at exit */
 	rc = store_open_raw(&s, cli_opt.db, &e);
 	if (rc)

@@ -220,7 +220,7 @@ int main(int argc, char **argv)
 	a.sets = jv_array();
 	argp.children = cli_shared(CLI_DB | CLI_JSON | CLI_QUIET,
 				   NULL, "print no verdict; the exit status says it");
-	argp_parse(&argp, argc, argv, 0, 0, &a);
+	cli_parse(&argp, argc, argv, &a);
 	r.a = &a;
 	stage_init(&r.stage, cli_opt.db);
 	jv_free(r.stage.gate_sets);

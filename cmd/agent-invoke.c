@@ -102,7 +102,7 @@ int main(int argc, char **argv)
 	cli_init("agent-invoke", argv);
 	argp.children = cli_shared(CLI_DB | CLI_AGENT | CLI_JSON | CLI_QUIET,
 				   NULL, "alone: print no summary, only errors");
-	argp_parse(&argp, argc, argv, 0, 0, &a);
+	cli_parse(&argp, argc, argv, &a);
 	if (!a.kind && !a.session) {
 		struct pipe_run p = { NULL, cli_opt.db };
 

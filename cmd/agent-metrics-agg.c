@@ -287,7 +287,7 @@ int main(int argc, char **argv)
 				   "with --release: the agent (default: the tick's); with --render, "
 				   "--deliver, --serve: only this agent's metrics",
 				   "print nothing with --release; no warnings");
-	argp_parse(&argp, argc, argv, 0, 0, &a);
+	cli_parse(&argp, argc, argv, &a);
 	if (a.serve)
 		return serve(cli_opt.db, a.serve, cli_opt.agent);
 	if (a.events)

@@ -62,7 +62,7 @@ int main(int argc, char **argv)
 
 	cli_init("agent-session", argv);
 	argp.children = cli_shared(CLI_DB | CLI_JSON | CLI_QUIET, NULL, NULL);
-	argp_parse(&argp, argc, argv, 0, 0, &a);
+	cli_parse(&argp, argc, argv, &a);
 	if (clock_now_s(&now, &e)) {
 		e.code = EX_PERM;
 		return cli_fail(&e);

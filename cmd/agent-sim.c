@@ -128,7 +128,7 @@ int main(int argc, char **argv)
 
 	cli_init("agent-sim", argv);
 	argp.children = cli_shared(CLI_QUIET, NULL, "print nothing on stderr but errors");
-	argp_parse(&argp, argc, argv, 0, 0, &a);
+	cli_parse(&argp, argc, argv, &a);
 
 	/* The server threads inherit this mask, so only sigwait sees the signals. */
 	sigemptyset(&set);

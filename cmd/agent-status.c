@@ -85,7 +85,7 @@ int main(int argc, char **argv)
 
 	cli_init("agent-status", argv);
 	argp.children = cli_shared(CLI_DB | CLI_AGENT | CLI_JSON | CLI_QUIET, NULL, NULL);
-	argp_parse(&argp, argc, argv, 0, 0, &a);
+	cli_parse(&argp, argc, argv, &a);
 	if ((rc = budget_config(&cfg, cli_opt.agent, &e)))
 		return cli_fail(&e);
 	if (!trigger_name_ok(cfg.agent, 100)) {

@@ -63,7 +63,7 @@ int main(int argc, char **argv)
 	cli_init("agent-trigger", argv);
 	argp.children = cli_shared(CLI_DB | CLI_AGENT | CLI_QUIET,
 				   NULL, "print no warnings (errors still go to stderr)");
-	argp_parse(&argp, argc, argv, 0, 0, &a);
+	cli_parse(&argp, argc, argv, &a);
 	span = trace_start("agent-trigger", TRACE_INTERNAL);
 	if ((rc = trigger_config(&cfg, cli_opt.agent, a.tick, &e)))
 		return cli_fail(&e);

@@ -302,3 +302,145 @@ double cli_seconds(struct argp_state *st, const char *opt, const char *arg, doub
 		argp_error(st, "%s: not a number of seconds from %g to %g: '%s'", opt, min, max, arg);
 	return v;
 }
+
+/* --- "did you mean" for a mistyped long option */
+
+/* The edit distance (insert, delete, substitute, swap neighbours) of two
+ * short words; more than 3 counts as far. */
+static int distance(const char *a, const char *b)
+{
+	size_t na = strlen(a), nb = strlen(b);
+	int d[40][40];
+
+	if (na >= 40 || nb >= 40)
+		return 99;
+	for (size_t i = 0; i <= na; i++)
+		d[i][0] = (int)i;
+	for (size_t j = 0; j <= nb; j++)
+		d[0][j] = (int)j;
+	for (size_t i = 1; i <= na; i++)
+		for (size_t j = 1; j <= nb; j++) {
+			int c = a[i - 1] != b[j - 1], v = d[i - 1][j] + 1;
+
+			if (d[i][j - 1] + 1 < v)
+				v = d[i][j - 1] + 1;
+			if (d[i - 1][j - 1] + c < v)
+				v = d[i - 1][j - 1] + c;
+			if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] &&
+			    d[i - 2][j - 2] + 1 < v)
+				v = d[i - 2][j - 2] + 1;
+			d[i][j] = v;
+		}
+	return d[na][nb];
+}
+
+struct optscan {
+	const char *word;    /* the name given, without "--" and "=..." */
+	size_t len;
+	int known;           /* a name it is, or a prefix of one (getopt abbreviates) */
+	const char *best;
+	int best_d;
+	int takes_arg;       /* the option it names takes a separate argument */
+};
+
+static void scan_options(const struct argp *ap, struct optscan *o)
+{
+	int arg = 0;
+
+	for (const struct argp_option *op = ap->options; op && (op->name || op->key || op->doc);
+	     op++) {
+		if (!(op->flags & OPTION_ALIAS))
+			arg = op->arg && !(op->flags & OPTION_ARG_OPTIONAL);
+		if (!op->name)
+			continue;
+		if (!strncmp(op->name, o->word, o->len)) {
+			o->known = 1;
+			o->takes_arg |= arg && strlen(op->name) == o->len;
+		} else {
+			char w[40];
+			int d;
+
+			snprintf(w, sizeof w, "%.*s", (int)(o->len < 39 ? o->len : 39), o->word);
+			d = distance(w, op->name);
+			if (d < o->best_d) {
+				o->best_d = d;
+				o->best = op->name;
+			}
+		}
+	}
+	for (const struct argp_child *c = ap->children; c && c->argp; c++)
+		scan_options(c->argp, o);
+}
+
+/* A short option cluster that ends with an option taking an argument: the
+ * next word is that argument. */
+static int short_takes_arg(const struct argp *ap, const char *cluster)
+{
+	for (const char *p = cluster + 1; *p; p++) {
+		{
+			const struct argp *stack[16];
+			int n = 0, found = 0, arg = 0;
+
+			stack[n++] = ap;
+			while (n && !found) {
+				const struct argp *cur = stack[--n];
+				int last_arg = 0;
+
+				for (const struct argp_option *op = cur->options;
+				     op && (op->name || op->key || op->doc); op++) {
+					if (!(op->flags & OPTION_ALIAS))
+						last_arg = op->arg && !(op->flags & OPTION_ARG_OPTIONAL);
+					if (op->key == (unsigned char)*p) {
+						found = 1;
+						arg = last_arg;
+						break;
+					}
+				}
+				for (const struct argp_child *c = cur->children; c && c->argp && n < 16; c++)
+					stack[n++] = c->argp;
+			}
+			if (found && arg)
+				return p[1] == 0;  /* "-dURI" carries it; "-d" takes the next word */
+		}
+	}
+	return 0;
+}
+
+void cli_parse(struct argp *ap, int argc, char **argv, void *input)
+{
+	for (int i = 1; i < argc; i++) {
+		const char *w = argv[i];
+
+		if (!strcmp(w, "--"))
+			break;
+		if (w[0] == '-' && w[1] && w[1] != '-') {
+			if (short_takes_arg(ap, w))
+				i++;
+			continue;
+		}
+		if (strncmp(w, "--", 2) || !w[2])
+			continue;
+		{
+			struct optscan o = { w + 2, strcspn(w + 2, "="), 0, NULL, 99, 0 };
+
+			if (!strncmp("help", o.word, o.len) || !strncmp("usage", o.word, o.len) ||
+			    !strncmp("version", o.word, o.len))
+				continue;
+			scan_options(ap, &o);
+			if (o.known) {
+				if (o.takes_arg && !strchr(w, '='))
+					i++;
+				continue;
+			}
+			if (o.best && o.best_d <= (o.len <= 4 ? 1 : 2)) {
+				fprintf(stderr, "%s: unrecognized option '%.*s'; did you mean '--%s'?\n",
+					cli_prog, (int)(o.len + 2 < 80 ? o.len + 2 : 80), w, o.best);
+				fprintf(stderr, "Try `%s --help' or `%s --usage' for more information.\n",
+					cli_prog, cli_prog);
+				exit(EX_USAGE);
+			}
+		}
+	}
+	argp_parse(ap, argc, argv, 0, 0, input);
+}
+

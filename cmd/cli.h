@@ -13,6 +13,12 @@ extern const char *cli_prog;
  * use), argp exit status 2, version string. */
 void cli_init(const char *prog, char **argv);
 
+/* argp_parse, after a look for a mistyped long option: one near a known
+ * name (two edits, one for a name of up to four letters) is a usage error
+ * that names it ("did you mean '--json'?"), exit 2; anything else is
+ * argp's to say. */
+void cli_parse(struct argp *ap, int argc, char **argv, void *input);
+
 /* "prog: message" on stderr, one line. */
 void cli_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

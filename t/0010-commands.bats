@@ -383,3 +383,23 @@ committed_text() {
 	done < <(sort -u <<<"$pairs")
 	fail_with "$bad"
 }
+
+@test "a mistyped long option near a known one: a usage error that names it; an abbreviation still works" {
+	run -2 --separate-stderr agent-status --jsno
+	assert_equal "$output" ""
+	assert_equal "$stderr" "agent-status: unrecognized option '--jsno'; did you mean '--json'?
+Try \`agent-status --help' or \`agent-status --usage' for more information."
+	run -2 --separate-stderr agent-control pause --reasn x
+	assert_equal "${stderr%%$'\n'*}" "agent-control: unrecognized option '--reasn'; did you mean '--reason'?"
+	# an option of the shared table (cli_shared) too, and one after a verb
+	run -2 --separate-stderr agent-budget status --agnet x
+	assert_equal "${stderr%%$'\n'*}" "agent-budget: unrecognized option '--agnet'; did you mean '--agent'?"
+	# far from every name: argp's own words
+	run -2 --separate-stderr agent-history --frobnicate
+	assert_equal "${stderr%%$'\n'*}" "agent-history: unrecognized option '--frobnicate'"
+	# an option's argument is not an option; getopt's abbreviations stand
+	run -0 --separate-stderr agent-control pause --reason --jsno --json
+	assert_equal "$(jq -r .reason <<<"$output")" "--jsno"
+	run -0 --separate-stderr agent-status --js
+	jq -e .agent <<<"$output" >/dev/null
+}
