@@ -804,7 +804,8 @@ static void jsonl_write(const struct span *s)
 	jsonl_append(line);
 }
 
-void trace_end(int span)
+/* Ends the span at end_ns (INT64_MIN: now, by the monotonic clock). */
+static void end_span(int span, int64_t end_ns)
 {
 	struct span *s = get(span);
 
@@ -812,10 +813,18 @@ void trace_end(int span)
 		return;
 	/* spans opened inside it and left open end with it, innermost first */
 	for (int i = T.n; i > span; i--)
-		trace_end(i);
+		end_span(i, INT64_MIN);
 	s->open = 0;
-	s->end_ns = s->start_ns + (mono_ns() - s->mono_start);
+	if (end_ns == INT64_MIN)
+		s->end_ns = s->start_ns + (mono_ns() - s->mono_start);
+	else
+		s->end_ns = end_ns >= s->start_ns ? end_ns : s->start_ns;
 	jsonl_write(s);
+}
+
+void trace_end(int span)
+{
+	end_span(span, INT64_MIN);
 }
 
 const char *trace_child_traceparent(void)
@@ -1159,15 +1168,7 @@ int trace_span_at(const char *name, const char *trace_hex, const char *id_hex,
 
 void trace_end_at(int span, int64_t end_ns)
 {
-	struct span *s = get(span);
-
-	if (!s || !s->open)
-		return;
-	for (int i = T.n; i > span; i--)
-		trace_end(i);
-	s->open = 0;
-	s->end_ns = end_ns >= s->start_ns ? end_ns : s->start_ns;
-	jsonl_write(s);
+	end_span(span, end_ns == INT64_MIN ? INT64_MIN + 1 : end_ns);
 }
 
 int64_t trace_tick_began_us(int64_t fallback_us)
