@@ -139,6 +139,49 @@ static void print_status(jv v)
 	free(agent);
 }
 
+/* history on a terminal: a ledger, so the dollars to the micro-dollar */
+static void print_history(jv v)
+{
+	int n = jv_get_kind(v) == JV_KIND_ARRAY ? jv_array_length(jv_copy(v)) : 0;
+	double total = 0;
+	int64_t calls = 0, started = 0, done = 0;
+
+	printf("%-10s  %11s  %9s  %5s  %7s  %9s\n", "day (UTC)", "spent", "limit", "calls",
+	       "cycles", "tokens");
+	for (int i = 0; i < n; i++) {
+		jv row = jv_array_get(jv_copy(v), i);
+		char *day = json_string(row, "day");
+		double spent = 0, limit = 0;
+		int64_t inv = 0, cs = 0, cc = 0, tok = 0;
+		char cyc[48], ms[40], ml[40];
+
+		json_number(row, "spent_usd", &spent);
+		json_number(row, "limit_usd", &limit);
+		json_int(row, "invocations", &inv);
+		json_int(row, "cycles_started", &cs);
+		json_int(row, "cycles_completed", &cc);
+		json_int(row, "tokens_used", &tok);
+		snprintf(cyc, sizeof cyc, "%lld/%lld", (long long)cc, (long long)cs);
+		snprintf(ms, sizeof ms, "$%.6f", spent);
+		snprintf(ml, sizeof ml, "$%.2f", limit);
+		printf("%-10s  %11s  %9s  %5lld  %7s  %9lld\n", day ? day : "?", ms, ml,
+		       (long long)inv, cyc, (long long)tok);
+		total += spent;
+		calls += inv;
+		started += cs;
+		done += cc;
+		free(day);
+		jv_free(row);
+	}
+	{
+		char ms[40], cyc[48];
+
+		snprintf(ms, sizeof ms, "$%.6f", total);
+		snprintf(cyc, sizeof cyc, "%lld/%lld", (long long)done, (long long)started);
+		printf("%-10s  %11s  %9s  %5lld  %7s\n", "total", ms, "", (long long)calls, cyc);
+	}
+}
+
 static int emit(struct args *a, jv v, void (*human)(jv))
 {
 	if (cli_quiet) {
@@ -319,7 +362,7 @@ int main(int argc, char **argv)
 			rc = emit(&a, out, NULL);
 	} else if (!strcmp(a.verb, "history")) {
 		if ((rc = budget_history(s, &cfg, (int)a.days, &out, &e)) == 0)
-			rc = emit(&a, out, NULL);
+			rc = emit(&a, out, print_history);
 	} else if (!strcmp(a.verb, "set")) {
 		int64_t limit;
 

@@ -112,6 +112,16 @@ teardown() { drop_store; }
 	assert_equal "$(jq -c 'map([.day,.spent_usd,.invocations])' <<<"$output")" '[["2026-11-24",0,0],["2026-11-22",0.25,1]]'
 	run -0 agent-budget history --days 1
 	assert_equal "$(jq -c 'map(.day)' <<<"$output")" '["2026-11-24"]'
+	# on a terminal (agent budget --days N): a table, to the micro-dollar, with its total
+	AGENT_NOW=2026-11-22T11:00:00Z agent-budget hold --usd 1 >/dev/null
+	AGENT_NOW=2026-11-22T11:00:00Z agent-budget settle 2 --usd 0.000123 >/dev/null
+	run -0 script -qec "agent budget --days 7" /dev/null
+	assert_equal "${output//$'\r'/}" "day (UTC)         spent      limit  calls   cycles     tokens
+2026-11-24    \$0.000000      \$5.00      0      0/0          0
+2026-11-22    \$0.250123      \$5.00      2      0/0          0
+total         \$0.250123                 2      0/0"
+	run -0 script -qec "agent budget --days 7 --json" /dev/null
+	assert_equal "$(tr -d '\r' <<<"$output" | jq -c 'map(.spent_usd)')" '[0,0.250123]'
 }
 
 @test "the token budget refuses holds past it" {
