@@ -372,37 +372,32 @@ static void scan_options(const struct argp *ap, struct optscan *o)
 		scan_options(c->argp, o);
 }
 
-/* A short option cluster that ends with an option taking an argument: the
- * next word is that argument. */
+/* Whether short option key takes an argument: 1, 0, or -1 when no option
+ * of the tree has that key. */
+static int short_arg(const struct argp *ap, int key)
+{
+	int arg = 0, r;
+
+	for (const struct argp_option *op = ap->options; op && (op->name || op->key || op->doc);
+	     op++) {
+		if (!(op->flags & OPTION_ALIAS))
+			arg = op->arg && !(op->flags & OPTION_ARG_OPTIONAL);
+		if (op->key == key)
+			return arg;
+	}
+	for (const struct argp_child *c = ap->children; c && c->argp; c++)
+		if ((r = short_arg(c->argp, key)) >= 0)
+			return r;
+	return -1;
+}
+
+/* A short option cluster whose last option takes an argument with nothing
+ * after it ("-d", not "-dURI"): the next word is that argument. */
 static int short_takes_arg(const struct argp *ap, const char *cluster)
 {
-	for (const char *p = cluster + 1; *p; p++) {
-		{
-			const struct argp *stack[16];
-			int n = 0, found = 0, arg = 0;
-
-			stack[n++] = ap;
-			while (n && !found) {
-				const struct argp *cur = stack[--n];
-				int last_arg = 0;
-
-				for (const struct argp_option *op = cur->options;
-				     op && (op->name || op->key || op->doc); op++) {
-					if (!(op->flags & OPTION_ALIAS))
-						last_arg = op->arg && !(op->flags & OPTION_ARG_OPTIONAL);
-					if (op->key == (unsigned char)*p) {
-						found = 1;
-						arg = last_arg;
-						break;
-					}
-				}
-				for (const struct argp_child *c = cur->children; c && c->argp && n < 16; c++)
-					stack[n++] = c->argp;
-			}
-			if (found && arg)
-				return p[1] == 0;  /* "-dURI" carries it; "-d" takes the next word */
-		}
-	}
+	for (const char *p = cluster + 1; *p; p++)
+		if (short_arg(ap, (unsigned char)*p) == 1)
+			return p[1] == 0;
 	return 0;
 }
 

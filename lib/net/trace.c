@@ -1040,13 +1040,10 @@ int trace_finish(struct err *e)
  * TRACEPARENT and leaves its start (and the caller's span, when it
  * continues a trace) in AGENT_TRACE_CYCLE="<start ns>[,<parent span id>]";
  * the last stage ends and exports it, so a tick's trace has its root. */
-void trace_cycle_span(const char *tick_id, int status, const char *stage)
-{
-	trace_cycle_span_under(tick_id, NULL, status, stage);
-}
-
-void trace_cycle_span_under(const char *tick_id, const char *parent_hex, int status,
-			    const char *stage)
+/* trace_cycle_span, the span's parent given (16 hex digits; NULL: from
+ * AGENT_TRACE_CYCLE, as trace_cycle_span). */
+static void cycle_span_under(const char *tick_id, const char *parent_hex, int status,
+			     const char *stage)
 {
 	static int done;
 	const char *v = getenv("AGENT_TRACE_CYCLE");
@@ -1088,6 +1085,11 @@ void trace_cycle_span_under(const char *tick_id, const char *parent_hex, int sta
 		trace_int(h, "agent.tick.failed_status", status);
 	}
 	trace_end(h);
+}
+
+void trace_cycle_span(const char *tick_id, int status, const char *stage)
+{
+	cycle_span_under(tick_id, NULL, status, stage);
 }
 
 /* --- research cycles: one trace per session */
@@ -1186,11 +1188,6 @@ int64_t trace_tick_began_us(int64_t fallback_us)
 	return ns / 1000;
 }
 
-int64_t trace_now_ns(void)
-{
-	return real_ns();
-}
-
 /* The session's phases in order: column, span name, the seeds' phase word. */
 static const struct {
 	const char *phase, *at, *span, *word;
@@ -1253,7 +1250,7 @@ void trace_cycle_tick(jv doc)
 		curi = p0;
 	/* the tick under the phase it found */
 	trace_cycle_id(trace, cycle_phases[p0].span, parent);
-	trace_cycle_span_under(tick, parent, 0, NULL);
+	cycle_span_under(tick, parent, 0, NULL);
 	now = real_ns();  /* the phases and the cycle end after their ticks */
 	if (!json_int(session, "trace_started_us", &began) || began <= 0) {
 		json_int(session, "created_at", &began);
@@ -1371,7 +1368,7 @@ void trace_release_span(const char *tick_id, const char *tp, const char *phase, 
 		return;
 	}
 	trace_adopt(tp);
-	trace_cycle_span_under(tick_id, parent, status, stage);
+	cycle_span_under(tick_id, parent, status, stage);
 }
 
 void trace_cycle_ended(jv session, const char *phase_before)

@@ -159,9 +159,6 @@ void trace_tool_end(int span, int extension, int failed, int rc);
  * (a failed stage).  Once per process; nothing without AGENT_TRACE_CYCLE. */
 void trace_cycle_span(const char *tick_id, int status, const char *stage);
 
-/* The same, the span's parent given (16 hex digits; NULL: as above). */
-void trace_cycle_span_under(const char *tick_id, const char *parent_hex, int status,
-			    const char *stage);
 
 /*
  * Research cycles: one trace per session.  A session's trace id is fixed
@@ -214,8 +211,6 @@ void trace_release_span(const char *tick_id, const char *tp, const char *phase, 
  * (session: the row now, consumed; phase_before: the phase it was in). */
 void trace_cycle_ended(jv session, const char *phase_before);
 
-/* Real time now, in nanoseconds since the epoch. */
-int64_t trace_now_ns(void);
 
 /* One event line on AGENT_TRACE_JSONL_PATH now, in the event-stream shape
  * agent-metrics-agg --events reads: {ts, event, trace_id, span_id,
