@@ -26,7 +26,10 @@ static const char summary_doc[] =
 	"Follow a research cycle until it ends, with a progress bar for the cycle and one for its backend operation."
 	"\vWithout SESSION it follows the agent's active session.  With --trigger it first "
 	"runs one tick (agent-cycle, found next to agent-monitor or on PATH) and follows "
-	"the cycle that tick starts or moves.  The cycle's bar stands at 5 % designing, "
+	"the cycle that tick starts or moves, running each later tick itself as soon as "
+	"the backend's operation is over (under agent-cycle's lease, as the timer's "
+	"ticks; a timer tick meanwhile just finds the lease taken); without it, it says "
+	"when the timer's next tick is due.  The cycle's bar stands at 5 % designing, "
 	"20 % training, 65 % backtesting, 90 % assessing; the operation's bar shows the "
 	"backend's progress (GET /operations/{id}, every --interval seconds).  Ctrl+C "
 	"(SIGINT) cancels the session as agent-control cancel does, unless --no-cancel; "
@@ -38,9 +41,13 @@ static const char summary_doc[] =
 
 enum { OPT_NO_CANCEL = 256, OPT_FORCE };
 
+#define MODEL_MAX 100
+
 static struct argp_option options[] = {
 	{ "trigger", 't', 0, 0, "run one tick first (agent-cycle) and follow its cycle", 0 },
 	{ "force", OPT_FORCE, 0, 0, "with --trigger: start a new cycle even when automatic starts are off", 0 },
+	{ "model", 'm', "MODEL", 0, "with --trigger: the model of the ticks it runs (agent-cycle --model)", 0 },
+	{ "dry-run", 'n', 0, 0, "with --trigger: say what the tick would do, do nothing (agent-cycle --dry-run)", 0 },
 	{ "no-cancel", OPT_NO_CANCEL, 0, 0, "Ctrl+C stops following; the cycle goes on", 0 },
 	{ "interval", 'i', "SECONDS", 0, "seconds between polls, 0.1 to 10 (default 0.5)", 0 },
 	{ "timeout", 'T', "SECONDS", 0, "stop following after SECONDS (default 86400)", 0 },
@@ -50,7 +57,8 @@ static struct argp_option options[] = {
 struct args {
 	long long session;
 	double interval, timeout;
-	int trigger, force, no_cancel;
+	int trigger, force, no_cancel, dry_run;
+	const char *model;
 };
 
 static error_t parse(int key, char *arg, struct argp_state *st)
@@ -61,6 +69,14 @@ static error_t parse(int key, char *arg, struct argp_state *st)
 	case 't': a->trigger = 1; break;
 	case OPT_FORCE: a->force = 1; break;
 	case OPT_NO_CANCEL: a->no_cancel = 1; break;
+	case 'n': a->dry_run = 1; break;
+	case 'm':
+		if (!*arg || strlen(arg) > MODEL_MAX || strspn(arg, "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+		    "abcdefghijklmnopqrstuvwxyz0123456789._-") != strlen(arg))
+			argp_error(st, "--model: not 1 to %d characters of [A-Za-z0-9._-]: '%.60s'",
+				   MODEL_MAX, arg);
+		a->model = arg;
+		break;
 	case 'i': a->interval = cli_seconds(st, "--interval", arg, 0.1, 10); break;
 	case 'T': a->timeout = cli_seconds(st, "--timeout", arg, 0.1, 31536000); break;
 	case ARGP_KEY_ARG:
@@ -73,6 +89,10 @@ static error_t parse(int key, char *arg, struct argp_state *st)
 			argp_error(st, "SESSION and --trigger do not go together");
 		if (a->force && !a->trigger)
 			argp_error(st, "--force goes with --trigger");
+		if (a->model && !a->trigger)
+			argp_error(st, "--model goes with --trigger");
+		if (a->dry_run && !a->trigger)
+			argp_error(st, "--dry-run goes with --trigger");
 		break;
 	default: return ARGP_ERR_UNKNOWN;
 	}
@@ -92,8 +112,26 @@ static void on_signal(int sig)
 		stopped = 1;   /* SIGTERM, or a second Ctrl+C */
 }
 
+/* The terminal's columns now (it may have been resized), 80 when unknown. */
+static int term_width(void)
+{
+	struct winsize ws;
+
+	return ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 20 ? ws.ws_col : 80;
+}
+
+/* AGENT_TICK_INTERVAL_SECONDS: the timer's period (300), for "next tick in". */
+static double tick_interval(void)
+{
+	const char *v = getenv("AGENT_TICK_INTERVAL_SECONDS");
+	char *end;
+	long n = v && *v ? strtol(v, &end, 10) : 0;
+
+	return n >= 1 && n <= 86400 && !*end ? (double)n : 300;
+}
+
 struct view {
-	int human, color, utf8, width, drawn, rc;
+	int human, color, utf8, drawn, rc;
 	jv last;           /* the last frame printed, without its clock */
 };
 
@@ -106,7 +144,7 @@ static int emit(void *arg, jv fr)
 		return 0;
 	}
 	if (v->human) {
-		char *text = monitor_render_frame(fr, v->width, v->color, v->utf8);
+		char *text = monitor_render_frame(fr, term_width(), v->color, v->utf8);
 
 		jv_free(fr);
 		/* back to the first of the two lines, then each line anew */
@@ -139,6 +177,8 @@ struct tick {
 	pid_t pid;
 	int status;          /* -1 while it runs */
 	FILE *out, *err;     /* its stdout and stderr (unlinked temporary files) */
+	const struct args *a;
+	int runs;            /* ticks started */
 };
 
 static int tick_status(void *arg)
@@ -168,25 +208,42 @@ static const char *cycle_path(char *buf, size_t n)
 	return "agent-cycle";
 }
 
-static int tick_start(struct tick *t, const struct args *a)
+/* Starts agent-cycle; the first tick with --force when asked, every one
+ * with --model.  Each tick's output replaces the last one's. */
+static int tick_start(struct tick *t)
 {
+	const struct args *a = t->a;
 	char path[PATH_MAX];
-	const char *argv[10];
+	const char *argv[14];
 	posix_spawn_file_actions_t fa;
 	posix_spawnattr_t at;
 	int n = 0, rc;
 
-	t->status = -1;
-	t->out = tmpfile();
-	t->err = tmpfile();
+	if (t->pid > 0 && tick_status(t) < 0)
+		return EX_TEMP;   /* one at a time */
+	if (!t->out)
+		t->out = tmpfile();
+	if (!t->err)
+		t->err = tmpfile();
 	if (!t->out || !t->err) {
 		cli_warn("cannot create a temporary file: %s", strerror(errno));
 		return EX_TEMP;
 	}
+	if (ftruncate(fileno(t->out), 0) || ftruncate(fileno(t->err), 0)) {
+		cli_warn("cannot reuse a temporary file: %s", strerror(errno));
+		return EX_TEMP;
+	}
+	rewind(t->out);
+	rewind(t->err);
+	t->status = -1;
 	argv[n++] = "agent-cycle";
-	argv[n++] = "-q";
-	if (a->force)
+	argv[n++] = a->dry_run ? "--dry-run" : "-q";
+	if (a->force && !t->runs)
 		argv[n++] = "--force";
+	if (a->model) {
+		argv[n++] = "--model";
+		argv[n++] = a->model;
+	}
 	if (cli_opt.agent) {
 		argv[n++] = "--agent";
 		argv[n++] = cli_opt.agent;
@@ -209,10 +266,18 @@ static int tick_start(struct tick *t, const struct args *a)
 	posix_spawn_file_actions_destroy(&fa);
 	posix_spawnattr_destroy(&at);
 	if (rc) {
+		t->pid = 0;
+		t->status = 0;
 		cli_warn("cannot run agent-cycle: %s", strerror(rc));
 		return EX_PERM;
 	}
+	t->runs++;
 	return 0;
+}
+
+static int tick_drive(void *arg)
+{
+	return tick_start(arg);
 }
 
 /* What the tick said: its decision, or its last diagnostic. */
@@ -256,7 +321,6 @@ int main(int argc, char **argv)
 	struct view v = { .last = jv_null() };
 	struct monitor_cfg c = { 0 };
 	struct sigaction sa;
-	struct winsize ws;
 	const char *agent;
 	jv sum = jv_null();
 	int rc;
@@ -269,6 +333,31 @@ int main(int argc, char **argv)
 		agent = "default";
 	if (!trigger_name_ok(agent, 100)) {
 		cli_warn("AGENT_NAME: not 1 to 100 characters of [A-Za-z0-9_.-]: '%.60s'", agent);
+		return EX_PERM;
+	}
+	if (a.dry_run) {
+		/* what the tick would do, as agent-cycle --dry-run says it */
+		char path[PATH_MAX];
+		const char *av[10];
+		int n = 0;
+
+		av[n++] = "agent-cycle";
+		av[n++] = "--dry-run";
+		if (a.force)
+			av[n++] = "--force";
+		if (cli_opt.agent) {
+			av[n++] = "--agent";
+			av[n++] = cli_opt.agent;
+		}
+		if (cli_opt.db) {
+			av[n++] = "--db";
+			av[n++] = cli_opt.db;
+		}
+		if (cli_opt.json)
+			av[n++] = "--json";
+		av[n] = NULL;
+		execvp(cycle_path(path, sizeof path), (char *const *)av);
+		cli_warn("cannot run agent-cycle: %s", strerror(errno));
 		return EX_PERM;
 	}
 	if ((rc = backend_init(&b, &e)))
@@ -285,8 +374,8 @@ int main(int argc, char **argv)
 	v.human = cli_tty() && !cli_opt.json;
 	v.color = cli_color();
 	v.utf8 = strcmp(nl_langinfo(CODESET), "UTF-8") == 0;
-	v.width = ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 20 ? ws.ws_col : 80;
-	if (a.trigger && (rc = tick_start(&t, &a))) {
+	t.a = &a;
+	if (a.trigger && (rc = tick_start(&t))) {
 		store_close(s);
 		return rc;
 	}
@@ -296,7 +385,9 @@ int main(int argc, char **argv)
 	c.timeout_s = a.timeout;
 	c.start_wait_s = 600;
 	c.tick_status = a.trigger ? tick_status : NULL;
+	c.tick_start = a.trigger ? tick_drive : NULL;
 	c.tick_arg = &t;
+	c.tick_interval_s = tick_interval();
 	c.emit = emit;
 	c.emit_arg = &v;
 	no_cancel = a.no_cancel;
@@ -331,7 +422,7 @@ int main(int argc, char **argv)
 	if (cli_quiet) {
 		jv_free(sum);
 	} else if (v.human) {
-		char *text = monitor_render_summary(sum, v.color);
+		char *text = monitor_render_summary(sum, term_width(), v.color, v.utf8);
 
 		jv_free(sum);
 		fputs(text ? text : "", stdout);

@@ -51,6 +51,7 @@ static int read_cfg(struct cfg *c, struct err *e)
 	int bad = 0;
 
 	snprintf(c->model, sizeof c->model, "%s", m && *m ? m : "claude-opus-4-5-20251101");
+	models_short_name(c->model, sizeof c->model);
 	c->max_tokens = env_long("AGENT_MAX_TOKENS", 4096, 1, 128000, e, &bad);
 	c->max_iterations = env_long("AGENT_MAX_ITERATIONS", 10, 1, 100, e, &bad);
 	c->max_input_tokens = env_long("AGENT_MAX_INPUT_TOKENS", 50000, 1, 100000000, e, &bad);

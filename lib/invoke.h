@@ -35,7 +35,8 @@ int invoke_run(struct store *s, const struct invoke_opts *o, jv *summary, struct
 int invoke_stage(struct store *s, jv doc, jv *out, struct err *e);
 
 /* The model of an invocation kind: AGENT_MODEL_DESIGN, AGENT_MODEL_POST_TRAINING
- * or AGENT_MODEL_ASSESSMENT, else AGENT_MODEL, else the default: Opus 4.5
+ * or AGENT_MODEL_ASSESSMENT, else AGENT_MODEL, else the default (a short
+ * name such as haiku resolved by models_short_name): Opus 4.5
  * designs (and post-trains), Haiku 4.5 assesses (bench/cycle-cost.sh).
  * Written to buf; returns buf. */
 #define INVOKE_DEFAULT_MODEL "claude-opus-4-5-20251101"

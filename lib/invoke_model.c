@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/models.h"
 #include "invoke.h"
 
 const char *invoke_model(const char *kind, char *buf, size_t size)
@@ -17,5 +18,6 @@ const char *invoke_model(const char *kind, char *buf, size_t size)
 	m = v && *v ? v : getenv("AGENT_MODEL") && *getenv("AGENT_MODEL") ? getenv("AGENT_MODEL")
 		: !strcmp(kind, "assessment") ? INVOKE_ASSESSMENT_MODEL : INVOKE_DEFAULT_MODEL;
 	snprintf(buf, size, "%s", m);
+	models_short_name(buf, size);
 	return buf;
 }

@@ -385,6 +385,8 @@ committed_text() {
 }
 
 @test "a mistyped long option near a known one: a usage error that names it; an abbreviation still works" {
+	# a store of the test's own (never the default one of whoever runs it)
+	fresh_store
 	run -2 --separate-stderr agent-status --jsno
 	assert_equal "$output" ""
 	assert_equal "$stderr" "agent-status: unrecognized option '--jsno'; did you mean '--json'?
@@ -402,4 +404,5 @@ Try \`agent-status --help' or \`agent-status --usage' for more information."
 	assert_equal "$(jq -r .reason <<<"$output")" "--jsno"
 	run -0 --separate-stderr agent-status --js
 	jq -e .agent <<<"$output" >/dev/null
+	drop_store
 }

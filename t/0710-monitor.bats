@@ -38,12 +38,12 @@ training_op() {
 		"$AGENT_BACKEND_URL/trainings/start" | jq -r .task_id
 }
 
-# seed_training OP: session 1 of agent default, training on OP
+# seed_training OP [NAME]: session 1 of agent default, training on OP
 seed_training() {
 	local now
 	now=$(date +%s)
 	sql "INSERT INTO agent_sessions (agent, phase, strategy_name, training_operation_id, designing_at, training_at,
-	       created_at, updated_at) VALUES ('default', 'training', 'mon_strategy', '$1', $now, $now, $now, $now)" >/dev/null
+	       created_at, updated_at) VALUES ('default', 'training', '${2:-mon_strategy}', '$1', $now, $now, $now, $now)" >/dev/null
 }
 
 # end_success: session 1 ends with success, with the backend's result_summary
@@ -68,9 +68,10 @@ wait_screen() {
 	return 1
 }
 
-# in_tmux CMD: runs CMD in a 120x30 terminal; its exit status goes to $BATS_TEST_TMPDIR/rc
+# in_tmux CMD [ENV]: runs CMD in a terminal of TW x TH (120x30); its exit
+# status goes to $BATS_TEST_TMPDIR/rc
 in_tmux() {
-	tmux -L "$TMUX_SOCK" new-session -d -s mon -x 120 -y 30 \
+	tmux -L "$TMUX_SOCK" new-session -d -s mon -x "${TW:-120}" -y "${TH:-30}" \
 		"cd '$BATS_TEST_TMPDIR'; export PATH='$PATH' AGENT_DB='$AGENT_DB' AGENT_DATADIR='$AGENT_DATADIR' \
 		 AGENT_BACKEND_URL='$AGENT_BACKEND_URL' ANTHROPIC_BASE_URL='$ANTHROPIC_BASE_URL' \
 		 ANTHROPIC_API_KEY='$ANTHROPIC_API_KEY' AGENT_STRATEGY_DIR='$AGENT_STRATEGY_DIR' ${2:-}; \
@@ -124,16 +125,16 @@ wait_rc() {
 	in_tmux "agent trigger --monitor --interval 0.2"
 	wait_screen 'Epoch [0-9]+/100' 150
 	run screen
-	assert_regex "${lines[0]}" '^Session 1 [a-z0-9_]+ +\[#+\.+\]  20%  Training model\.\.\.  00:00:[0-9]{2}$'
-	assert_regex "${lines[1]}" '^  (└─|`-) Epoch [0-9]+/100  \[#*\.+\] +[0-9.]+%$'
+	assert_regex "${lines[0]}" '^Session 1 [a-z0-9_]+ +\[#+\.+\]  20%  Training model\.\.\.  0:[0-9]{2}$'
+	assert_regex "${lines[1]}" '^  (└─|`-) Epoch [0-9]+/100  \[#*\.+\] +[0-9.]+%  0:[0-9]{2}$'
 	op=$(sql "SELECT training_operation_id FROM agent_sessions WHERE id = 1")
 	[ -n "$op" ]
 	tmux -L "$TMUX_SOCK" send-keys -t mon C-c
 	wait_screen 'cancelled while training'
 	assert_equal "$(wait_rc)" 1
 	run screen
-	assert_regex "$output" "Session 1 cancelled while training \\(Epoch [0-9]+/100\\)"
-	assert_regex "$output" "operation $op cancelled"
+	# one confirmation line
+	assert_regex "$output" "Session 1 cancelled while training \\(Epoch [0-9]+/100\\); operation $op cancelled"
 	assert_equal "$(sql "SELECT phase, outcome, failure_reason FROM agent_sessions WHERE id = 1")" "idle|cancelled|cancelled from agent-monitor"
 	curl -sf --max-time 5 "$SIM_URL/_sim/requests" >"$BATS_TEST_TMPDIR/req"
 	assert_equal "$(jq -c "[.requests[] | select(.method == \"DELETE\") | [.path, .status]]" "$BATS_TEST_TMPDIR/req")" \
@@ -154,7 +155,7 @@ wait_rc() {
 	wait_screen 'Session 1 ended: success'
 	assert_equal "$(wait_rc)" 0
 	run screen
-	assert_regex "$output" $'Session 1 ended: success\n  strategy mon_strategy, verdict promising\n  Sharpe 1.22 \\| win rate 61.0% \\| max drawdown 23.4%'
+	assert_regex "$output" $'Session 1 ended: success after 0:[0-9]{2}\n  strategy mon_strategy, verdict promising\n  Sharpe 1.22 \\| win rate 61.0% \\| max drawdown 23.4%'
 	tmux -L "$TMUX_SOCK" kill-server
 	# colours: the raw escapes of the pane
 	sql "UPDATE agent_sessions SET phase = 'training', outcome = NULL WHERE id = 1" >/dev/null
@@ -163,6 +164,65 @@ wait_rc() {
 	wait_screen 'Epoch [0-9]+/100'
 	run tmux -L "$TMUX_SOCK" capture-pane -p -e -t mon
 	assert_regex "$output" $'\e\\[1mSession 1'
+}
+
+# tmux_gone: stops the tmux server and waits (5 s at most) until it has gone
+tmux_gone() {
+	tmux -L "$TMUX_SOCK" kill-server 2>/dev/null || true
+	for _ in $(seq 50); do
+		tmux -L "$TMUX_SOCK" ls >/dev/null 2>&1 || return 0
+		sleep 0.1
+	done
+}
+
+# fits WIDTH: every line of the pane is shorter than WIDTH columns
+fits() {
+	local l n=0
+	while IFS= read -r l; do
+		n=$((n + 1))
+		[ "${#l}" -lt "$1" ] || { echo "line $n has ${#l} columns: '$l'" >&2; return 1; }
+	done < <(screen)
+}
+
+@test "tmux at 80x24 and 60x20: lines fit, long names cut with an ellipsis, both clocks advance" {
+	op=$(training_op)
+	seed_training "$op" a_strategy_with_a_name_far_too_long_for_any_narrow_terminal_window
+	for size in 80x24 60x20; do
+		TW=${size%x*} TH=${size#*x} in_tmux "agent-monitor --no-cancel --interval 0.2" "LANG=C.UTF-8"
+		wait_screen 'Epoch [0-9]+/100'
+		run screen
+		assert_regex "${lines[0]}" '^Session 1 a_str[a-z_]*…  \[#+\.+\]  20%  Training[a-z .]*…?  0:[0-9]{2}$'
+		assert_regex "${lines[1]}" '^  └─ Epoch [0-9]+/100  \[#*\.+\] +[0-9.]+%  0:[0-9]{2}$'
+		LANG=C.UTF-8 fits "${size%x*}"
+		first=$(screen)
+		sleep 2.2
+		LANG=C.UTF-8 fits "${size%x*}"
+		# the cycle's clock (line 1) and the operation's (line 2) moved on
+		a1=$(sed -n 1p <<<"$first" | grep -oE '[0-9]+:[0-9]{2}$') a2=$(screen | sed -n 1p | grep -oE '[0-9]+:[0-9]{2}$')
+		b1=$(sed -n 2p <<<"$first" | grep -oE '[0-9]+:[0-9]{2}$') b2=$(screen | sed -n 2p | grep -oE '[0-9]+:[0-9]{2}$')
+		[ "$a1" != "$a2" ] || fail "the cycle's clock stood at $a1"
+		[ "$b1" != "$b2" ] || fail "the operation's clock stood at $b1"
+		tmux_gone
+	done
+	# ASCII off UTF-8: "..." and "`-"
+	TW=60 TH=20 in_tmux "agent-monitor --no-cancel --interval 0.2" "LANG=C LC_ALL=C"
+	wait_screen 'Epoch [0-9]+/100'
+	run screen
+	assert_regex "${lines[0]}" '^Session 1 a_str[a-z_]*\.\.\.  \[#*\.+\]  20%  Training'
+	assert_regex "${lines[1]}" '^  `- Epoch'
+	fits 60
+}
+
+@test "the operation over and the session not moved on: the monitor says what it waits for" {
+	op=$(training_op)
+	seed_training "$op"
+	now=$(date +%s)
+	sql "INSERT INTO agent_state (agent, last_tick_at, updated_at) VALUES ('default', $((now - 100)), $now)" >/dev/null
+	curl -sf --max-time 5 -X DELETE "$AGENT_BACKEND_URL/operations/$op" >/dev/null
+	TW=80 TH=24 in_tmux "agent-monitor --no-cancel --interval 0.2" "LANG=C.UTF-8 AGENT_TICK_INTERVAL_SECONDS=300"
+	wait_screen 'next tick in'
+	run screen
+	assert_regex "${lines[1]}" '^  └─ training cancelled; next tick in 3:[0-9]{2}$'
 }
 
 @test "a lost connection: 'connection lost, retrying', backing off 1, 2 s, then on again" {
@@ -179,7 +239,7 @@ wait_rc() {
 	assert_equal "$(jq -c 'select(.connection) | [.connection, .retry_in, .message]' "$BATS_TEST_TMPDIR/out" | uniq | head -n 3 | tr '\n' ' ')" \
 		'["lost",1,"connection lost, retrying in 1 s"] ["lost",2,"connection lost, retrying in 2 s"] ["ok",null,null] '
 	# the retries waited about 1 + 2 s
-	t=$(jq -s '[.[] | select(.connection)] | (map(select(.connection == "ok")) | first | .at) - (first | .at)' "$BATS_TEST_TMPDIR/out")
+	t=$(jq -s '[.[] | select(.connection)] | (map(select(.connection == "ok")) | first | .at_epoch) - (first | .at_epoch)' "$BATS_TEST_TMPDIR/out")
 	[ "$t" -ge 2 ] && [ "$t" -le 5 ] || fail "back to ok after $t s"
 }
 

@@ -63,8 +63,10 @@ help_options() {
 	assert_output "--recent="
 	run -0 comp "agent status --js"
 	assert_output "--json"
-	run -0 comp "agent trigger --mo"
+	run -0 comp "agent trigger --mon"
 	assert_output "--monitor"
+	run -0 comp "agent trigger --mod"
+	assert_output "--model="
 	run -0 comp "agent-monitor --no"
 	assert_output "--no-cancel"
 }

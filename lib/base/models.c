@@ -1,6 +1,7 @@
 /* models: share/models.json, read once, matched as pricing.json is. */
 #include <ctype.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "base/data.h"
@@ -100,4 +101,19 @@ void models_limits(const char *model, struct model_limits *out)
 		jv_free(ent);
 	}
 	jv_free(list);
+}
+
+void models_short_name(char *buf, size_t size)
+{
+	jv full;
+
+	if (!buf[0] || strspn(buf, "abcdefghijklmnopqrstuvwxyz") != strlen(buf))
+		return;
+	pthread_once(&once, load);
+	full = json_get(jv_copy(table), "short_names");
+	if (jv_get_kind(full) == JV_KIND_OBJECT)
+		full = json_get(full, buf);
+	if (jv_get_kind(full) == JV_KIND_STRING && jv_string_length_bytes(jv_copy(full)) < (int)size)
+		snprintf(buf, size, "%s", jv_string_value(full));
+	jv_free(full);
 }

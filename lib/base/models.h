@@ -2,6 +2,8 @@
 #ifndef MODELS_H
 #define MODELS_H
 
+#include <stddef.h>
+
 struct model_limits {
 	long min_cache_tokens;   /* a cached prefix shorter than this is not cached */
 	long context_window;
@@ -14,6 +16,11 @@ struct model_limits {
  * listed, or a file that cannot be read, gets the defaults: the largest
  * minimum (4096), so nothing counts on a cache the API would not keep. */
 void models_limits(const char *model, struct model_limits *out);
+
+/* A short name in buf (opus, sonnet, haiku: models.json "short_names",
+ * KTRDR's --model aliases) becomes the model id it stands for; anything
+ * else stays as it is (priced, or refused, by pricing_find). */
+void models_short_name(char *buf, size_t size);
 
 /* 1 when model is name, or name followed by -YYYYMMDD. */
 int models_name_matches(const char *model, const char *name);

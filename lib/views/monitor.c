@@ -22,7 +22,16 @@ struct mon {
 	jv child;        /* the operation's progress as last read (null: none) */
 	double backoff;  /* seconds before the next poll after a failure; 0: fine */
 	char message[300];
+	double op_seen;  /* monotonic second the current operation was first seen */
+	jv waiting;      /* what the frame waits for (null: nothing) */
+	double last_drive;   /* monotonic second of the last tick we ran (0: none) */
+	int drive_fails, ticks_run;
 };
+
+/* Seconds between two ticks the follower runs, and how many failed ticks
+ * in a row end the following. */
+#define DRIVE_GAP 5.0
+#define DRIVE_FAILS_MAX 3
 
 static double mono(void)
 {
@@ -104,8 +113,12 @@ static jv frame(struct mon *m)
 	int64_t created = 0;
 	jv f = jv_object();
 
+	char when[32];
+	int64_t now = wall();
+
 	json_int(m->row, "created_at", &created);
-	f = json_set(f, "at", jv_number((double)wall()));
+	f = json_set(f, "at", jv_string(clock_format(now, when)));
+	f = json_set(f, "at_epoch", jv_number((double)now));
 	f = json_set(f, "session", m->sid ? jv_number((double)m->sid) : jv_null());
 	f = json_set(f, "agent", jv_string(m->agent));
 	f = json_set(f, "phase", phase ? jv_string(phase) : jv_null());
@@ -117,6 +130,7 @@ static jv frame(struct mon *m)
 	f = json_set(f, "connection", jv_string(m->backoff > 0 ? "lost" : "ok"));
 	f = json_set(f, "retry_in", m->backoff > 0 ? jv_number(m->backoff) : jv_null());
 	f = json_set(f, "message", m->message[0] ? jv_string(m->message) : jv_null());
+	f = json_set(f, "waiting", jv_copy(m->waiting));
 	free(phase);
 	return f;
 }
@@ -145,6 +159,29 @@ static jv summary(struct mon *m, const char *end, jv last_phase)
 	o = json_set(o, "message", m->message[0] ? jv_string(m->message) : jv_null());
 	jv_free(bt);
 	return o;
+}
+
+/* The session's duration, cost and model calls (agent-session's figures),
+ * and the ticks the follower ran. */
+static jv with_cost(struct mon *m, jv sum)
+{
+	struct err e = ERR_INIT;
+	jv doc = jv_null();
+	double d;
+
+	sum = json_set(sum, "duration_seconds", jv_null());
+	sum = json_set(sum, "cost_usd", jv_null());
+	sum = json_set(sum, "calls", jv_null());
+	if (m->sid && views_session(m->s, m->sid, wall(), &doc, &e) == 0) {
+		if (json_number(doc, "session.duration_seconds", &d))
+			sum = json_set(sum, "duration_seconds", jv_number(d));
+		if (json_number(doc, "cost.usd", &d))
+			sum = json_set(sum, "cost_usd", jv_number(d));
+		if (json_number(doc, "cost.invocations", &d))
+			sum = json_set(sum, "calls", jv_number(d));
+	}
+	jv_free(doc);
+	return json_set(sum, "ticks_run", jv_number(m->ticks_run));
 }
 
 static int read_session(struct mon *m, jv *row, struct err *e)
@@ -207,6 +244,21 @@ static int do_cancel(struct mon *m, jv *sum, struct err *e)
 	return 0;
 }
 
+/* Seconds since the operation started: the backend's started_at
+ * (OperationInfo, RFC 3339), else since the follower first saw it. */
+static jv op_elapsed(struct mon *m, jv data)
+{
+	char *st = json_string(data, "started_at");
+	int64_t us, el = -1;
+
+	if (st && clock_parse(st, &us) == 0)
+		el = wall() - us / 1000000;
+	free(st);
+	if (el < 0 && m->op_seen > 0)
+		el = (int64_t)(mono() - m->op_seen);
+	return el >= 0 ? jv_number((double)el) : jv_null();
+}
+
 /* Reads the operation of a training or backtesting session.  Returns 1
  * when the backend has lost it (404 for the operation the session still
  * names), else 0. */
@@ -222,6 +274,8 @@ static int poll_child(struct mon *m, const char *op)
 		ch = json_set(ch, "status", field(data, "status"));
 		ch = json_set(ch, "percentage", field(data, "progress.percentage"));
 		ch = json_set(ch, "current_step", field(data, "progress.current_step"));
+		ch = json_set(ch, "started_at", field(data, "started_at"));
+		ch = json_set(ch, "elapsed_seconds", op_elapsed(m, data));
 		jv_free(m->child);
 		m->child = ch;
 		m->backoff = 0;
@@ -237,6 +291,103 @@ static int poll_child(struct mon *m, const char *op)
 	}
 	jv_free(data);
 	return 0;
+}
+
+char *monitor_clock(int64_t t, char *buf)
+{
+	if (t < 0)
+		t = 0;
+	if (t >= 3600)
+		snprintf(buf, 24, "%lld:%02lld:%02lld", (long long)(t / 3600), (long long)(t % 3600 / 60),
+			 (long long)(t % 60));
+	else
+		snprintf(buf, 24, "%lld:%02lld", (long long)(t / 60), (long long)(t % 60));
+	return buf;
+}
+
+static int op_over(jv child)
+{
+	char *st = json_string(child, "status");
+	int over = st && (!strcmp(st, "completed") || !strcmp(st, "failed") || !strcmp(st, "cancelled"));
+
+	free(st);
+	return over;
+}
+
+static void set_waiting(struct mon *m, const char *text, int running, int64_t next_in)
+{
+	jv w = json_set(jv_object(), "for", jv_string("tick"));
+
+	w = json_set(w, "text", jv_string(text));
+	w = json_set(w, "running", jv_bool(running));
+	w = json_set(w, "next_tick_in_seconds", next_in >= 0 ? jv_number((double)next_in) : jv_null());
+	jv_free(m->waiting);
+	m->waiting = w;
+}
+
+/*
+ * The operation is over and the session still names it: the next tick
+ * moves it on.  Runs that tick (with tick_start) or says when the timer's
+ * is due.  *tick is the running tick's status (-1 while it runs).
+ */
+static void await_tick(struct mon *m, const char *phase, int *tick)
+{
+	const struct monitor_cfg *c = m->c;
+	char *st = json_string(m->child, "status"), what[96], text[200], clk[24];
+	const char *op = !strcmp(phase, "backtesting") ? "the backtest" : "training";
+
+	snprintf(what, sizeof what, "%s %s", op, st && !strcmp(st, "completed") ? "done"
+		 : st && !strcmp(st, "failed") ? "failed" : "cancelled");
+	free(st);
+	if (c->tick_start) {
+		double since = mono() - m->last_drive;
+
+		if (*tick < 0) {
+			snprintf(text, sizeof text, "%s; the next tick is running", what);
+			set_waiting(m, text, 1, 0);
+		} else if (!m->last_drive || since >= DRIVE_GAP) {
+			if (c->tick_start(c->tick_arg) == 0) {
+				*tick = -1;
+				m->ticks_run++;
+				m->last_drive = mono();
+				snprintf(text, sizeof text, "%s; the next tick is running", what);
+				set_waiting(m, text, 1, 0);
+			} else {
+				m->last_drive = mono();
+				snprintf(text, sizeof text, "%s; the next tick could not start", what);
+				set_waiting(m, text, 0, (int64_t)DRIVE_GAP);
+			}
+		} else {
+			int64_t left = (int64_t)ceil(DRIVE_GAP - since);
+
+			snprintf(text, sizeof text, "%s; next tick in %s", what, monitor_clock(left, clk));
+			set_waiting(m, text, 0, left);
+		}
+		return;
+	}
+	{
+		struct err e = ERR_INIT;
+		jv state = jv_null(), p = jv_array_append(jv_array(), jv_string(m->agent));
+		int64_t last = 0, lease = 0, now = wall(), next;
+		double iv = c->tick_interval_s > 0 ? c->tick_interval_s : 300;
+
+		if (store_query1(m->s, "views_state", p, &state, &e) == 0 &&
+		    jv_get_kind(state) == JV_KIND_OBJECT) {
+			json_int(state, "last_tick_at", &last);
+			json_int(state, "lease_expires_at", &lease);
+		}
+		if (json_is_set(state, "lease_holder") && lease > now) {
+			snprintf(text, sizeof text, "%s; a tick is running", what);
+			set_waiting(m, text, 1, 0);
+		} else if (last && (next = last + (int64_t)iv - now) > 0) {
+			snprintf(text, sizeof text, "%s; next tick in %s", what, monitor_clock(next, clk));
+			set_waiting(m, text, 0, next);
+		} else {
+			snprintf(text, sizeof text, "%s; waiting for the timer's next tick", what);
+			set_waiting(m, text, 0, -1);
+		}
+		jv_free(state);
+	}
 }
 
 int monitor_exit_status(jv summary)
@@ -264,10 +415,10 @@ int monitor_run(const struct monitor_cfg *c, struct store *s, struct backend *b,
 		jv *sum, struct err *e)
 {
 	struct mon m = { .c = c, .s = s, .b = b, .sid = c->session, .row = jv_null(),
-			 .child = jv_null() };
+			 .child = jv_null(), .waiting = jv_null() };
 	double t0 = mono(), interrupted = 0;
 	jv last_phase = jv_null();
-	int rc = 0, tick = -1;
+	int rc = 0, tick = c->tick_status ? -1 : 0;
 
 	*sum = jv_null();
 	snprintf(m.agent, sizeof m.agent, "%s", c->agent ? c->agent : "default");
@@ -277,8 +428,11 @@ int monitor_run(const struct monitor_cfg *c, struct store *s, struct backend *b,
 		const char *op;
 		char *phase;
 
-		if (c->tick_status && tick < 0)
+		if (c->tick_status && tick < 0) {
 			tick = c->tick_status(c->tick_arg);
+			if (tick >= 0 && m.ticks_run)   /* a tick the follower ran has ended */
+				m.drive_fails = tick > 0 ? m.drive_fails + 1 : 0;
+		}
 		if (flag(c->stop)) {
 			*sum = summary(&m, "stopped", jv_copy(last_phase));
 			break;
@@ -377,6 +531,7 @@ int monitor_run(const struct monitor_cfg *c, struct store *s, struct backend *b,
 				/* no operation, or a new one: forget the last one's progress */
 				jv_free(m.child);
 				m.child = jv_null();
+				m.op_seen = op ? mono() : 0;
 			}
 			free(seen);
 		}
@@ -405,18 +560,29 @@ int monitor_run(const struct monitor_cfg *c, struct store *s, struct backend *b,
 			int designing = ph && !strcmp(ph, "designing");
 
 			free(ph);
-			if (designing) {
+			if (designing || m.drive_fails >= DRIVE_FAILS_MAX) {
 				*sum = json_set(summary(&m, "tick_failed", jv_copy(last_phase)), "tick_status",
 						jv_number(tick));
 				break;
 			}
 		}
+		jv_free(m.waiting);
+		m.waiting = jv_null();
+		if (op && op_over(m.child)) {
+			char *ph = str(m.row, "phase");
+
+			await_tick(&m, ph ? ph : "training", &tick);
+			free(ph);
+		}
 		c->emit(c->emit_arg, frame(&m));
 		nap(c, m.backoff > 0 ? m.backoff : c->poll_s);
 	}
+	if (rc == 0 && jv_get_kind(*sum) == JV_KIND_OBJECT)
+		*sum = with_cost(&m, *sum);
 	jv_free(last_phase);
 	jv_free(m.row);
 	jv_free(m.child);
+	jv_free(m.waiting);
 	return rc;
 }
 
@@ -434,11 +600,38 @@ static const char *col(int color, const char *code)
 	return color ? code : "";
 }
 
-/* s with control characters as '?', at most max bytes. */
-static void put(FILE *f, const char *s, size_t max)
+/* The columns s takes: one per character (a UTF-8 lead byte when utf8,
+ * else one per byte, shown as '?' when not ASCII). */
+static size_t cols(const char *s, int utf8)
 {
-	for (size_t n = 0; s && *s && n < max; s++, n++)
-		fputc((unsigned char)*s < 0x20 || *s == 0x7f ? '?' : *s, f);
+	size_t n = 0;
+
+	for (; s && *s; s++)
+		n += !utf8 || ((unsigned char)*s & 0xc0) != 0x80;
+	return n;
+}
+
+/* Writes s in at most max columns: control characters (and, off UTF-8,
+ * bytes above 0x7f) as '?', cut with an ellipsis when too long. */
+static void put_fit(FILE *f, const char *s, size_t max, int utf8)
+{
+	size_t n = cols(s, utf8), keep = n, c = 0;
+
+	if (n > max)
+		keep = utf8 ? (max ? max - 1 : 0) : (max > 3 ? max - 3 : max);
+	for (; s && *s; s++) {
+		unsigned char ch = (unsigned char)*s;
+		int lead = !utf8 || (ch & 0xc0) != 0x80;
+
+		if (lead && c++ == keep)
+			break;
+		if (ch < 0x20 || ch == 0x7f || (!utf8 && ch > 0x7f))
+			fputc('?', f);
+		else
+			fputc(ch, f);
+	}
+	if (n > max)
+		fputs(utf8 ? (max ? "\xe2\x80\xa6" : "") : (max > 3 ? "..." : ""), f);
 }
 
 static void bar(FILE *f, double pct, int width, int color)
@@ -451,48 +644,100 @@ static void bar(FILE *f, double pct, int width, int color)
 	fprintf(f, "%s]", col(color, RESET));
 }
 
+static size_t min_z(size_t a, size_t b)
+{
+	return a < b ? a : b;
+}
+
+static size_t sub(size_t a, size_t b)
+{
+	return a > b ? a - b : 0;
+}
+
+/*
+ * Fits a line of `fixed` columns plus a bar of *bw and a flexible text of
+ * `flex` columns into `room`: the bar shrinks to bw_min first, then the
+ * text is cut (kept at `keep` columns or its length, when it can).  Returns the
+ * columns the flexible text may take.
+ */
+static size_t fit(size_t room, size_t fixed, int *bw, size_t flex, size_t keep, int bw_min)
+{
+	size_t want = min_z(flex, keep);
+
+	while (*bw > bw_min && fixed + (size_t)*bw + want > room)
+		(*bw)--;
+	return fixed + (size_t)*bw >= room ? 0 : min_z(flex, room - fixed - (size_t)*bw);
+}
+
 char *monitor_render_frame(jv fr, int width, int color, int utf8)
 {
 	char *buf = NULL, *strategy = json_string(fr, "strategy"), *step = json_string(fr, "step");
 	char *msg = json_string(fr, "message"), *cstep = json_string(fr, "child.current_step");
-	size_t len = 0;
+	char *wait = json_string(fr, "waiting.text"), head[48], clk[24] = "", cclk[24] = "";
+	size_t len = 0, room = width > 21 ? (size_t)width - 1 : 20, fixed, name_max, step_max;
 	FILE *f = open_memstream(&buf, &len);
-	int64_t sid = 0, el = 0;
+	int64_t sid = 0, el = -1, cel = -1;
 	double pct = 0, cp = 0;
-	int bw = width >= 100 ? 30 : width >= 80 ? 20 : 10;
+	int bw = width >= 100 ? 30 : width >= 80 ? 20 : 12;
 
 	if (!f)
 		goto out;
 	json_int(fr, "session", &sid);
-	int has_el = json_int(fr, "elapsed_seconds", &el);
-
 	json_number(fr, "percent", &pct);
+	if (json_int(fr, "elapsed_seconds", &el) && el >= 0)
+		monitor_clock(el, clk);
+	if (json_int(fr, "child.elapsed_seconds", &cel) && cel >= 0)
+		monitor_clock(cel, cclk);
 	if (sid)
-		fprintf(f, "%sSession %lld%s ", col(color, BOLD), (long long)sid, col(color, RESET));
+		snprintf(head, sizeof head, "Session %lld", (long long)sid);
 	else
-		fprintf(f, "%sResearch cycle%s ", col(color, BOLD), col(color, RESET));
-	put(f, strategy ? strategy : "", (size_t)(width >= 100 ? 32 : 16));
+		snprintf(head, sizeof head, "Research cycle");
+	/* head name  [bar] pct  step  clock */
+	step_max = cols(step, utf8);
+	fixed = strlen(head) + 1 + 2 + 2 + 5 + 2 + (clk[0] ? 2 + strlen(clk) : 0);
+	name_max = fit(room, fixed + step_max, &bw, cols(strategy, utf8), 12, 10);
+	if (strategy && name_max < min_z(cols(strategy, utf8), 10)) {
+		/* too narrow still: the step text gives way to the name, then
+		 * the bar to 5 */
+		size_t need = min_z(cols(strategy, utf8), 10) - name_max;
+
+		step_max = step_max > need + 4 ? step_max - need : min_z(step_max, 4);
+		name_max = fit(room, fixed + step_max, &bw, cols(strategy, utf8), 10, 5);
+	}
+	fprintf(f, "%s%s%s ", col(color, BOLD), head, col(color, RESET));
+	put_fit(f, strategy ? strategy : "", name_max, utf8);
 	fputs("  ", f);
 	bar(f, pct, bw, color);
 	fprintf(f, " %3.0f%%  ", pct);
-	put(f, step ? step : "", 24);
-	if (has_el && el >= 0)
-		fprintf(f, "  %02lld:%02lld:%02lld", (long long)(el / 3600), (long long)(el % 3600 / 60),
-			(long long)(el % 60));
+	put_fit(f, step ? step : "", step_max, utf8);
+	if (clk[0])
+		fprintf(f, "  %s", clk);
+
 	fputs(utf8 ? "\n  \xe2\x94\x94\xe2\x94\x80 " : "\n  `- ", f);
+	room = room > 5 ? room - 5 : 0;
 	if (msg) {
 		fputs(col(color, YELLOW), f);
-		put(f, msg, (size_t)(width > 10 ? width - 6 : 4));
+		put_fit(f, msg, room, utf8);
 		fputs(col(color, RESET), f);
+	} else if (wait) {
+		put_fit(f, wait, room, utf8);
 	} else if (json_number(fr, "child.percentage", &cp) || cstep) {
-		put(f, cstep ? cstep : "", 30);
+		int cbw = width >= 100 ? 30 : width >= 80 ? 20 : 12;
+		size_t cmax;
+
+		/* step  [bar] pct  clock */
+		fixed = 2 + 2 + 7 + (cclk[0] ? 2 + strlen(cclk) : 0);
+		cmax = fit(room, fixed, &cbw, cols(cstep, utf8), 14, 5);
+		put_fit(f, cstep ? cstep : "", cmax, utf8);
 		fputs("  ", f);
-		bar(f, cp, bw, color);
+		bar(f, cp, cbw, color);
 		fprintf(f, " %5.1f%%", cp);
+		if (cclk[0])
+			fprintf(f, "  %s", cclk);
 	} else if (json_is_set(fr, "child.operation_id")) {
-		fputs("waiting for the backend", f);
+		put_fit(f, "waiting for the backend", room, utf8);
 	} else if (json_is_set(fr, "phase")) {
-		fputs(json_is_set(fr, "child") ? "" : "the model is at work", f);
+		put_fit(f, json_is_set(fr, "child") ? "" : "the model is at work", room, utf8);
 	}
 	fclose(f);
 out:
@@ -500,34 +745,56 @@ out:
 	free(step);
 	free(msg);
 	free(cstep);
+	free(wait);
 	return buf;
 }
 
-char *monitor_render_summary(jv s, int color)
+/* "$0.07"; "<$0.01" for a cost that is not zero but rounds to it. */
+static void money(FILE *f, double usd)
+{
+	if (usd > 0 && usd < 0.005)
+		fputs("<$0.01", f);
+	else
+		fprintf(f, "$%.2f", usd);
+}
+
+char *monitor_render_summary(jv s, int width, int color, int utf8)
 {
 	char *buf = NULL, *end = json_string(s, "end"), *outcome = json_string(s, "outcome");
-	size_t len = 0;
+	char *msg = json_string(s, "message"), clk[24];
+	size_t len = 0, room = width > 21 ? (size_t)width - 1 : 20;
 	FILE *f = open_memstream(&buf, &len);
-	int64_t sid = 0;
+	int64_t sid = 0, dur = -1, calls = -1;
 	double d;
 
 	if (!f)
 		goto out;
 	json_int(s, "session", &sid);
+	json_int(s, "duration_seconds", &dur);
+	json_int(s, "calls", &calls);
 	if (end && !strcmp(end, "ended")) {
 		int ok = outcome && !strcmp(outcome, "success");
 
-		fprintf(f, "%sSession %lld ended: %s%s", col(color, BOLD), (long long)sid,
-			col(color, ok ? GREEN : RED), outcome ? outcome : "?");
-		fprintf(f, "%s\n", col(color, RESET));
+		fprintf(f, "%sSession %lld ended: %s%s%s", col(color, BOLD), (long long)sid,
+			col(color, ok ? GREEN : RED), outcome ? outcome : "?", col(color, RESET));
+		if (dur >= 0)
+			fprintf(f, " after %s", monitor_clock(dur, clk));
+		if (json_number(s, "cost_usd", &d) && (d > 0 || calls > 0)) {
+			fputs(", ", f);
+			money(f, d);
+			if (calls >= 0)
+				fprintf(f, " (%lld model call%s)", (long long)calls, calls == 1 ? "" : "s");
+		}
+		fputc('\n', f);
 		if (json_is_set(s, "strategy")) {
 			char *st = json_string(s, "strategy"), *v = json_string(s, "verdict");
+			size_t tail = v ? 10 + min_z(cols(v, utf8), 30) : 0;
 
 			fputs("  strategy ", f);
-			put(f, st, 100);
+			put_fit(f, st, room > 11 + tail ? room - 11 - tail : 8, utf8);
 			if (v) {
 				fputs(", verdict ", f);
-				put(f, v, 40);
+				put_fit(f, v, 30, utf8);
 			}
 			fputc('\n', f);
 			free(st);
@@ -545,54 +812,55 @@ char *monitor_render_summary(jv s, int color)
 			char *r = json_string(s, "failure_reason");
 
 			fputs("  ", f);
-			put(f, r, 300);
+			put_fit(f, r, sub(room, 2), utf8);
 			fputc('\n', f);
 			free(r);
 		}
 	} else if (end && !strcmp(end, "cancelled")) {
 		char *ph = json_string(s, "phase"), *step = json_string(s, "step");
-		char *op = json_string(s, "operation.id");
+		char *op = json_string(s, "operation.id"), *line = NULL;
+		size_t ll = 0;
+		FILE *l = open_memstream(&line, &ll);
 		int opc = 0;
+		char head[64];
 
 		json_bool(s, "operation.cancelled", &opc);
-		fprintf(f, "%sSession %lld cancelled%s while %s", col(color, YELLOW), (long long)sid,
-			col(color, RESET), ph ? ph : "starting");
-		if (step) {
-			fputs(" (", f);
-			put(f, step, 80);
-			fputc(')', f);
+		snprintf(head, sizeof head, "Session %lld cancelled", (long long)sid);
+		if (l) {
+			fprintf(l, " while %s", ph ? ph : "starting");
+			if (step)
+				fprintf(l, " (%s)", step);
+			if (op)
+				fprintf(l, "; operation %s %s", op, opc ? "cancelled" : "NOT cancelled");
+			fclose(l);
 		}
+		fprintf(f, "%s%s%s", col(color, YELLOW), head, col(color, RESET));
+		put_fit(f, line ? line : "", sub(room, strlen(head)), utf8);
 		fputc('\n', f);
-		if (op) {
-			fputs("  operation ", f);
-			put(f, op, 128);
-			fputs(opc ? " cancelled\n" : " NOT cancelled\n", f);
-		}
+		free(line);
 		free(ph);
 		free(step);
 		free(op);
-	} else if (json_is_set(s, "message")) {
-		char *msg = json_string(s, "message");
+	} else if (msg) {
+		char head[48] = "";
 
 		if (sid)
-			fprintf(f, "Session %lld: ", (long long)sid);
-		put(f, msg, 400);
+			snprintf(head, sizeof head, "Session %lld: ", (long long)sid);
+		fputs(head, f);
+		put_fit(f, msg, sub(room, strlen(head)), utf8);
 		fputc('\n', f);
-		free(msg);
 	} else {
 		fprintf(f, "Session %lld: %s\n", (long long)sid, end ? end : "?");
 	}
-	if (end && (!strcmp(end, "ended") || !strcmp(end, "cancelled")) && json_is_set(s, "message")) {
-		char *msg = json_string(s, "message");
-
+	if (end && (!strcmp(end, "ended") || !strcmp(end, "cancelled")) && msg) {
 		fputs("  ", f);
-		put(f, msg, 400);
+		put_fit(f, msg, sub(room, 2), utf8);
 		fputc('\n', f);
-		free(msg);
 	}
 	fclose(f);
 out:
 	free(end);
 	free(outcome);
+	free(msg);
 	return buf;
 }

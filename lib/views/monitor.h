@@ -21,13 +21,24 @@
  * has lost the operation (404).  A connection failure (backend or store)
  * makes the next poll wait 1, 2, 4, then 5 s, reset by a success.
  *
- * Frame: {"at", "session", "agent", "phase", "percent", "step", "strategy",
- *         "elapsed_seconds", "child": {"operation_id", "status",
- *         "percentage", "current_step"} | null, "connection": "ok" | "lost",
- *         "retry_in": seconds | null, "message": text | null}
+ * When the operation is over but the session has not moved on (the next
+ * tick has not run yet), the frame says what it waits for ("waiting"); with
+ * a tick_start callback the follower runs that tick itself (at most one at
+ * a time, DRIVE_GAP seconds apart, under agent-cycle's lease like the
+ * timer's), otherwise it reads when the timer's next tick is due
+ * (agent_state.last_tick_at + tick_interval_s).
+ *
+ * Frame: {"at" (RFC 3339), "at_epoch", "session", "agent", "phase",
+ *         "percent", "step", "strategy", "elapsed_seconds",
+ *         "child": {"operation_id", "status", "percentage", "current_step",
+ *         "started_at", "elapsed_seconds"} | null, "connection": "ok" | "lost",
+ *         "retry_in": seconds | null, "message": text | null,
+ *         "waiting": {"for": "tick", "text", "running": bool,
+ *         "next_tick_in_seconds": n | null} | null}
  * Summary (*summary): {"session", "agent", "end", "outcome", "strategy",
  *         "verdict", "sharpe", "win_rate", "max_drawdown", "phase", "step",
- *         "operation", "failure_reason", "message"}, where end is one of
+ *         "operation", "failure_reason", "message", "duration_seconds",
+ *         "cost_usd", "calls", "ticks_run"}, where end is one of
  *         ended, cancelled, lost, timeout, stopped, none, tick_failed.
  *
  * Ownership: emit consumes its frame; *summary belongs to the caller.  The
@@ -44,7 +55,11 @@ struct monitor_cfg {
 	/* a tick the caller started (NULL when none): returns -1 while it
 	 * runs, else its exit status */
 	int (*tick_status)(void *arg);
+	/* runs the next tick (NULL: the timer's ticks are awaited); 0 when it
+	 * started, tick_status then follows it */
+	int (*tick_start)(void *arg);
 	void *tick_arg;
+	double tick_interval_s;   /* the timer's period, for "next tick in" (300) */
 	int (*emit)(void *arg, jv frame);
 	void *emit_arg;
 	volatile sig_atomic_t *interrupt;   /* set: cancel the session and end */
@@ -65,9 +80,14 @@ int monitor_run(const struct monitor_cfg *c, struct store *s, struct backend *b,
 		jv *summary, struct err *e);
 
 /* Human layouts (borrowing; malloc'd): the frame as two lines (parent bar,
- * child bar or message) at most `width` columns each, no newline at the
- * end; the summary as one or two lines ending with a newline. */
+ * child bar or message) of fewer than `width` columns each (names and
+ * steps cut with an ellipsis, never wrapped), no newline at the end; the
+ * summary as a few lines ending with a newline, each under `width`
+ * columns.  utf8: box drawing and "…"; else ASCII. */
 char *monitor_render_frame(jv frame, int width, int color, int utf8);
-char *monitor_render_summary(jv summary, int color);
+char *monitor_render_summary(jv summary, int width, int color, int utf8);
+
+/* "0:42", "12:05", "1:02:03" into buf (>= 24 bytes). */
+char *monitor_clock(int64_t seconds, char *buf);
 
 #endif
