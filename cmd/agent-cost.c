@@ -28,7 +28,7 @@ enum { OPT_ALL = 256 };
 static struct argp_option options[] = {
 	{ "by", 'b', "GROUP", 0, "day (default), week (ISO 8601, UTC), month, model, kind or session", 0 },
 	{ "since", 's', "WHEN", 0, "the start of the range (included)", 0 },
-	{ "until", 'u', "WHEN", 0, "the end of the range (excluded; a day is included)", 0 },
+	{ "until", 'u', "WHEN", 0, "the end of the range (excluded)", 0 },
 	{ "all-agents", OPT_ALL, 0, 0, "every agent of the store, not one", 0 },
 	{ 0 }
 };
