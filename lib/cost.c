@@ -133,13 +133,20 @@ struct group {
 struct groups {
 	struct group *g;
 	size_t n, cap;
+	jv index;             /* key -> its place in g */
 };
 
 static struct group *group_find(struct groups *gs, const char *key)
 {
-	for (size_t i = gs->n; i-- > 0;)
-		if (strcmp(gs->g[i].key, key) == 0)
-			return &gs->g[i];
+	jv at = jv_object_get(jv_copy(gs->index), jv_string(key));
+
+	if (jv_get_kind(at) == JV_KIND_NUMBER) {
+		size_t i = (size_t)jv_number_value(at);
+
+		jv_free(at);
+		return &gs->g[i];
+	}
+	jv_free(at);
 	if (gs->n == gs->cap) {
 		size_t cap = gs->cap ? 2 * gs->cap : 16;
 		struct group *g = realloc(gs->g, cap * sizeof *g);
@@ -153,6 +160,7 @@ static struct group *group_find(struct groups *gs, const char *key)
 	snprintf(gs->g[gs->n].key, sizeof gs->g[gs->n].key, "%s", key);
 	gs->g[gs->n].ident = jv_null();
 	gs->g[gs->n].session = INT64_MAX;
+	gs->index = jv_object_set(gs->index, jv_string(key), jv_number((double)gs->n));
 	return &gs->g[gs->n++];
 }
 
@@ -275,13 +283,15 @@ static int ledger(struct store *s, const struct cost_query *q, jv *usd, jv *days
 
 int cost_report(struct store *s, const struct cost_query *q, jv *out, struct err *e)
 {
-	struct groups gs = { 0 };
+	static const char *const query[] = { "cost_by_day", "cost_by_day", "cost_by_day",
+					     "cost_by_model", "cost_by_kind", "cost_by_session" };
+	struct groups gs = { .index = jv_object() };
 	struct group total = { .ident = jv_null() };
 	jv rows = jv_null(), held = jv_null(), res, list, lusd = jv_null(), ldays = jv_null();
 	char a[32], b[32];
 	int rc, n;
 
-	rc = store_query(s, "cost_report",
+	rc = store_query(s, query[q->by],
 			 P(jv_string(q->agent), jv_number((double)q->since), jv_number((double)q->until)),
 			 &rows, e);
 	if (rc == 0)
@@ -321,8 +331,8 @@ int cost_report(struct store *s, const struct cost_query *q, jv *out, struct err
 			t->out += field(r, "output_tokens");
 			t->cread += field(r, "cache_read_tokens");
 			t->cwrite += field(r, "cache_write_tokens");
-			if (field(r, "unattributed"))
-				t->unattr += cost;
+			t->unattr += q->by <= COST_MONTH ? field(r, "unattributed_micros")
+				     : field(r, "unattributed") ? cost : 0;
 			if (t == &total)
 				break;
 		}
@@ -360,6 +370,7 @@ out:
 	for (size_t i = 0; i < gs.n; i++)
 		jv_free(gs.g[i].ident);
 	free(gs.g);
+	jv_free(gs.index);
 	jv_free(rows);
 	jv_free(held);
 	jv_free(lusd);
