@@ -72,6 +72,9 @@ LIBS_agent-history := $(STORE_LIBS)
 LIBS_agent-session := $(STORE_LIBS)
 LIBS_agent-logs    := $(STORE_LIBS)
 LIBS_agent-monitor := $(STORE_LIBS) $(CURL_LIBS)
+# spend reports
+C_CMDS += agent-cost
+LIBS_agent-cost    := $(STORE_LIBS)
 
 SH_CMDS := agent-cycle agent
 

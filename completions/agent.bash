@@ -69,6 +69,8 @@ _agent_values() {
 	ID|SESSION) compgen -W "$(_agent_sessions)" -- "$2" ;;
 	GATE) compgen -W 'training backtest' -- "$2"; compgen -f -X '!*.jq' -- "$2" ;;
 	KIND) compgen -W 'design post_training assessment' -- "$2" ;;
+	GROUP) compgen -W 'day week month model kind session' -- "$2" ;;
+	WHEN) compgen -W 'now 24h 7d 4w' -- "$2" ;;
 	URI|FILE|PATH|DIR) compgen -f -- "$2" ;;
 	esac
 }
@@ -144,7 +146,17 @@ _agent() {
 	*) exe=$(_agent_exe "agent-$sub") ;;
 	esac
 	[[ -n $exe ]] || return 0
+	# `agent budget report ...` is agent-cost
+	if [[ $sub == budget && ${COMP_WORDS[2]-} == report ]] && ((COMP_CWORD > 2)); then
+		exe=$(_agent_exe agent-cost) && _agent_complete "$exe" 3
+		return 0
+	fi
 	_agent_complete "$exe" 2
+	# `agent budget r`: report too (agent-cost's word in the dispatcher)
+	if [[ $sub == budget ]] && ((COMP_CWORD == 2)) && [[ report == "${COMP_WORDS[2]}"* ]] &&
+		[[ ${COMP_WORDS[2]} != -* ]]; then
+		COMPREPLY+=(report)
+	fi
 	# `agent pause` is already the command word
 	if [[ $sub == pause || $sub == resume || $sub == cancel ]]; then
 		local keep=() r
@@ -165,7 +177,7 @@ _agent_cmd() {
 }
 
 complete -F _agent agent
-for _agent_c in $(compgen -c agent- 2>/dev/null) agent-status agent-history agent-session agent-logs agent-monitor agent-budget \
+for _agent_c in $(compgen -c agent- 2>/dev/null) agent-status agent-history agent-session agent-logs agent-monitor agent-budget agent-cost \
 	agent-control agent-cycle agent-db agent-gate agent-invoke agent-trigger agent-metrics-agg agent-sim; do
 	complete -F _agent_cmd "$_agent_c"
 done

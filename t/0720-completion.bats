@@ -108,7 +108,18 @@ help_options() {
 
 @test "command words: agent budget, agent-control; none again after one" {
 	run -0 comp "agent budget "
-	assert_output $'check\nhistory\nhold\nprice\nset\nsettle\nstatus'
+	assert_output $'check\nhistory\nhold\nprice\nreport\nset\nsettle\nstatus'
+	# agent budget report is agent-cost: its options, the groups, no word again
+	run -0 comp "agent budget rep"
+	assert_output "report"
+	run -0 comp "agent budget report --b"
+	assert_output "--by="
+	run -0 comp "agent budget report --by "
+	assert_output $'day\nkind\nmodel\nmonth\nsession\nweek'
+	run -0 comp "agent-cost --by m"
+	assert_output $'model\nmonth'
+	run -0 comp "agent budget report "
+	assert_output ""
 	run -0 comp "agent-control "
 	assert_output $'cancel\npause\nresume'
 	run -0 comp "agent-control pause "

@@ -68,6 +68,8 @@ char *views_render_status(jv doc, int color);
 char *views_render_history(jv doc, int color);
 char *views_render_session(jv doc, int color);
 char *views_render_event(jv ev, int color);   /* one line, no newline */
+/* agent-cost's report (lib/cost.h): a table of at most 79 columns */
+char *views_render_cost(jv doc, int color);
 
 /* "45s", "12m", "3h 05m", "4d 02h" into buf (>= 16 bytes). */
 char *views_age(int64_t seconds, char *buf);

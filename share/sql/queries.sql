@@ -93,6 +93,96 @@ UPDATE agent_budget SET cycles_started = cycles_started + 1, updated_at = $3
 UPDATE agent_budget SET cycles_completed = cycles_completed + 1, updated_at = $3
  WHERE agent = $1 AND day = $2
 
+-- ---------------------------------------------------------------- cost reports (agent-cost)
+-- The ledger itemised: every closed hold of the range (settled at its actual
+-- cost, or expired at its full amount: what agent_budget.spent_micros adds
+-- up), with the model call that settled it when there is one.  Each attempt
+-- of agent-invoke holds, settles and records one agent_invocations row with
+-- that hold_id (the latest is taken, should there be more, so that no hold
+-- counts twice); a hold with no such row (agent-budget hold/settle by hand, a
+-- process that died before recording) is unattributed.  The money is the
+-- hold's, so the rows add up to the ledger to the micro-dollar.  Weeks and
+-- months are rolled up from the days by agent-cost.
+-- $1 agent ('' for all), $2 since, $3 until (Unix seconds, until excluded;
+-- a hold belongs to the instant it was taken, as its day does).  Served by
+-- agent_budget_holds_created and agent_invocations_hold (0009, 0008).
+
+-- name: cost_by_day
+SELECT h.day,
+       COALESCE(SUM(CASE WHEN i.id IS NULL THEN h.settled_micros ELSE 0 END), 0) AS unattributed_micros,
+       COUNT(*) AS holds, COUNT(i.id) AS calls,
+       COALESCE(SUM(h.settled_micros), 0) AS cost_micros,
+       COALESCE(SUM(i.input_tokens), 0) AS input_tokens,
+       COALESCE(SUM(i.output_tokens), 0) AS output_tokens,
+       COALESCE(SUM(i.cache_read_tokens), 0) AS cache_read_tokens,
+       COALESCE(SUM(i.cache_write_tokens), 0) AS cache_write_tokens
+  FROM agent_budget_holds h
+  LEFT JOIN agent_invocations i
+         ON i.id = (SELECT MAX(j.id) FROM agent_invocations j WHERE j.hold_id = h.id)
+ WHERE h.created_at >= $2 AND h.created_at < $3 AND h.status <> 'open'
+   AND ($1 = '' OR h.agent = $1)
+ GROUP BY h.day
+ ORDER BY h.day
+
+-- name: cost_by_model
+SELECT i.model, CASE WHEN i.id IS NULL THEN 1 ELSE 0 END AS unattributed,
+       COUNT(*) AS holds, COUNT(i.id) AS calls,
+       COALESCE(SUM(h.settled_micros), 0) AS cost_micros,
+       COALESCE(SUM(i.input_tokens), 0) AS input_tokens,
+       COALESCE(SUM(i.output_tokens), 0) AS output_tokens,
+       COALESCE(SUM(i.cache_read_tokens), 0) AS cache_read_tokens,
+       COALESCE(SUM(i.cache_write_tokens), 0) AS cache_write_tokens
+  FROM agent_budget_holds h
+  LEFT JOIN agent_invocations i
+         ON i.id = (SELECT MAX(j.id) FROM agent_invocations j WHERE j.hold_id = h.id)
+ WHERE h.created_at >= $2 AND h.created_at < $3 AND h.status <> 'open'
+   AND ($1 = '' OR h.agent = $1)
+ GROUP BY i.model, CASE WHEN i.id IS NULL THEN 1 ELSE 0 END
+
+-- name: cost_by_kind
+SELECT i.kind, CASE WHEN i.id IS NULL THEN 1 ELSE 0 END AS unattributed,
+       COUNT(*) AS holds, COUNT(i.id) AS calls,
+       COALESCE(SUM(h.settled_micros), 0) AS cost_micros,
+       COALESCE(SUM(i.input_tokens), 0) AS input_tokens,
+       COALESCE(SUM(i.output_tokens), 0) AS output_tokens,
+       COALESCE(SUM(i.cache_read_tokens), 0) AS cache_read_tokens,
+       COALESCE(SUM(i.cache_write_tokens), 0) AS cache_write_tokens
+  FROM agent_budget_holds h
+  LEFT JOIN agent_invocations i
+         ON i.id = (SELECT MAX(j.id) FROM agent_invocations j WHERE j.hold_id = h.id)
+ WHERE h.created_at >= $2 AND h.created_at < $3 AND h.status <> 'open'
+   AND ($1 = '' OR h.agent = $1)
+ GROUP BY i.kind, CASE WHEN i.id IS NULL THEN 1 ELSE 0 END
+
+-- name: cost_by_session
+SELECT i.session_id, MAX(s.strategy_name) AS strategy, CASE WHEN i.id IS NULL THEN 1 ELSE 0 END AS unattributed,
+       COUNT(*) AS holds, COUNT(i.id) AS calls,
+       COALESCE(SUM(h.settled_micros), 0) AS cost_micros,
+       COALESCE(SUM(i.input_tokens), 0) AS input_tokens,
+       COALESCE(SUM(i.output_tokens), 0) AS output_tokens,
+       COALESCE(SUM(i.cache_read_tokens), 0) AS cache_read_tokens,
+       COALESCE(SUM(i.cache_write_tokens), 0) AS cache_write_tokens
+  FROM agent_budget_holds h
+  LEFT JOIN agent_invocations i
+         ON i.id = (SELECT MAX(j.id) FROM agent_invocations j WHERE j.hold_id = h.id)
+  LEFT JOIN agent_sessions s ON s.id = i.session_id
+ WHERE h.created_at >= $2 AND h.created_at < $3 AND h.status <> 'open'
+   AND ($1 = '' OR h.agent = $1)
+ GROUP BY i.session_id, CASE WHEN i.id IS NULL THEN 1 ELSE 0 END
+
+-- name: cost_held
+-- Holds of the range still open (not spent yet, as in the ledger; one past
+-- its expiry is spent at its full amount by the next budget read).
+SELECT COUNT(*) AS holds, COALESCE(SUM(amount_micros), 0) AS held_micros
+  FROM agent_budget_holds
+ WHERE created_at >= $2 AND created_at < $3 AND status = 'open' AND ($1 = '' OR agent = $1)
+
+-- name: cost_ledger
+-- The ledger's own figure for whole days: $1 agent ('' for all), $2 first
+-- day, $3 the day after the last ("YYYY-MM-DD")
+SELECT COUNT(*) AS days, COALESCE(SUM(spent_micros), 0) AS spent_micros
+  FROM agent_budget WHERE ($1 = '' OR agent = $1) AND day >= $2 AND day < $3
+
 -- ---------------------------------------------------------------- sessions
 
 -- name: session_get
