@@ -26,10 +26,11 @@ teardown() { drop_store; }
 # bad_times: reads JSON documents; prints "path: value" for each time that
 # is not RFC 3339 UTC text: a number in the range of epoch seconds,
 # milliseconds or microseconds, or a string of another shape, under a key
-# whose name says time (unless it ends in _epoch).
+# whose name says time (at, since, created, ... alone or after a "_", or
+# reset...), unless it ends in _epoch.
 bad_times() {
 	jq -r '
-	def timekey: test("(_at|at|time|since|until|when|started|ended|created|updated|expires)$|(^|_)reset");
+	def timekey: test("(^|_)(at|time|timestamp|ts|since|until|when|started|ended|created|updated|expires)$|(^|_)reset");
 	def epochish: (. >= 1e9 and . < 1e10) or (. >= 1e12 and . < 1e13) or (. >= 1e15 and . < 1e16);
 	def rfc3339: test("^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\\.[0-9]+)?Z$");
 	. as $doc | paths(scalars) as $p
@@ -85,7 +86,7 @@ every_view() {
 		"2026-11-24T03:20:00Z 2026-11-24T03:00:00Z"
 	[ "${#walked[@]}" -ge 20 ] || fail "only ${#walked[@]} views walked"
 	# the checker itself: it finds an epoch, milliseconds, a local time
-	assert_equal "$(bad_times <<<'{"a":{"created_at":1795490400,"at_epoch":1795490400,"x":[{"since":1795490400123}]},"resets_at":"2026-11-25 00:00","updated_at":null,"age_seconds":1795490400,"at":"2026-11-24T03:20:00.5Z"}')" \
+	assert_equal "$(bad_times <<<'{"a":{"created_at":1795490400,"at_epoch":1795490400,"output_format":"x","x":[{"since":1795490400123}]},"resets_at":"2026-11-25 00:00","updated_at":null,"age_seconds":1795490400,"at":"2026-11-24T03:20:00.5Z"}')" \
 		'a.created_at: 1795490400
 a.x.0.since: 1795490400123
 resets_at: "2026-11-25 00:00"'
