@@ -9,6 +9,7 @@
 #include "base/json.h"
 #include "store/store.h"
 #include "net/trace.h"
+#include "session.h"
 #include "trigger.h"
 
 static const char summary[] =
@@ -105,6 +106,8 @@ static void print_human(jv o)
 
 static int show(struct args *a, jv o)
 {
+	if (json_kind_at(o, "session") == JV_KIND_OBJECT)
+		o = json_set(o, "session", session_for_people(json_get(jv_copy(o), "session")));
 	if (cli_quiet) {
 		jv_free(o);
 		return 0;

@@ -69,7 +69,7 @@ int control_pause(struct store *s, const char *agent, int pause, const char *rea
 		o = json_set(o, "paused", jv_bool(pause));
 		o = json_set(o, "changed", jv_bool(was != pause));
 		o = json_set(o, "reason", pause ? why : (jv_free(why), jv_null()));
-		o = json_set(o, "paused_at", pause ? jv_number((double)since) : jv_null());
+		o = json_set(o, "paused_at", pause ? json_time(jv_number((double)since)) : jv_null());
 	}
 	*out = o;
 	return 0;

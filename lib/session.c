@@ -131,3 +131,25 @@ int session_active(struct store *s, const char *agent, jv *row, struct err *e)
 	return store_query1(s, "session_active",
 			    jv_array_append(jv_array(), jv_string(agent)), row, e);
 }
+
+jv session_for_people(jv row)
+{
+	static const char *const keys[] = { "created_at", "updated_at", "completed_at",
+					    "designing_at", "training_at", "backtesting_at",
+					    "assessing_at", "progress.updated_at",
+					    "assessment.assessed_at", NULL };
+	jv us;
+
+	if (jv_get_kind(row) != JV_KIND_OBJECT)
+		return row;
+	for (int i = 0; keys[i]; i++)
+		row = json_time_at(row, keys[i]);
+	us = jv_object_get(jv_copy(row), jv_string("trace_started_us"));
+	if (jv_is_valid(us)) {
+		row = jv_object_delete(row, jv_string("trace_started_us"));
+		row = json_set(row, "trace_started_at", json_time_us(us));
+	} else {
+		jv_free(us);
+	}
+	return row;
+}

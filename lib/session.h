@@ -34,4 +34,11 @@ int session_get(struct store *s, int64_t id, jv *row, struct err *e);
 /* The agent's active session (phase <> idle), or null. */
 int session_active(struct store *s, const char *agent, jv *row, struct err *e);
 
+/* A session row (consumed) as a person reads it: its times (created_at,
+ * updated_at, completed_at, the phases' *_at, progress.updated_at,
+ * assessment.assessed_at) as RFC 3339 text, trace_started_us as
+ * trace_started_at (RFC 3339 to the microsecond).  Anything not an object
+ * is returned as it is. */
+jv session_for_people(jv row);
+
 #endif

@@ -26,14 +26,14 @@ state() { sql "SELECT CASE WHEN paused THEN 1 ELSE 0 END, COALESCE(pause_reason,
 @test "pause and resume persist, say whether they changed anything, and are idempotent" {
 	run -0 --separate-stderr agent-control pause --reason "deploying the backend"
 	assert_equal "$stderr" ""
-	assert_equal "$output" "{\"agent\":\"default\",\"command\":\"pause\",\"paused\":true,\"changed\":true,\"reason\":\"deploying the backend\",\"paused_at\":$NOW}"
+	assert_equal "$output" "{\"agent\":\"default\",\"command\":\"pause\",\"paused\":true,\"changed\":true,\"reason\":\"deploying the backend\",\"paused_at\":\"2026-11-24T03:20:00Z\"}"
 	assert_equal "$(state)" "1|deploying the backend|$NOW"
 	# a second pause keeps why and since when, unless it says a new why
 	AGENT_NOW=2026-11-24T03:21:00Z run -0 --separate-stderr agent-control pause
-	assert_equal "$(jq -c '[.paused, .changed, .reason, .paused_at]' <<<"$output")" "[true,false,\"deploying the backend\",$NOW]"
+	assert_equal "$(jq -c '[.paused, .changed, .reason, .paused_at]' <<<"$output")" "[true,false,\"deploying the backend\",\"2026-11-24T03:20:00Z\"]"
 	assert_equal "$(state)" "1|deploying the backend|$NOW"
 	AGENT_NOW=2026-11-24T03:22:00Z run -0 --separate-stderr agent-control pause --reason "still deploying"
-	assert_equal "$(jq -c '[.changed, .reason, .paused_at]' <<<"$output")" "[false,\"still deploying\",$NOW]"
+	assert_equal "$(jq -c '[.changed, .reason, .paused_at]' <<<"$output")" "[false,\"still deploying\",\"2026-11-24T03:20:00Z\"]"
 	assert_equal "$(state)" "1|still deploying|$NOW"
 	run -0 --separate-stderr agent-control resume
 	assert_equal "$stderr" ""
@@ -81,6 +81,9 @@ state() { sql "SELECT CASE WHEN paused THEN 1 ELSE 0 END, COALESCE(pause_reason,
 	assert_equal "$stderr" ""
 	assert_equal "$(jq -c '[.cancelled, .session.id, .session.phase, .session.outcome, .session.failure_reason, .operation]' <<<"$output")" \
 		'[true,1,"idle","cancelled","wrong idea",null]'
+	# its times as RFC 3339 text; the trace's start to the microsecond
+	assert_equal "$(jq -c '.session | [.created_at, .designing_at, .completed_at, .updated_at, .trace_started_at, has("trace_started_us")]' <<<"$output")" \
+		'["2026-11-24T02:20:00Z","2026-11-24T02:20:00Z","2026-11-24T03:20:00Z","2026-11-24T03:20:00Z",null,false]'
 	assert_equal "$(sql "SELECT phase, outcome, completed_at FROM agent_sessions")" "idle|cancelled|$NOW"
 	run -1 --separate-stderr agent-control cancel
 }

@@ -179,7 +179,7 @@ agent_budget_warning_level_ratio{agent="default"} 0.9'
 	assert_equal "$(jq -c '[.event, .reason, .detail]' <<<"$output")" \
 		'["budget_exhausted","budget_exhausted","available $0.00, a cycle needs $0.15; the day resets at 2026-12-08T00:00:00Z"]'
 	assert_equal "$(status_json '[.state.name, .state.available_usd, .state.cycle_estimate_usd, .state.resets_at, .state.resets_in_seconds]')" \
-		'["waiting_budget",0,0.15,1796688000,10800]'
+		'["waiting_budget",0,0.15,"2026-12-08T00:00:00Z",10800]'
 	TZ=UTC NO_COLOR=1 run -0 tty agent-status
 	assert_regex "$output" 'State  waiting for budget: \$0.00 available, a cycle needs \$0.15; the day resets at 2026-12-08 00:00 UTC \(2026-12-08 00:00 UTC\), in 3h'
 	assert_equal "$(sql "SELECT COUNT(*) FROM agent_sessions")" 0

@@ -35,16 +35,16 @@ same() {
 	assert_equal "$stderr" ""
 	assert_equal "${#lines[@]}" 1
 	same "$(jq -c 'del(.current, .recent, .budget, .last_tick)' <<<"$output")" \
-		"{\"agent\":\"default\",\"now\":$NOW,\"paused\":false,\"pause_reason\":null,\"paused_at\":null,\"paused_by\":null,\"last_tick_at\":$((NOW - 300)),\"state\":{\"name\":\"running\",\"phase\":\"training\",\"percent\":20,\"phase_seconds\":1200,\"text\":\"running: session 5 training for 20m\"}}"
+		"{\"agent\":\"default\",\"now\":\"$(iso $NOW)\",\"now_epoch\":$NOW,\"paused\":false,\"pause_reason\":null,\"paused_at\":null,\"paused_by\":null,\"last_tick_at\":\"$(iso $((NOW - 300)))\",\"state\":{\"name\":\"running\",\"phase\":\"training\",\"percent\":20,\"phase_seconds\":1200,\"text\":\"running: session 5 training for 20m\"}}"
 	assert_equal "$(jq -c '.last_tick | [.event, .action, .reason, .exit_status, .failed_stage, .detail]' <<<"$output")" \
 		'["training_running","wait","operation_still_running",0,null,null]'
 	same "$(jq -c .current <<<"$output")" \
-		"{\"id\":5,\"phase\":\"training\",\"strategy\":\"epsilon\",\"created_at\":$((NOW - 1800)),\"age_seconds\":1800,\"phase_since\":$((NOW - 1200)),\"phase_seconds\":1200,\"percent\":20,\"step\":\"Training model...\",\"operation_id\":\"op_training_5\",\"progress\":{\"operation_id\":\"op_training_5\",\"status\":\"running\",\"percentage\":45,\"current_step\":\"Epoch 45/100\",\"steps_completed\":45,\"steps_total\":100,\"updated_at\":$((NOW - 60))},\"retry_count\":0,\"conn_failures\":0}"
+		"{\"id\":5,\"phase\":\"training\",\"strategy\":\"epsilon\",\"created_at\":\"$(iso $((NOW - 1800)))\",\"age_seconds\":1800,\"phase_since\":\"$(iso $((NOW - 1200)))\",\"phase_seconds\":1200,\"percent\":20,\"step\":\"Training model...\",\"operation_id\":\"op_training_5\",\"progress\":{\"operation_id\":\"op_training_5\",\"status\":\"running\",\"percentage\":45,\"current_step\":\"Epoch 45/100\",\"steps_completed\":45,\"steps_total\":100,\"updated_at\":\"$(iso $((NOW - 60)))\"},\"retry_count\":0,\"conn_failures\":0}"
 	same "$(jq -c '.recent' <<<"$output")" \
-		"[{\"id\":4,\"outcome\":\"cancelled\",\"strategy\":\"delta\",\"completed_at\":$((NOW - 2000)),\"age_seconds\":2000,\"sharpe\":null,\"failed_gate\":null,\"failure_reason\":\"cancelled by the operator\"},
-		  {\"id\":3,\"outcome\":\"failed_training_gate\",\"strategy\":\"gamma\",\"completed_at\":$((NOW - 2500)),\"age_seconds\":2500,\"sharpe\":null,\"failed_gate\":{\"gate\":\"training\",\"check\":\"loss\",\"value\":1.2,\"op\":\"<=\",\"threshold\":0.8},\"failure_reason\":\"loss 1.2 > 0.8\"},
-		  {\"id\":2,\"outcome\":\"failed_backtest_gate\",\"strategy\":\"beta\",\"completed_at\":$((NOW - 3000)),\"age_seconds\":3000,\"sharpe\":-0.2,\"failed_gate\":{\"gate\":\"backtest\",\"check\":\"win_rate\",\"value\":0.3,\"op\":\">=\",\"threshold\":0.45},\"failure_reason\":\"win_rate 0.3 < 0.45\"},
-		  {\"id\":1,\"outcome\":\"success\",\"strategy\":\"alpha\",\"completed_at\":$((NOW - 3600)),\"age_seconds\":3600,\"sharpe\":1.25,\"failed_gate\":null,\"failure_reason\":null}]"
+		"[{\"id\":4,\"outcome\":\"cancelled\",\"strategy\":\"delta\",\"completed_at\":\"$(iso $((NOW - 2000)))\",\"age_seconds\":2000,\"sharpe\":null,\"failed_gate\":null,\"failure_reason\":\"cancelled by the operator\"},
+		  {\"id\":3,\"outcome\":\"failed_training_gate\",\"strategy\":\"gamma\",\"completed_at\":\"$(iso $((NOW - 2500)))\",\"age_seconds\":2500,\"sharpe\":null,\"failed_gate\":{\"gate\":\"training\",\"check\":\"loss\",\"value\":1.2,\"op\":\"<=\",\"threshold\":0.8},\"failure_reason\":\"loss 1.2 > 0.8\"},
+		  {\"id\":2,\"outcome\":\"failed_backtest_gate\",\"strategy\":\"beta\",\"completed_at\":\"$(iso $((NOW - 3000)))\",\"age_seconds\":3000,\"sharpe\":-0.2,\"failed_gate\":{\"gate\":\"backtest\",\"check\":\"win_rate\",\"value\":0.3,\"op\":\">=\",\"threshold\":0.45},\"failure_reason\":\"win_rate 0.3 < 0.45\"},
+		  {\"id\":1,\"outcome\":\"success\",\"strategy\":\"alpha\",\"completed_at\":\"$(iso $((NOW - 3600)))\",\"age_seconds\":3600,\"sharpe\":1.25,\"failed_gate\":null,\"failure_reason\":null}]"
 	same "$(jq -c .budget <<<"$output")" \
 		'{"agent":"default","day":"2026-11-24","limit_usd":5,"buffer_usd":0.1,"spent_usd":1.234567,"held_usd":0,"remaining_usd":3.765433,"available_usd":3.665433,"limit_set":false,"invocations":4,"cycles_started":5,"cycles_completed":4,"cycle_estimate_usd":0.15,"cycles_affordable":24,"tokens_used":4620,"token_limit":null,"resets_at":"2026-11-25T00:00:00Z","used_usd":1.234567,"used_percent":24.7,"cycles_active":1}'
 	run -0 agent-status --json --recent 2
@@ -67,7 +67,7 @@ same() {
 		same "$(jq -c .state <<<"$output")" '{"name":"never_ran","store":"postgresql","text":"no tick yet in this PostgreSQL store: start the timer, or run `agent trigger`"}'
 	fi
 	output=$(jq -c '.state = {"name":"never_ran","text":"no tick yet: start the timer, or run `agent trigger`"}' <<<"$output")
-	same "$output" "{\"agent\":\"default\",\"now\":$NOW,\"paused\":false,\"pause_reason\":null,\"paused_at\":null,\"paused_by\":null,\"last_tick_at\":null,\"state\":{\"name\":\"never_ran\",\"text\":\"no tick yet: start the timer, or run \`agent trigger\`\"},\"last_tick\":null,\"current\":null,\"recent\":[],\"budget\":{\"agent\":\"default\",\"day\":\"2026-11-24\",\"limit_usd\":5,\"buffer_usd\":0.1,\"spent_usd\":0,\"held_usd\":0,\"remaining_usd\":5,\"available_usd\":4.9,\"limit_set\":false,\"invocations\":0,\"cycles_started\":0,\"cycles_completed\":0,\"cycle_estimate_usd\":0.15,\"cycles_affordable\":32,\"tokens_used\":0,\"token_limit\":null,\"resets_at\":\"2026-11-25T00:00:00Z\",\"used_usd\":0,\"used_percent\":0,\"cycles_active\":0}}"
+	same "$output" "{\"agent\":\"default\",\"now\":\"$(iso $NOW)\",\"now_epoch\":$NOW,\"paused\":false,\"pause_reason\":null,\"paused_at\":null,\"paused_by\":null,\"last_tick_at\":null,\"state\":{\"name\":\"never_ran\",\"text\":\"no tick yet: start the timer, or run \`agent trigger\`\"},\"last_tick\":null,\"current\":null,\"recent\":[],\"budget\":{\"agent\":\"default\",\"day\":\"2026-11-24\",\"limit_usd\":5,\"buffer_usd\":0.1,\"spent_usd\":0,\"held_usd\":0,\"remaining_usd\":5,\"available_usd\":4.9,\"limit_set\":false,\"invocations\":0,\"cycles_started\":0,\"cycles_completed\":0,\"cycle_estimate_usd\":0.15,\"cycles_affordable\":32,\"tokens_used\":0,\"token_limit\":null,\"resets_at\":\"2026-11-25T00:00:00Z\",\"used_usd\":0,\"used_percent\":0,\"cycles_active\":0}}"
 }
 
 @test "agent-status: the human layout on a terminal, JSON when piped, colour unless NO_COLOR" {
@@ -106,7 +106,7 @@ Today's budget (2026-11-24 UTC)
 @test "agent-status: a paused agent gets a banner" {
 	run -0 agent-control pause --reason "backend upgrade"
 	run -0 agent-status --json
-	assert_equal "$(jq -c '[.paused, .pause_reason, .paused_at]' <<<"$output")" "[true,\"backend upgrade\",$NOW]"
+	assert_equal "$(jq -c '[.paused, .pause_reason, .paused_at]' <<<"$output")" "[true,\"backend upgrade\",\"$(iso $NOW)\"]"
 	NO_COLOR=1 run -0 tty agent-status
 	assert_equal "${lines[0]}" "!! PAUSED since 2026-11-24 03:20:00 UTC (0s ago): backend upgrade"
 	assert_equal "${lines[1]}" "   every tick is skipped until \`agent resume\`"
@@ -127,14 +127,14 @@ Today's budget (2026-11-24 UTC)
 @test "agent-history --json: every session, newest first, with figures and cost" {
 	run -0 --separate-stderr agent-history --json
 	assert_equal "$stderr" ""
-	assert_equal "$(jq -c '[.agent, .now, .limit, .outcome, [.sessions[].id]]' <<<"$output")" "[\"default\",$NOW,10,null,[5,4,3,2,1]]"
+	assert_equal "$(jq -c '[.agent, .now, .now_epoch, .limit, .outcome, [.sessions[].id]]' <<<"$output")" "[\"default\",\"$(iso $NOW)\",$NOW,10,null,[5,4,3,2,1]]"
 	same "$(jq -c '.sessions[4]' <<<"$output")" \
-		"{\"id\":1,\"phase\":\"idle\",\"outcome\":\"success\",\"strategy\":\"alpha\",\"created_at\":$((NOW - 7200)),\"completed_at\":$((NOW - 3600)),\"duration_seconds\":3600,\"failed_gate\":null,\"failure_reason\":null,\"training\":{\"accuracy\":0.61,\"loss\":0.52,\"loss_decrease\":0.35,\"epochs\":48,\"gate_passed\":true},\"backtest\":{\"sharpe\":1.25,\"win_rate\":0.58,\"max_drawdown\":0.21,\"trades\":120,\"profit_factor\":1.6,\"gate_passed\":true},\"assessment\":{\"verdict\":\"promising\",\"strengths\":[\"steady gains\"],\"weaknesses\":[\"one symbol\"],\"suggestions\":[\"try MSFT\"]},\"invocations\":3,\"input_tokens\":3100,\"output_tokens\":380,\"cost_usd\":0.123456}"
+		"{\"id\":1,\"phase\":\"idle\",\"outcome\":\"success\",\"strategy\":\"alpha\",\"created_at\":\"$(iso $((NOW - 7200)))\",\"completed_at\":\"$(iso $((NOW - 3600)))\",\"duration_seconds\":3600,\"failed_gate\":null,\"failure_reason\":null,\"training\":{\"accuracy\":0.61,\"loss\":0.52,\"loss_decrease\":0.35,\"epochs\":48,\"gate_passed\":true},\"backtest\":{\"sharpe\":1.25,\"win_rate\":0.58,\"max_drawdown\":0.21,\"trades\":120,\"profit_factor\":1.6,\"gate_passed\":true},\"assessment\":{\"verdict\":\"promising\",\"strengths\":[\"steady gains\"],\"weaknesses\":[\"one symbol\"],\"suggestions\":[\"try MSFT\"]},\"invocations\":3,\"input_tokens\":3100,\"output_tokens\":380,\"cost_usd\":0.123456}"
 	# no metrics row yet: the figures come from the gates' checks
 	same "$(jq -c '.sessions[3] | {training, backtest, failed_gate, cost_usd}' <<<"$output")" \
 		'{"training":{"accuracy":0.55,"loss":0.6,"loss_decrease":0.3,"epochs":null,"gate_passed":true},"backtest":{"sharpe":-0.2,"win_rate":0.3,"max_drawdown":0.1,"trades":null,"profit_factor":null,"gate_passed":false},"failed_gate":{"gate":"backtest","check":"win_rate","value":0.3,"op":">=","threshold":0.45},"cost_usd":0}'
 	same "$(jq -c '.sessions[0]' <<<"$output")" \
-		"{\"id\":5,\"phase\":\"training\",\"outcome\":null,\"strategy\":\"epsilon\",\"created_at\":$((NOW - 1800)),\"completed_at\":null,\"duration_seconds\":null,\"failed_gate\":null,\"failure_reason\":null,\"training\":null,\"backtest\":null,\"assessment\":null,\"invocations\":1,\"input_tokens\":800,\"output_tokens\":90,\"cost_usd\":0.02}"
+		"{\"id\":5,\"phase\":\"training\",\"outcome\":null,\"strategy\":\"epsilon\",\"created_at\":\"$(iso $((NOW - 1800)))\",\"completed_at\":null,\"duration_seconds\":null,\"failed_gate\":null,\"failure_reason\":null,\"training\":null,\"backtest\":null,\"assessment\":null,\"invocations\":1,\"input_tokens\":800,\"output_tokens\":90,\"cost_usd\":0.02}"
 	run -0 agent-history --json --limit 2
 	assert_equal "$(jq -c '[.limit, [.sessions[].id]]' <<<"$output")" '[2,[5,4]]'
 	run -0 agent-history --json --outcome failed_backtest_gate
@@ -164,7 +164,7 @@ Today's budget (2026-11-24 UTC)
 	run -0 --separate-stderr agent-session 1 --json
 	assert_equal "$stderr" ""
 	same "$(jq -c .session <<<"$output")" \
-		"{\"id\":1,\"agent\":\"default\",\"phase\":\"idle\",\"outcome\":\"success\",\"failure_reason\":null,\"retry_count\":0,\"created_at\":$((NOW - 7200)),\"updated_at\":$((NOW - 3600)),\"completed_at\":$((NOW - 3600)),\"designing_at\":$((NOW - 7200)),\"training_at\":$((NOW - 7000)),\"backtesting_at\":$((NOW - 5000)),\"assessing_at\":$((NOW - 3700)),\"duration_seconds\":3600,\"age_seconds\":7200}"
+		"{\"id\":1,\"agent\":\"default\",\"phase\":\"idle\",\"outcome\":\"success\",\"failure_reason\":null,\"retry_count\":0,\"created_at\":\"$(iso $((NOW - 7200)))\",\"updated_at\":\"$(iso $((NOW - 3600)))\",\"completed_at\":\"$(iso $((NOW - 3600)))\",\"designing_at\":\"$(iso $((NOW - 7200)))\",\"training_at\":\"$(iso $((NOW - 7000)))\",\"backtesting_at\":\"$(iso $((NOW - 5000)))\",\"assessing_at\":\"$(iso $((NOW - 3700)))\",\"duration_seconds\":3600,\"age_seconds\":7200}"
 	same "$(jq -c .strategy <<<"$output")" \
 		'{"name":"alpha","path":"/s/alpha.yaml","description":"RSI turns","hypothesis":null,"indicators":["rsi","atr"],"symbols":["AAPL"],"timeframes":["1h"],"model":"mlp","epochs":50}'
 	same "$(jq -c '.training | del(.gate)' <<<"$output")" \
@@ -174,7 +174,7 @@ Today's budget (2026-11-24 UTC)
 	assert_equal "$(jq -c '[.training.gate.passed, .backtest.gate.passed, .assessment.verdict, .progress, .timeline_truncated]' <<<"$output")" '[true,true,"promising",null,false]'
 	same "$(jq -c .cost <<<"$output")" '{"invocations":3,"input_tokens":3100,"output_tokens":380,"cache_write_tokens":50,"cache_read_tokens":600,"usd":0.123456}'
 	# phases, then each model call with the tool calls it asked for right after it
-	assert_equal "$(jq -c '[.timeline[] | [.type, (.phase // .kind // .tool), .at - '"$NOW"']]' <<<"$output")" \
+	assert_equal "$(jq -c '[.timeline[] | [.type, (.phase // .kind // .tool), (.at | fromdate) - '"$NOW"']]' <<<"$output")" \
 		'[["phase","designing",-7200],["invocation","design",-7200],["action","save_strategy_config",-7200],["action","start_training",-7200],["invocation","design",-7200],["phase","training",-7000],["phase","backtesting",-5000],["phase","assessing",-3700],["invocation","assessment",-3700],["action","save_assessment",-3700],["phase","idle",-3600]]'
 	run -0 agent-session 5 --json
 	assert_equal "$(jq -c '[.session.outcome, .session.duration_seconds, .progress.current_step, .training.operation_id, .backtest, .strategy.indicators, .cost.usd]' <<<"$output")" \
@@ -212,9 +212,9 @@ Today's budget (2026-11-24 UTC)
 	assert_equal "$stderr" ""
 	assert_equal "$(jq -sc '[.[] | [.type, .id]]' <<<"$output")" \
 		'[["tick",1],["invocation",1],["action",1],["action",2],["invocation",2],["tick",2],["invocation",3],["action",3],["tick",3],["invocation",4],["action",4],["tick",4]]'
-	same "${lines[0]}" "{\"type\":\"tick\",\"id\":1,\"at\":$((NOW - 7200)),\"agent\":\"default\",\"tick_id\":\"tk1\",\"session_id\":1,\"event\":\"start_new_cycle\",\"action\":\"invoke\",\"reason\":\"no_active_session\",\"invoked\":true,\"skip_reason\":null,\"duration_ms\":120,\"exit_status\":0,\"failed_stage\":null}"
-	same "${lines[9]}" "{\"type\":\"invocation\",\"id\":4,\"at\":$((NOW - 1800)),\"agent\":\"default\",\"session_id\":5,\"tick_id\":\"tk3\",\"kind\":\"design\",\"model\":\"claude-opus-4-5-20251101\",\"status\":\"error\",\"stop_reason\":\"tool_use\",\"error\":\"overloaded\",\"input_tokens\":800,\"output_tokens\":90,\"cache_write_tokens\":0,\"cache_read_tokens\":0,\"cost_usd\":0.02,\"attempts\":1,\"duration_ms\":500}"
-	same "${lines[10]}" "{\"type\":\"action\",\"id\":4,\"at\":$((NOW - 1800)),\"agent\":\"default\",\"session_id\":5,\"tick_id\":\"tk3\",\"invocation_id\":4,\"tool\":\"start_training\",\"success\":false,\"error\":\"backend: HTTP 503\",\"duration_ms\":30}"
+	same "${lines[0]}" "{\"type\":\"tick\",\"id\":1,\"at\":\"$(iso $((NOW - 7200)))\",\"agent\":\"default\",\"tick_id\":\"tk1\",\"session_id\":1,\"event\":\"start_new_cycle\",\"action\":\"invoke\",\"reason\":\"no_active_session\",\"invoked\":true,\"skip_reason\":null,\"duration_ms\":120,\"exit_status\":0,\"failed_stage\":null}"
+	same "${lines[9]}" "{\"type\":\"invocation\",\"id\":4,\"at\":\"$(iso $((NOW - 1800)))\",\"agent\":\"default\",\"session_id\":5,\"tick_id\":\"tk3\",\"kind\":\"design\",\"model\":\"claude-opus-4-5-20251101\",\"status\":\"error\",\"stop_reason\":\"tool_use\",\"error\":\"overloaded\",\"input_tokens\":800,\"output_tokens\":90,\"cache_write_tokens\":0,\"cache_read_tokens\":0,\"cost_usd\":0.02,\"attempts\":1,\"duration_ms\":500}"
+	same "${lines[10]}" "{\"type\":\"action\",\"id\":4,\"at\":\"$(iso $((NOW - 1800)))\",\"agent\":\"default\",\"session_id\":5,\"tick_id\":\"tk3\",\"invocation_id\":4,\"tool\":\"start_training\",\"success\":false,\"error\":\"backend: HTTP 503\",\"duration_ms\":30}"
 	run -0 agent-logs --json --limit 3
 	assert_equal "$(jq -sc '[.[] | [.type, .id]]' <<<"$output")" '[["invocation",4],["action",4],["tick",4]]'
 	run -0 agent-logs --json --session 1 -n 100

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "base/buf.h"
+#include "base/clock.h"
 #include "base/json.h"
 
 #define READ_CHUNK (64u << 10)
@@ -1130,6 +1131,104 @@ jv json_set(jv obj, const char *key, jv value)
 jv json_str_or_null(const char *s)
 {
 	return s ? jv_string(s) : jv_null();
+}
+
+/* "2026-11-24T03:20:00Z", or with digits of a second when frac > 0 */
+static jv time_text(int64_t us, int digits)
+{
+	char buf[48], tmp[32];
+	int64_t s = us / 1000000, f = us % 1000000;
+
+	if (f < 0) {
+		s--;
+		f += 1000000;
+	}
+	clock_format(s, tmp);
+	if (digits == 0 && f == 0)
+		return jv_string(tmp);
+	tmp[19] = '\0';
+	snprintf(buf, sizeof buf, "%s.%06lldZ", tmp, (long long)f);
+	if (digits == 0) {
+		/* no trailing zeros of a fraction given in seconds */
+		size_t n = strlen(buf) - 1;
+
+		while (buf[n - 1] == '0')
+			n--;
+		buf[n] = 'Z';
+		buf[n + 1] = '\0';
+	}
+	return jv_string(buf);
+}
+
+jv json_time(jv v)
+{
+	double d;
+
+	if (jv_get_kind(v) != JV_KIND_NUMBER)
+		return v;
+	d = jv_number_value(v);
+	jv_free(v);
+	if (!isfinite(d) || fabs(d) > 1e14)
+		return jv_null();
+	return time_text((int64_t)llround(d * 1e6), 0);
+}
+
+jv json_time_us(jv v)
+{
+	double d;
+
+	if (jv_get_kind(v) != JV_KIND_NUMBER)
+		return v;
+	d = jv_number_value(v);
+	jv_free(v);
+	if (!isfinite(d) || fabs(d) > 1e20)
+		return jv_null();
+	return time_text((int64_t)d, 6);
+}
+
+jv json_time_at(jv obj, const char *path)
+{
+	const char *dot = strchr(path, '.');
+	char key[128];
+	jv v;
+
+	if (jv_get_kind(obj) != JV_KIND_OBJECT)
+		return obj;
+	if (!dot) {
+		v = jv_object_get(jv_copy(obj), jv_string(path));
+		if (jv_get_kind(v) != JV_KIND_NUMBER) {
+			jv_free(v);
+			return obj;
+		}
+		return jv_object_set(obj, jv_string(path), json_time(v));
+	}
+	if ((size_t)(dot - path) >= sizeof key)
+		return obj;
+	memcpy(key, path, (size_t)(dot - path));
+	key[dot - path] = '\0';
+	v = jv_object_get(jv_copy(obj), jv_string(key));
+	if (jv_get_kind(v) != JV_KIND_OBJECT) {
+		jv_free(v);
+		return obj;
+	}
+	return jv_object_set(obj, jv_string(key), json_time_at(v, dot + 1));
+}
+
+int json_time_of(jv v, const char *path, int64_t *out)
+{
+	jv x = json_get(jv_copy(v), path);
+	int64_t us;
+	int ok = 0;
+
+	if (jv_get_kind(x) == JV_KIND_NUMBER) {
+		*out = (int64_t)jv_number_value(x);
+		ok = 1;
+	} else if (jv_get_kind(x) == JV_KIND_STRING && clock_parse(jv_string_value(x), &us) == 0) {
+		*out = us >= 0 ? us / 1000000 : -((-us + 999999) / 1000000);
+		ok = 1;
+	}
+	jv_free(x);
+	return ok;
 }
 
 jv_kind json_kind_at(jv v, const char *path)

@@ -112,4 +112,19 @@ jv json_set(jv obj, const char *key, jv value);
 /* A jv string, or null when s is NULL. */
 jv json_str_or_null(const char *s);
 
+/*
+ * Times in the documents people read (agent-formats(5), "Times"): RFC 3339
+ * UTC text, "2026-11-24T03:20:00Z".  json_time turns a number of seconds
+ * since the epoch into that text (a fraction of a second is kept, to the
+ * microsecond); anything else (null, text already) is returned as it is.
+ * json_time_us does the same for microseconds, always with the six digits.
+ * json_time_at applies json_time to obj[path] (dot-separated) when it is
+ * there.  json_time_of borrows v: the epoch second of v[path], RFC 3339
+ * text or a number; 1 when it was either, else 0 and *out untouched.
+ */
+jv json_time(jv v);
+jv json_time_us(jv v);
+jv json_time_at(jv obj, const char *path);
+int json_time_of(jv v, const char *path, int64_t *out);
+
 #endif

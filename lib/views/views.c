@@ -182,15 +182,15 @@ static jv current_json(jv row, int64_t now)
 	o = json_set(o, "id", field(row, "id"));
 	o = json_set(o, "phase", field(row, "phase"));
 	o = json_set(o, "strategy", field(row, "strategy_name"));
-	o = json_set(o, "created_at", field(row, "created_at"));
+	o = json_set(o, "created_at", json_time(field(row, "created_at")));
 	o = json_set(o, "age_seconds", age_of(now, field(row, "created_at")));
-	o = json_set(o, "phase_since", jv_copy(since));
+	o = json_set(o, "phase_since", json_time(jv_copy(since)));
 	o = json_set(o, "phase_seconds", age_of(now, since));
 	o = json_set(o, "percent", views_phase_percent(phase) >= 0
 				   ? jv_number(views_phase_percent(phase)) : jv_null());
 	o = json_set(o, "step", step ? jv_string(step) : jv_null());
 	o = json_set(o, "operation_id", op);
-	o = json_set(o, "progress", field(row, "progress"));
+	o = json_set(o, "progress", json_time_at(field(row, "progress"), "updated_at"));
 	o = json_set(o, "retry_count", field(row, "retry_count"));
 	o = json_set(o, "conn_failures", field(row, "conn_failures"));
 	free(phase);
@@ -212,7 +212,7 @@ static jv recent_json(jv row, int64_t now)
 	o = json_set(o, "id", field(row, "id"));
 	o = json_set(o, "outcome", field(row, "outcome"));
 	o = json_set(o, "strategy", field(row, "strategy_name"));
-	o = json_set(o, "completed_at", field(row, "completed_at"));
+	o = json_set(o, "completed_at", json_time(field(row, "completed_at")));
 	o = json_set(o, "age_seconds", age_of(now, field(row, "completed_at")));
 	o = json_set(o, "sharpe", sharpe);
 	o = json_set(o, "failed_gate", failed_gate(row));
@@ -281,14 +281,14 @@ static jv state_json(jv state, jv last, jv cur, jv budget, const struct budget_c
 		o = json_set(o, "name", jv_string("paused"));
 		o = json_set(o, "by", jv_string(by ? by : "operator"));
 		o = json_set(o, "reason", field(state, "pause_reason"));
-		o = json_set(o, "since", field(state, "paused_at"));
+		o = json_set(o, "since", json_time(field(state, "paused_at")));
 		snprintf(text, sizeof text, "paused by the %s%s%.600s", by && !strcmp(by, "breaker") ?
 			 "circuit breaker" : "operator", why ? ": " : "", why ? why : "");
 		free(by);
 		free(why);
 	} else if (last_at > 0 && now - last_at > 2 * iv) {
 		o = json_set(o, "name", jv_string("stale"));
-		o = json_set(o, "last_tick_at", num(last_at));
+		o = json_set(o, "last_tick_at", json_time(num(last_at)));
 		o = json_set(o, "seconds", num(now - last_at));
 		snprintf(text, sizeof text, "stale: no tick for %s (more than two %llds intervals): is the timer running?",
 			 views_age(now - last_at, age), (long long)iv);
@@ -299,7 +299,7 @@ static jv state_json(jv state, jv last, jv cur, jv budget, const struct budget_c
 		o = json_set(o, "stage", field(last, "failed_stage"));
 		o = json_set(o, "exit_status", field(last, "exit_status"));
 		o = json_set(o, "error", field(last, "detail"));
-		o = json_set(o, "at", field(last, "at"));
+		o = json_set(o, "at", json_time(field(last, "at")));
 		snprintf(text, sizeof text, "the last tick failed %s ago in %s (exit %lld): %.600s",
 			 views_age(now - iget(last, "at"), age), stage ? stage : "?",
 			 (long long)iget(last, "exit_status"), err ? err : "no message");
@@ -312,7 +312,7 @@ static jv state_json(jv state, jv last, jv cur, jv budget, const struct budget_c
 		if (!err)
 			err = json_string(last, "detail");
 		o = json_set(o, "name", jv_string("waiting_backend"));
-		o = json_set(o, "since", since ? num(since) : field(last, "at"));
+		o = json_set(o, "since", json_time(since ? num(since) : field(last, "at")));
 		o = json_set(o, "ticks", field(state, "backend_down_ticks"));
 		o = json_set(o, "error", err ? jv_string(err) : jv_null());
 		snprintf(text, sizeof text, "waiting for the research backend: down for %s (%lld ticks): %.600s",
@@ -331,7 +331,7 @@ static jv state_json(jv state, jv last, jv cur, jv budget, const struct budget_c
 		o = json_set(o, "name", jv_string("waiting_budget"));
 		o = json_set(o, "available_usd", jv_number(v));
 		o = json_set(o, "cycle_estimate_usd", pricing_usd(need));
-		o = json_set(o, "resets_at", num(reset));
+		o = json_set(o, "resets_at", json_time(num(reset)));
 		o = json_set(o, "resets_in_seconds", num(reset - now));
 		snprintf(text, sizeof text,
 			 "waiting for budget: %s available, a cycle needs %s; the day resets at %s (%s), in %s",
@@ -391,12 +391,13 @@ int views_status(struct store *s, const struct budget_cfg *b, int recent, jv *ou
 		json_bool(state, "paused", &paused);
 	o = jv_object();
 	o = json_set(o, "agent", jv_string(b->agent));
-	o = json_set(o, "now", num(now));
+	o = json_set(o, "now", json_time(num(now)));
+	o = json_set(o, "now_epoch", num(now));
 	o = json_set(o, "paused", jv_bool(paused));
 	o = json_set(o, "pause_reason", paused ? field(state, "pause_reason") : jv_null());
-	o = json_set(o, "paused_at", paused ? field(state, "paused_at") : jv_null());
+	o = json_set(o, "paused_at", paused ? json_time(field(state, "paused_at")) : jv_null());
 	o = json_set(o, "last_tick_at", jv_get_kind(state) == JV_KIND_OBJECT
-					 ? field(state, "last_tick_at") : jv_null());
+					 ? json_time(field(state, "last_tick_at")) : jv_null());
 	o = json_set(o, "paused_by", paused ? field(state, "paused_by") : jv_null());
 	if (jv_get_kind(cur) == JV_KIND_OBJECT) {
 		jv c = current_json(jv_copy(cur), now);
@@ -415,7 +416,8 @@ int views_status(struct store *s, const struct budget_cfg *b, int recent, jv *ou
 		o = json_set(o, "state", state_json(state, last, jv_null(), budget, b));
 		o = json_set(o, "current", jv_null());
 	}
-	o = json_set(o, "last_tick", jv_get_kind(last) == JV_KIND_OBJECT ? jv_copy(last) : jv_null());
+	o = json_set(o, "last_tick", jv_get_kind(last) == JV_KIND_OBJECT
+				      ? json_time_at(jv_copy(last), "at") : jv_null());
 	o = json_set(o, "recent", list);
 	o = json_set(o, "budget", budget);
 	list = budget = jv_null();
@@ -499,15 +501,15 @@ static jv history_json(jv row)
 	o = json_set(o, "phase", field(row, "phase"));
 	o = json_set(o, "outcome", field(row, "outcome"));
 	o = json_set(o, "strategy", field(row, "strategy_name"));
-	o = json_set(o, "created_at", field(row, "created_at"));
-	o = json_set(o, "completed_at", field(row, "completed_at"));
+	o = json_set(o, "created_at", json_time(field(row, "created_at")));
+	o = json_set(o, "completed_at", json_time(field(row, "completed_at")));
 	o = json_set(o, "duration_seconds", json_int(row, "completed_at", &done)
 					    ? num(done > created ? done - created : 0) : jv_null());
 	o = json_set(o, "failed_gate", failed_gate(row));
 	o = json_set(o, "failure_reason", field(row, "failure_reason"));
 	o = json_set(o, "training", training_json(row));
 	o = json_set(o, "backtest", backtest_json(row));
-	o = json_set(o, "assessment", field(row, "assessment"));
+	o = json_set(o, "assessment", json_time_at(field(row, "assessment"), "assessed_at"));
 	o = json_set(o, "invocations", field(row, "invocations"));
 	o = json_set(o, "input_tokens", field(row, "input_tokens"));
 	o = json_set(o, "output_tokens", field(row, "output_tokens"));
@@ -543,7 +545,8 @@ int views_history(struct store *s, const char *agent, int limit, const char *out
 		list = jv_array_append(list, history_json(r));
 	jv_free(rows);
 	o = json_set(jv_object(), "agent", jv_string(agent));
-	o = json_set(o, "now", num(now));
+	o = json_set(o, "now", json_time(num(now)));
+	o = json_set(o, "now_epoch", num(now));
 	o = json_set(o, "limit", num(limit));
 	o = json_set(o, "outcome", json_str_or_null(outcome));
 	o = json_set(o, "sessions", list);
@@ -686,6 +689,17 @@ static jv tick_ranks(jv events, jv ranks)
 	return ranks;
 }
 
+/* The events as shown: their times as text (they sort by the numbers). */
+static jv events_out(jv events)
+{
+	jv out = jv_array();
+
+	jv_array_foreach(events, i, ev)
+		out = jv_array_append(out, json_time_at(ev, "at"));
+	jv_free(events);
+	return out;
+}
+
 static jv phase_event(const char *phase, jv at, int order)
 {
 	jv o = json_set(jv_object(), "type", jv_string("phase"));
@@ -816,7 +830,7 @@ int views_session(struct store *s, int64_t id, int64_t now, jv *out, struct err 
 		tl = jv_array_append(tl, invocation_event(r));
 	jv_array_foreach(acts, i, r)
 		tl = jv_array_append(tl, action_event(r));
-	tl = sort_events(tl, jv_object());
+	tl = events_out(sort_events(tl, jv_object()));
 	created = iget(row, "created_at");
 	sess = jv_object();
 	{
@@ -826,6 +840,8 @@ int views_session(struct store *s, int64_t id, int64_t now, jv *out, struct err 
 						    "backtesting_at", "assessing_at", NULL };
 
 		sess = copy_keys(sess, row, keys);
+		for (int i = 6; keys[i]; i++)
+			sess = json_time_at(sess, keys[i]);
 	}
 	if (!json_int(row, "completed_at", &done))
 		done = now;
@@ -850,12 +866,12 @@ int views_session(struct store *s, int64_t id, int64_t now, jv *out, struct err 
 	o = json_set(o, "strategy", strategy_json(row));
 	o = json_set(o, "training", tr);
 	o = json_set(o, "backtest", session_backtest(row, metrics));
-	o = json_set(o, "assessment", field(row, "assessment"));
+	o = json_set(o, "assessment", json_time_at(field(row, "assessment"), "assessed_at"));
 	{
 		char *phase = json_string(row, "phase");
 
-		o = json_set(o, "progress", phase && strcmp(phase, "idle") ? field(row, "progress")
-									  : jv_null());
+		o = json_set(o, "progress", phase && strcmp(phase, "idle")
+					    ? json_time_at(field(row, "progress"), "updated_at") : jv_null());
 		free(phase);
 	}
 	o = json_set(o, "cost", cost);
@@ -1046,7 +1062,7 @@ int views_log_last(struct views_log *l, struct store *s, int limit, jv *events,
 	ranks = tick_ranks(jv_copy(all), jv_object());
 	all = sort_events(all, ranks);
 	n = jv_array_length(jv_copy(all));
-	*events = jv_array_slice(all, n > limit ? n - limit : 0, n);
+	*events = events_out(jv_array_slice(all, n > limit ? n - limit : 0, n));
 	return 0;
 }
 
@@ -1060,5 +1076,6 @@ int views_log_next(struct views_log *l, struct store *s, double mono_s, double h
 	if (rc)
 		return rc;
 	log_release(l, mono_s, hold_s, events);
+	*events = events_out(*events);
 	return 0;
 }

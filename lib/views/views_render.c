@@ -88,6 +88,16 @@ static int num_at(jv v, const char *path, double *d)
 	return json_number(v, path, d);
 }
 
+/* A time of the document (RFC 3339 text) in seconds since the epoch; 0
+ * when absent. */
+static int64_t time_at(jv v, const char *path)
+{
+	int64_t t = 0;
+
+	json_time_of(v, path, &t);
+	return t;
+}
+
 static int64_t int_at(jv v, const char *path)
 {
 	int64_t i = 0;
@@ -184,7 +194,7 @@ char *views_render_status(jv doc, int color)
 	jv cur = json_get(jv_copy(doc), "current"), recent = json_get(jv_copy(doc), "recent");
 	jv b = json_get(jv_copy(doc), "budget");
 	int paused = 0;
-	int64_t now = int_at(doc, "now");
+	int64_t now = time_at(doc, "now");
 	double d, limit = 0, used = 0, pct = 0;
 
 	if (out_open(&o, color)) {
@@ -197,8 +207,8 @@ char *views_render_status(jv doc, int color)
 	if (paused) {
 		fprintf(o.f, "%s%s!! PAUSED", c(&o, BOLD), c(&o, YELLOW));
 		if (json_is_set(doc, "paused_at"))
-			fprintf(o.f, " since %s UTC (%s ago)", when(int_at(doc, "paused_at"), t),
-				views_age(now - int_at(doc, "paused_at"), age));
+			fprintf(o.f, " since %s UTC (%s ago)", when(time_at(doc, "paused_at"), t),
+				views_age(now - time_at(doc, "paused_at"), age));
 		if (json_is_set(doc, "pause_reason")) {
 			fputs(": ", o.f);
 			put_field(&o, doc, "pause_reason", "", 200);
@@ -209,7 +219,7 @@ char *views_render_status(jv doc, int color)
 	put_field(&o, doc, "agent", "?", 100);
 	fprintf(o.f, "%s at %s UTC", c(&o, RESET), when(now, t));
 	if (json_is_set(doc, "last_tick_at"))
-		fprintf(o.f, "; last tick %s ago", views_age(now - int_at(doc, "last_tick_at"), age));
+		fprintf(o.f, "; last tick %s ago", views_age(now - time_at(doc, "last_tick_at"), age));
 	{
 		char *st = json_string(doc, "state.name");
 		const char *col = !st ? "" : !strcmp(st, "running") || !strcmp(st, "idle") ? c(&o, GREEN)
@@ -254,7 +264,7 @@ char *views_render_status(jv doc, int color)
 			put_field(&o, cur, "progress.status", "?", 20);
 			if (json_is_set(cur, "progress.updated_at"))
 				fprintf(o.f, ", seen %s ago",
-					views_age(now - int_at(cur, "progress.updated_at"), age));
+					views_age(now - time_at(cur, "progress.updated_at"), age));
 			fputs(")\n", o.f);
 		} else if (json_is_set(cur, "operation_id")) {
 			fputs("  Operation ", o.f);
@@ -356,11 +366,11 @@ static void history_item(struct out *o, jv r, int64_t now)
 		upper(o, phase ? phase : "?");
 	fprintf(o->f, "%s  ", c(o, RESET));
 	put_field(o, r, "strategy", "(no strategy)", 80);
-	fprintf(o->f, "\n     started %s UTC", when(int_at(r, "created_at"), t));
+	fprintf(o->f, "\n     started %s UTC", when(time_at(r, "created_at"), t));
 	if (json_is_set(r, "duration_seconds"))
 		fprintf(o->f, ", took %s", views_age(int_at(r, "duration_seconds"), age));
 	else
-		fprintf(o->f, ", running for %s", views_age(now - int_at(r, "created_at"), age));
+		fprintf(o->f, ", running for %s", views_age(now - time_at(r, "created_at"), age));
 	fputc('\n', o->f);
 	figures(o, r, "training", tk, tn, tf);
 	figures(o, r, "backtest", bk, bn, bf);
@@ -397,7 +407,7 @@ char *views_render_history(jv doc, int color)
 {
 	struct out o;
 	jv list = json_get(jv_copy(doc), "sessions");
-	int64_t now = int_at(doc, "now");
+	int64_t now = time_at(doc, "now");
 
 	if (out_open(&o, color)) {
 		jv_free(list);
@@ -493,9 +503,9 @@ char *views_render_session(jv doc, int color)
 	put_field(&o, st, "name", "(no strategy)", 80);
 	fputs("\n  agent ", o.f);
 	put_field(&o, s, "agent", "?", 100);
-	fprintf(o.f, "; started %s UTC", when(int_at(s, "created_at"), t));
+	fprintf(o.f, "; started %s UTC", when(time_at(s, "created_at"), t));
 	if (json_is_set(s, "completed_at"))
-		fprintf(o.f, ", ended %s UTC", when(int_at(s, "completed_at"), t));
+		fprintf(o.f, ", ended %s UTC", when(time_at(s, "completed_at"), t));
 	fprintf(o.f, " (%s)\n", views_age(int_at(s, "duration_seconds"), age));
 	if (json_is_set(s, "failure_reason")) {
 		fputs("  reason      ", o.f);
@@ -608,7 +618,7 @@ char *views_render_event(jv ev, int color)
 		free(type);
 		return NULL;
 	}
-	fprintf(o.f, "%s%s%s  ", c(&o, DIM), when(int_at(ev, "at"), t), c(&o, RESET));
+	fprintf(o.f, "%s%s%s  ", c(&o, DIM), when(time_at(ev, "at"), t), c(&o, RESET));
 	if (type && !strcmp(type, "tick")) {
 		int64_t st = -1;
 

@@ -4,6 +4,9 @@
 
 NOW=1795490400   # 2026-11-24T03:20:00Z
 
+# iso SECONDS: the time as the views print it (RFC 3339 UTC)
+iso() { date -u -d "@$1" +%Y-%m-%dT%H:%M:%SZ; }
+
 tgate() { # tgate PASSED ACC LOSS DEC: a training gate verdict
 	local p=$1 a=$2 l=$3 d=$4 lp=true reason=passed detail='all checks passed'
 	[ "$p" = true ] || { lp=false reason=loss_too_high detail="loss $l > 0.8"; }

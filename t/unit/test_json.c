@@ -9,6 +9,73 @@
 #include "base/json.h"
 #include "tick.h"
 
+/* json_time of v as text ("null" for null); consumes v */
+static char *time_text(jv v)
+{
+	return json_dump(json_time(v));
+}
+
+static void times_as_text(void **state)
+{
+	char *t;
+	int64_t s = 0;
+	jv o;
+
+	(void)state;
+	t = time_text(jv_number(1795490400));
+	assert_string_equal(t, "\"2026-11-24T03:20:00Z\"");
+	free(t);
+	/* a fraction is kept, without trailing zeros */
+	t = time_text(jv_number(1795490400.25));
+	assert_string_equal(t, "\"2026-11-24T03:20:00.25Z\"");
+	free(t);
+	t = time_text(jv_number(0));
+	assert_string_equal(t, "\"1970-01-01T00:00:00Z\"");
+	free(t);
+	/* null and text pass; nonsense becomes null */
+	t = time_text(jv_null());
+	assert_string_equal(t, "null");
+	free(t);
+	t = time_text(jv_string("2026-11-24T03:20:00Z"));
+	assert_string_equal(t, "\"2026-11-24T03:20:00Z\"");
+	free(t);
+	t = time_text(jv_number(1e300));
+	assert_string_equal(t, "null");
+	free(t);
+	t = json_dump(json_time_us(jv_number(1795490400123456.0)));
+	assert_string_equal(t, "\"2026-11-24T03:20:00.123456Z\"");
+	free(t);
+	t = json_dump(json_time_us(jv_number(1795490400000000.0)));
+	assert_string_equal(t, "\"2026-11-24T03:20:00.000000Z\"");
+	free(t);
+	/* in place, at a path; absent or not a number: unchanged */
+	assert_int_equal(json_parse("{\"a\":{\"at\":1795490400,\"n\":null},\"b\":3}", 38, &o, NULL), 0);
+	o = json_time_at(o, "a.at");
+	o = json_time_at(o, "a.n");
+	o = json_time_at(o, "a.missing");
+	o = json_time_at(o, "b.c");
+	o = json_time_at(o, "nothing.here");
+	t = json_dump(jv_copy(o));
+	assert_string_equal(t, "{\"a\":{\"at\":\"2026-11-24T03:20:00Z\",\"n\":null},\"b\":3}");
+	free(t);
+	/* and back: text or a number */
+	assert_int_equal(json_time_of(o, "a.at", &s), 1);
+	assert_int_equal(s, 1795490400);
+	assert_int_equal(json_time_of(o, "b", &s), 1);
+	assert_int_equal(s, 3);
+	s = 7;
+	assert_int_equal(json_time_of(o, "a.n", &s), 0);
+	assert_int_equal(json_time_of(o, "a.missing", &s), 0);
+	assert_int_equal(s, 7);
+	jv_free(o);
+	o = json_set(jv_object(), "at", jv_string("yesterday"));
+	assert_int_equal(json_time_of(o, "at", &s), 0);
+	o = json_set(o, "at", jv_string("2026-11-24T04:20:00+01:00"));
+	assert_int_equal(json_time_of(o, "at", &s), 1);
+	assert_int_equal(s, 1795490400);
+	jv_free(o);
+}
+
 /* An fd positioned at the start of len bytes of text (NULs allowed). */
 static int memfd_with(const char *text, size_t len)
 {
@@ -1088,6 +1155,7 @@ int main(void)
 		cmocka_unit_test(parse_fast_path_same_as_jq),
 		cmocka_unit_test(write_compact_line),
 		cmocka_unit_test(write_full_device),
+		cmocka_unit_test(times_as_text),
 	};
 
 	unit_datadir();
