@@ -15,13 +15,15 @@ static const char summary[] =
 	"Report, hold, settle and price the agent's daily model spend under a hard cap."
 	"\vCommands: status | check [--estimate USD] | hold --usd X [--ttl S] | "
 	"settle HOLD (--usd X | --api-usage JSON --model M) | price --model M (usage JSON "
-	"on stdin) | history [--days N] | set USD.  Without a command it is the pipeline "
+	"on stdin) | history [--days N] | set [--scope S] [--period P] USD (or none) | "
+	"team NAME (or --none).  Scopes: agent (this one), agent:NAME, team:NAME, global; "
+	"periods: day, week (ISO), month; a hold needs room in every cap of its agent.  Without a command it is the pipeline "
 	"stage: a tick with action \"invoke\" is admitted (\"budget\" added) or refused "
 	"(action \"skip\", reason \"budget_exhausted\"); other documents pass through.  "
 	"Limits: AGENT_DAILY_BUDGET_USD (5.00), AGENT_BUDGET_BUFFER_USD (0.10), "
 	"AGENT_DAILY_TOKEN_BUDGET; the day is the UTC day.";
 
-enum { OPT_USAGE = 256, OPT_BATCH, OPT_NOTE, OPT_TOKENS };
+enum { OPT_USAGE = 256, OPT_BATCH, OPT_NOTE, OPT_TOKENS, OPT_SCOPE, OPT_PERIOD, OPT_NONE };
 
 static struct argp_option options[] = {
 	{ "usd", 'u', "USD", 0, "amount in dollars (hold, settle)", 0 },
@@ -33,18 +35,21 @@ static struct argp_option options[] = {
 	{ "batch", OPT_BATCH, 0, 0, "apply the batch discount (price, settle)", 0 },
 	{ "estimate", 'e', "USD", 0, "what the caller means to spend (check; default: one cycle)", 0 },
 	{ "days", 'n', "N", 0, "days of history (default 7)", 0 },
+	{ "scope", OPT_SCOPE, "SCOPE", 0, "agent, agent:NAME, team:NAME or global (set, status; default agent)", 0 },
+	{ "period", OPT_PERIOD, "PERIOD", 0, "day, week or month (set; default day)", 0 },
+	{ "none", OPT_NONE, 0, 0, "team: leave the agent's team", 0 },
 	{ 0 }
 };
 
 struct args {
-	const char *verb, *arg, *usage, *model, *note;
+	const char *verb, *arg, *usage, *model, *note, *scope, *period;
 	int64_t usd, estimate, tokens;
-	int has_usd, has_estimate, batch;
+	int has_usd, has_estimate, batch, none;
 	long long ttl, days;
 };
 
 static const char *const verbs[] = { "status", "check", "hold", "settle", "price",
-				     "history", "set", NULL };
+				     "history", "set", "team", NULL };
 
 static int64_t usd_arg(struct argp_state *st, const char *opt, const char *arg)
 {
@@ -70,6 +75,13 @@ static error_t parse(int key, char *arg, struct argp_state *st)
 	case OPT_BATCH: a->batch = 1; break;
 	case 'e': a->estimate = usd_arg(st, "--estimate", arg); a->has_estimate = 1; break;
 	case 'n': a->days = cli_number(st, "--days", arg, 1, 3660); break;
+	case OPT_SCOPE: a->scope = arg; break;
+	case OPT_PERIOD:
+		if (strcmp(arg, "day") && strcmp(arg, "week") && strcmp(arg, "month"))
+			argp_error(st, "--period: not day, week or month: '%.40s'", arg);
+		a->period = arg;
+		break;
+	case OPT_NONE: a->none = 1; break;
 	case ARGP_KEY_ARG:
 		if (!a->verb) {
 			int ok = 0;
@@ -79,7 +91,8 @@ static error_t parse(int key, char *arg, struct argp_state *st)
 			if (!ok)
 				argp_error(st, "unknown command '%s'", arg);
 			a->verb = arg;
-		} else if (!a->arg && (!strcmp(a->verb, "settle") || !strcmp(a->verb, "set"))) {
+		} else if (!a->arg && (!strcmp(a->verb, "settle") || !strcmp(a->verb, "set") ||
+				       !strcmp(a->verb, "team"))) {
 			a->arg = arg;
 		} else {
 			argp_error(st, "unexpected argument '%s'", arg);
@@ -96,7 +109,15 @@ static error_t parse(int key, char *arg, struct argp_state *st)
 		if (!strcmp(a->verb, "price") && !a->model)
 			argp_error(st, "price needs --model");
 		if (!strcmp(a->verb, "set") && !a->arg)
-			argp_error(st, "set needs an amount in dollars");
+			argp_error(st, "set needs an amount in dollars (or none)");
+		if (!strcmp(a->verb, "team") && !a->arg == !a->none)
+			argp_error(st, "team needs a NAME or --none");
+		if (a->none && strcmp(a->verb, "team"))
+			argp_error(st, "--none goes with team");
+		if (a->period && strcmp(a->verb, "set"))
+			argp_error(st, "--period goes with set");
+		if (a->scope && strcmp(a->verb, "set") && strcmp(a->verb, "status"))
+			argp_error(st, "--scope goes with set or status");
 		break;
 	default:
 		return ARGP_ERR_UNKNOWN;
@@ -113,6 +134,8 @@ static void usd_line(const char *label, jv v, const char *key)
 	json_number(v, key, &d);
 	printf("  %-18s $%.4f\n", label, d);
 }
+
+static void print_caps(jv caps, int skip_day);
 
 static void print_status(jv v)
 {
@@ -135,8 +158,80 @@ static void print_status(jv v)
 	usd_line("held", v, "held_usd");
 	printf("  %-18s %s$%.4f%s\n", "available", hue, avail, color ? "\033[0m" : "");
 	printf("  %-18s ~%.0f\n", "cycles affordable", cycles);
+	{
+		jv caps = json_get(jv_copy(v), "caps");
+		char *team = json_string(v, "team");
+
+		if (team)
+			printf("  %-18s %s\n", "team", team);
+		print_caps(caps, 1);
+		jv_free(caps);
+		free(team);
+	}
 	free(day);
 	free(agent);
+}
+
+/* The caps beyond the day, one line each. */
+static void print_caps(jv caps, int skip_day)
+{
+	int n = jv_get_kind(caps) == JV_KIND_ARRAY ? jv_array_length(jv_copy(caps)) : 0;
+
+	for (int i = 0; i < n; i++) {
+		jv k = jv_array_get(jv_copy(caps), i);
+		char *sc = json_string(k, "scope"), *pe = json_string(k, "period");
+		char *from = json_string(k, "from"), *to = json_string(k, "to");
+		double lim = 0, spent = 0, held = 0, avail = 0;
+
+		json_number(k, "limit_usd", &lim);
+		json_number(k, "spent_usd", &spent);
+		json_number(k, "held_usd", &held);
+		json_number(k, "available_usd", &avail);
+		if (!(skip_day && pe && !strcmp(pe, "day")))
+			printf("  %-6s %-22.22s $%.2f of $%.2f, $%.2f available (%s to %s)\n",
+			       pe ? pe : "?", sc ? sc : "?", spent + held, lim, avail, from ? from : "?",
+			       to ? to : "?");
+		free(sc);
+		free(pe);
+		free(from);
+		free(to);
+		jv_free(k);
+	}
+}
+
+static void print_scope(jv v)
+{
+	char *scope = json_string(v, "scope");
+	jv members = json_get(jv_copy(v), "members"), caps = json_get(jv_copy(v), "caps");
+
+	printf("Budget of %s\n", scope ? scope : "?");
+	if (jv_get_kind(members) == JV_KIND_ARRAY) {
+		int n = jv_array_length(jv_copy(members));
+
+		printf("  members: %d\n", n);
+	}
+	if (jv_get_kind(caps) != JV_KIND_ARRAY || !jv_array_length(jv_copy(caps)))
+		printf("  no caps\n");
+	print_caps(caps, 0);
+	jv_free(members);
+	jv_free(caps);
+	free(scope);
+}
+
+static void print_team(jv v)
+{
+	char *agent = json_string(v, "agent"), *team = json_string(v, "team");
+	char *prev = json_string(v, "previous");
+
+	if (team)
+		printf("agent %s: in team %s%s%s\n", agent ? agent : "?", team,
+		       prev && strcmp(prev, team) ? ", was in " : "", prev && strcmp(prev, team) ? prev : "");
+	else
+		printf("agent %s: in no team%s%s\n", agent ? agent : "?", prev ? ", was in " : "",
+		       prev ? prev : "");
+	free(agent);
+	free(team);
+	free(prev);
 }
 
 /* history on a terminal: a ledger, so the dollars to the micro-dollar */
@@ -302,6 +397,7 @@ int main(int argc, char **argv)
 	struct budget_cfg cfg;
 	struct store *s = NULL;
 	jv out = jv_null();
+	char scope[BUDGET_SCOPE_MAX] = "";
 	int rc;
 
 	cli_init("agent-budget", argv);
@@ -324,7 +420,14 @@ int main(int argc, char **argv)
 	if ((rc = store_open(&s, cli_opt.db, &e)))
 		return cli_fail(&e);
 
-	if (!strcmp(a.verb, "status")) {
+	if (a.scope && (rc = budget_scope_parse(a.scope, &cfg, scope, sizeof scope, &e))) {
+		store_close(s);
+		return cli_finish(cli_fail(&e));
+	}
+	if (!strcmp(a.verb, "status") && a.scope) {
+		if ((rc = budget_scope_status(s, &cfg, scope, &out, &e)) == 0)
+			rc = emit(&a, out, print_scope);
+	} else if (!strcmp(a.verb, "status")) {
 		if ((rc = budget_status(s, &cfg, &out, &e)) == 0)
 			rc = emit(&a, out, print_status);
 	} else if (!strcmp(a.verb, "check")) {
@@ -363,6 +466,16 @@ int main(int argc, char **argv)
 	} else if (!strcmp(a.verb, "history")) {
 		if ((rc = budget_history(s, &cfg, (int)a.days, &out, &e)) == 0)
 			rc = emit(&a, out, print_history);
+	} else if (!strcmp(a.verb, "set") && (a.scope || a.period)) {
+		int64_t limit = -1;
+
+		if (!a.scope)
+			budget_scope_parse("agent", &cfg, scope, sizeof scope, &e);
+		if (strcmp(a.arg, "none") && pricing_parse_usd(a.arg, &limit) < 0)
+			rc = err_set(&e, EX_USAGE, "set: not a dollar amount (or none): '%.40s'", a.arg);
+		else if ((rc = budget_set_cap(s, &cfg, scope, a.period ? a.period : "day", limit, &out,
+					      &e)) == 0)
+			rc = emit(&a, out, print_scope);
 	} else if (!strcmp(a.verb, "set")) {
 		int64_t limit;
 
@@ -370,6 +483,9 @@ int main(int argc, char **argv)
 			rc = err_set(&e, EX_USAGE, "set: not a dollar amount: '%.40s'", a.arg);
 		else if ((rc = budget_set_limit(s, &cfg, limit, &out, &e)) == 0)
 			rc = emit(&a, out, print_status);
+	} else if (!strcmp(a.verb, "team")) {
+		if ((rc = budget_set_team(s, &cfg, a.none ? NULL : a.arg, &out, &e)) == 0)
+			rc = emit(&a, out, print_team);
 	}
 	store_close(s);
 	if (rc == -EX_NO)

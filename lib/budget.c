@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "budget.h"
 #include "base/clock.h"
@@ -39,9 +40,91 @@ int budget_config(struct budget_cfg *c, const char *agent, struct err *e)
 			return err_set(e, EX_PERM, "AGENT_DAILY_TOKEN_BUDGET: not a token count: '%.40s'", tok);
 		c->token_limit = v;
 	}
+	c->week_limit = c->month_limit = -1;
+	if ((getenv("AGENT_WEEKLY_BUDGET_USD") && *getenv("AGENT_WEEKLY_BUDGET_USD") &&
+	     env_usd("AGENT_WEEKLY_BUDGET_USD", -1, &c->week_limit, e)) ||
+	    (getenv("AGENT_MONTHLY_BUDGET_USD") && *getenv("AGENT_MONTHLY_BUDGET_USD") &&
+	     env_usd("AGENT_MONTHLY_BUDGET_USD", -1, &c->month_limit, e)))
+		return EX_PERM;
 	if (clock_now_s(&c->now, e))
 		return e->code;
 	clock_day(c->now, c->day);
+	{
+		/* 1970-01-01 was a Thursday: Monday is (days + 3) % 7 == 0 */
+		int64_t d = c->now / 86400 - (c->now % 86400 < 0), wd = ((d + 3) % 7 + 7) % 7;
+		time_t t = (time_t)c->now;
+		struct tm tm;
+
+		clock_day((d - wd) * 86400, c->week_from);
+		clock_day((d - wd + 6) * 86400, c->week_to);
+		gmtime_r(&t, &tm);
+		snprintf(c->month_from, sizeof c->month_from, "%04d-%02d-01", tm.tm_year + 1900,
+			 tm.tm_mon + 1);
+		tm.tm_mday = 1;
+		tm.tm_mon += 1;
+		tm.tm_hour = tm.tm_min = tm.tm_sec = 0;
+		clock_day((int64_t)timegm(&tm) - 86400, c->month_to);
+	}
+	return 0;
+}
+
+/* The first and last day of period, and when it ends (Unix seconds). */
+static int64_t period_range(const struct budget_cfg *c, const char *period, const char **from,
+			    const char **to)
+{
+	int64_t end;
+
+	if (!strcmp(period, "week")) {
+		*from = c->week_from;
+		*to = c->week_to;
+	} else if (!strcmp(period, "month")) {
+		*from = c->month_from;
+		*to = c->month_to;
+	} else {
+		*from = *to = c->day;
+	}
+	if (clock_parse_day(*to, &end))
+		end = c->now;
+	return end + 86400;
+}
+
+int budget_period_ok(const char *period, struct err *e)
+{
+	if (period && (!strcmp(period, "day") || !strcmp(period, "week") || !strcmp(period, "month")))
+		return 0;
+	return err_set(e, EX_USAGE, "unknown period '%.40s' (day, week or month)", period ? period : "");
+}
+
+static int name_ok(const char *s)
+{
+	size_t n = strlen(s);
+
+	return n >= 1 && n <= 100 && strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+					       "0123456789_.-") == n;
+}
+
+int budget_scope_parse(const char *text, const struct budget_cfg *c, char *scope, size_t size,
+		       struct err *e)
+{
+	const char *name = NULL;
+
+	if (!text)
+		text = "";
+	if (!strcmp(text, "global") || !strcmp(text, "agent")) {
+		snprintf(scope, size, "%s%s", !strcmp(text, "agent") ? "agent:" : "global",
+			 !strcmp(text, "agent") ? c->agent : "");
+		return 0;
+	}
+	if (!strncmp(text, "agent:", 6))
+		name = text + 6;
+	else if (!strncmp(text, "team:", 5))
+		name = text + 5;
+	if (!name)
+		return err_set(e, EX_USAGE, "unknown scope '%.60s' (agent, agent:NAME, team:NAME or global)",
+			       text);
+	if (!name_ok(name))
+		return err_set(e, EX_USAGE, "scope '%.60s': a name is 1 to 100 of [A-Za-z0-9_.-]", text);
+	snprintf(scope, size, "%s", text);
 	return 0;
 }
 
@@ -175,6 +258,41 @@ static jv status_json(const struct budget_cfg *c, jv row)
 	return out;
 }
 
+static int scope_used(struct store *s, const struct budget_cfg *c, const char *scope,
+		      const char *period, int64_t *spent, int64_t *held, struct err *e);
+static int agent_caps(struct store *s, const struct budget_cfg *c, jv *caps, struct err *e);
+
+/* A cap (consumed) with its period's figures. */
+static int cap_json(struct store *s, const struct budget_cfg *c, jv k, jv *out, struct err *e)
+{
+	char *sc = json_string(k, "scope"), *pe = json_string(k, "period"), resets[32];
+	const char *from, *to;
+	int64_t spent = 0, held = 0, limit = field(k, "limit_micros"), left;
+	int rc = sc && pe ? scope_used(s, c, sc, pe, &spent, &held, e) : 0;
+	jv o = jv_object();
+
+	left = limit - spent - held > 0 ? limit - spent - held : 0;
+	o = json_set(o, "scope", sc ? jv_string(sc) : jv_null());
+	o = json_set(o, "period", pe ? jv_string(pe) : jv_null());
+	clock_format(period_range(c, pe ? pe : "day", &from, &to), resets);
+	o = json_set(o, "from", jv_string(from));
+	o = json_set(o, "to", jv_string(to));
+	o = json_set(o, "limit_usd", pricing_usd(limit));
+	o = json_set(o, "spent_usd", pricing_usd(spent));
+	o = json_set(o, "held_usd", pricing_usd(held));
+	o = json_set(o, "available_usd", pricing_usd(left));
+	o = json_set(o, "resets_at", jv_string(resets));
+	free(sc);
+	free(pe);
+	jv_free(k);
+	if (rc) {
+		jv_free(o);
+		return rc;
+	}
+	*out = o;
+	return 0;
+}
+
 static int read_day(struct store *s, const struct budget_cfg *c, jv *row, struct err *e)
 {
 	return store_query1(s, "budget_day", P(jv_string(c->agent), jv_string(c->day)), row, e);
@@ -197,6 +315,206 @@ int budget_status(struct store *s, const struct budget_cfg *c, jv *out, struct e
 		return rc;
 	}
 	*out = status_json(c, row);
+	{
+		jv caps = jv_null(), team = jv_null(), list = jv_array();
+		int n;
+
+		if ((rc = agent_caps(s, c, &caps, e)) ||
+		    (rc = store_query1(s, "budget_team_of", P(jv_string(c->agent)), &team, e))) {
+			jv_free(caps);
+			jv_free(team);
+			jv_free(list);
+			jv_free(*out);
+			*out = jv_null();
+			return rc;
+		}
+		n = jv_array_length(jv_copy(caps));
+		for (int i = 0; i < n && rc == 0; i++) {
+			jv k = jv_array_get(jv_copy(caps), i), o;
+
+			if ((rc = cap_json(s, c, k, &o, e)) == 0)
+				list = jv_array_append(list, o);
+		}
+		jv_free(caps);
+		*out = json_set(*out, "team", json_get(team, "team"));
+		{
+			/* what can be spent is the least any cap leaves */
+			double avail = 0, a;
+			int m = jv_array_length(jv_copy(list));
+			jv by = jv_null();
+
+			json_number(*out, "available_usd", &avail);
+			for (int i = 0; i < m; i++) {
+				jv k = jv_array_get(jv_copy(list), i);
+
+				if (json_number(k, "available_usd", &a) && a < avail) {
+					char *sc = json_string(k, "scope"), *pe = json_string(k, "period");
+
+					avail = a;
+					jv_free(by);
+					by = jv_string_fmt("%s/%s", sc ? sc : "?", pe ? pe : "?");
+					free(sc);
+					free(pe);
+				}
+				jv_free(k);
+			}
+			if (jv_get_kind(by) == JV_KIND_STRING) {
+				int64_t est = budget_cycle_estimate(), av = pricing_micros(avail);
+
+				*out = json_set(*out, "available_usd", pricing_usd(av));
+				*out = json_set(*out, "cycles_affordable", num(av / est));
+			}
+			*out = json_set(*out, "limited_by", by);
+		}
+		*out = json_set(*out, "caps", list);
+		if (rc) {
+			jv_free(*out);
+			*out = jv_null();
+		}
+	}
+	return rc;
+}
+
+int budget_set_cap(struct store *s, const struct budget_cfg *c, const char *scope,
+		   const char *period, int64_t limit, jv *out, struct err *e)
+{
+	char self[BUDGET_SCOPE_MAX];
+	jv gone = jv_null();
+	int own, rc;
+
+	if ((rc = budget_period_ok(period, e)))
+		return rc;
+	if (limit < -1 || limit > 1000000LL * 1000000)
+		return err_set(e, EX_DATA, "limit must be from $0 to $1000000");
+	snprintf(self, sizeof self, "agent:%s", c->agent);
+	if (!strcmp(period, "day") && !strncmp(scope, "agent:", 6)) {
+		struct budget_cfg other = *c;
+
+		if (limit < 0)
+			return err_set(e, EX_USAGE, "an agent's day always has a cap (set it instead)");
+		snprintf(other.agent, sizeof other.agent, "%s", scope + 6);
+		if ((rc = budget_set_limit(s, &other, limit, &gone, e)))
+			return rc;
+		jv_free(gone);
+		return budget_scope_status(s, c, scope, out, e);
+	}
+	rc = tx_begin(s, &own, e);
+	if (rc == 0 && limit >= 0)
+		rc = store_query(s, "budget_cap_set", P(jv_string(scope), jv_string(period), num(limit),
+							 num(c->now)), NULL, e);
+	else if (rc == 0)
+		rc = store_query(s, "budget_cap_clear", P(jv_string(scope), jv_string(period)), &gone, e);
+	jv_free(gone);
+	rc = tx_end(s, own, rc, e);
+	return rc ? rc : budget_scope_status(s, c, scope, out, e);
+}
+
+int budget_set_team(struct store *s, const struct budget_cfg *c, const char *team, jv *out,
+		    struct err *e)
+{
+	jv old = jv_null();
+	int own, rc;
+
+	if (team && !name_ok(team))
+		return err_set(e, EX_USAGE, "team '%.60s': a name is 1 to 100 of [A-Za-z0-9_.-]", team);
+	rc = tx_begin(s, &own, e);
+	if (rc == 0)
+		rc = store_query1(s, "budget_team_of", P(jv_string(c->agent)), &old, e);
+	if (rc == 0 && team)
+		rc = store_query(s, "budget_team_set", P(jv_string(c->agent), jv_string(team),
+							  num(c->now)), NULL, e);
+	else if (rc == 0)
+		rc = store_query(s, "budget_team_clear", P(jv_string(c->agent)), NULL, e);
+	rc = tx_end(s, own, rc, e);
+	if (rc) {
+		jv_free(old);
+		return rc;
+	}
+	*out = json_set(json_set(json_set(jv_object(), "agent", jv_string(c->agent)),
+				 "team", team ? jv_string(team) : jv_null()),
+			"previous", json_get(old, "team"));
+	return 0;
+}
+
+int budget_scope_status(struct store *s, const struct budget_cfg *c, const char *scope,
+			jv *out, struct err *e)
+{
+	jv caps = jv_null(), list = jv_array(), members = jv_null();
+	int rc, n;
+
+	if (!strncmp(scope, "agent:", 6)) {
+		struct budget_cfg other = *c;
+		jv st = jv_null();
+
+		snprintf(other.agent, sizeof other.agent, "%s", scope + 6);
+		if ((rc = budget_status(s, &other, &st, e))) {
+			jv_free(list);
+			return rc;
+		}
+		/* the day first, as the other periods */
+		{
+			jv day = jv_object();
+			double d = 0;
+
+			day = json_set(day, "scope", jv_string(scope));
+			day = json_set(day, "period", jv_string("day"));
+			day = json_set(day, "from", jv_string(c->day));
+			day = json_set(day, "to", jv_string(c->day));
+			json_number(st, "limit_usd", &d);
+			day = json_set(day, "limit_usd", jv_number(d));
+			json_number(st, "spent_usd", &d);
+			day = json_set(day, "spent_usd", jv_number(d));
+			json_number(st, "held_usd", &d);
+			day = json_set(day, "held_usd", jv_number(d));
+			json_number(st, "available_usd", &d);
+			day = json_set(day, "available_usd", jv_number(d));
+			day = json_set(day, "resets_at", json_get(jv_copy(st), "resets_at"));
+			list = jv_array_append(list, day);
+		}
+		caps = json_get(jv_copy(st), "caps");
+		n = jv_get_kind(caps) == JV_KIND_ARRAY ? jv_array_length(jv_copy(caps)) : 0;
+		for (int i = 0; i < n; i++) {
+			jv k = jv_array_get(jv_copy(caps), i);
+			char *sc = json_string(k, "scope");
+
+			if (sc && !strcmp(sc, scope))
+				list = jv_array_append(list, k);
+			else
+				jv_free(k);
+			free(sc);
+		}
+		jv_free(caps);
+		*out = json_set(json_set(json_set(jv_object(), "scope", jv_string(scope)),
+					 "team", json_get(st, "team")), "caps", list);
+		return 0;
+	}
+	rc = store_query(s, "budget_scope_caps_of", P(jv_string(scope)), &caps, e);
+	if (rc == 0 && !strncmp(scope, "team:", 5))
+		rc = store_query(s, "budget_team_members", P(jv_string(scope + 5)), &members, e);
+	n = rc ? 0 : jv_array_length(jv_copy(caps));
+	for (int i = 0; i < n && rc == 0; i++) {
+		jv k = jv_array_get(jv_copy(caps), i), o;
+
+		if ((rc = cap_json(s, c, k, &o, e)) == 0)
+			list = jv_array_append(list, o);
+	}
+	jv_free(caps);
+	if (rc) {
+		jv_free(list);
+		jv_free(members);
+		return rc;
+	}
+	*out = json_set(jv_object(), "scope", jv_string(scope));
+	if (jv_get_kind(members) == JV_KIND_ARRAY) {
+		jv names = jv_array();
+		int m = jv_array_length(jv_copy(members));
+
+		for (int i = 0; i < m; i++)
+			names = jv_array_append(names, json_get(jv_array_get(jv_copy(members), i), "agent"));
+		*out = json_set(*out, "members", names);
+	}
+	jv_free(members);
+	*out = json_set(*out, "caps", list);
 	return 0;
 }
 
@@ -206,18 +524,134 @@ static int fast_path(struct store *s)
 	return store_driver(s) == STORE_POSTGRES && !store_in_tx(s);
 }
 
+/* The caps of the agent beyond its day, the wider first: the store's, and
+ * the environment's week and month where the store has none.  Each
+ * {"scope", "period", "limit_micros"}. */
+static int agent_caps(struct store *s, const struct budget_cfg *c, jv *caps, struct err *e)
+{
+	char self[BUDGET_SCOPE_MAX];
+	int have_week = 0, have_month = 0, n, rc;
+
+	snprintf(self, sizeof self, "agent:%s", c->agent);
+	if ((rc = store_query(s, "budget_scope_caps", P(jv_string(c->agent)), caps, e)))
+		return rc;
+	n = jv_array_length(jv_copy(*caps));
+	for (int i = 0; i < n; i++) {
+		jv k = jv_array_get(jv_copy(*caps), i);
+		char *sc = json_string(k, "scope"), *pe = json_string(k, "period");
+
+		if (sc && pe && !strcmp(sc, self)) {
+			have_week |= !strcmp(pe, "week");
+			have_month |= !strcmp(pe, "month");
+		}
+		free(sc);
+		free(pe);
+		jv_free(k);
+	}
+	for (int w = 0; w < 2; w++) {
+		int64_t lim = w ? c->month_limit : c->week_limit;
+
+		if (lim >= 0 && !(w ? have_month : have_week))
+			*caps = jv_array_append(*caps, json_set(json_set(json_set(jv_object(),
+				"scope", jv_string(self)), "period", jv_string(w ? "month" : "week")),
+				"limit_micros", num(lim)));
+	}
+	return 0;
+}
+
+static int scope_used(struct store *s, const struct budget_cfg *c, const char *scope,
+		      const char *period, int64_t *spent, int64_t *held, struct err *e)
+{
+	const char *from, *to;
+	jv row = jv_null();
+	int rc;
+
+	period_range(c, period, &from, &to);
+	rc = store_query1(s, "budget_scope_used", P(jv_string(scope), jv_string(c->agent),
+						      jv_string(from), jv_string(to)), &row, e);
+	*spent = field(row, "spent_micros");
+	*held = field(row, "held_micros");
+	jv_free(row);
+	return rc;
+}
+
+/* Within the caller's write transaction (SQLite: BEGIN IMMEDIATE holds
+ * every writer off): the first cap `amount` would break, as "SCOPE/PERIOD"
+ * in refused, or "" when every one has room. */
+static int check_caps(struct store *s, const struct budget_cfg *c, int64_t amount,
+		      char *refused, size_t size, struct err *e)
+{
+	jv caps = jv_null();
+	int rc = agent_caps(s, c, &caps, e), n;
+
+	refused[0] = '\0';
+	n = rc ? 0 : jv_array_length(jv_copy(caps));
+	for (int i = 0; i < n && rc == 0 && !refused[0]; i++) {
+		jv k = jv_array_get(jv_copy(caps), i);
+		char *sc = json_string(k, "scope"), *pe = json_string(k, "period");
+		int64_t spent = 0, held = 0;
+
+		if (sc && pe && (rc = scope_used(s, c, sc, pe, &spent, &held, e)) == 0 &&
+		    spent + held + amount > field(k, "limit_micros"))
+			snprintf(refused, size, "%s/%s", sc, pe);
+		free(sc);
+		free(pe);
+		jv_free(k);
+	}
+	jv_free(caps);
+	return rc;
+}
+
+/* PostgreSQL: the one-statement hold when the agent has no cap beyond its
+ * day (budget_hold_atomic refuses it otherwise), else the scoped function;
+ * either in one round trip. */
+static int hold_pg(struct store *s, const struct budget_cfg *c, int64_t amount, int64_t tokens,
+		   int64_t ttl, const char *note, jv *hold, char *refused, size_t size,
+		   struct err *e)
+{
+	jv row = jv_null();
+	int rc;
+
+	*hold = jv_null();
+	refused[0] = '\0';
+	if (c->week_limit < 0 && c->month_limit < 0) {
+		rc = store_query1(s, "budget_hold_atomic",
+				  P(jv_string(c->agent), jv_string(c->day), num(amount), num(c->buffer),
+				    num(c->token_limit), num(tokens), num(c->now), num(c->now + ttl),
+				    json_str_or_null(note), num(c->limit)),
+				  hold, e);
+		if (rc || jv_get_kind(*hold) == JV_KIND_OBJECT)
+			return rc;
+		jv_free(*hold);
+		*hold = jv_null();
+	}
+	rc = store_query1(s, "budget_hold_scoped",
+			  P(jv_string(c->agent), jv_string(c->day), num(amount), num(c->buffer),
+			    num(c->token_limit), num(tokens), num(c->now), num(c->now + ttl),
+			    json_str_or_null(note), num(c->limit), jv_string(c->week_from),
+			    jv_string(c->week_to), jv_string(c->month_from), jv_string(c->month_to),
+			    num(c->week_limit), num(c->month_limit)),
+			  &row, e);
+	if (rc == 0 && json_is_set(row, "id")) {
+		*hold = row;
+		return 0;
+	}
+	if (rc == 0) {
+		char *why = json_string(row, "refused");
+
+		snprintf(refused, size, "%s", why ? why : "");
+		free(why);
+	}
+	jv_free(row);
+	return rc;
+}
+
 static int reserve(struct store *s, const struct budget_cfg *c, int64_t amount, int64_t tokens,
 		   int64_t ttl, const char *note, jv *hold, struct err *e)
 {
 	jv res = jv_null();
 	int rc;
 
-	if (fast_path(s))
-		return store_query1(s, "budget_hold_atomic",
-				    P(jv_string(c->agent), jv_string(c->day), num(amount), num(c->buffer),
-				      num(c->token_limit), num(tokens), num(c->now), num(c->now + ttl),
-				      json_str_or_null(note), num(c->limit)),
-				    hold, e);
 	rc = store_query1(s, "budget_reserve",
 			  P(jv_string(c->agent), jv_string(c->day), num(amount), num(c->buffer),
 			    num(c->token_limit), num(tokens), num(c->now), num(c->limit)),
@@ -238,43 +672,61 @@ int budget_hold(struct store *s, const struct budget_cfg *c, int64_t amount,
 {
 	int own = 0, rc = 0;
 	jv hold = jv_null();
+	char refused[BUDGET_SCOPE_MAX + 8] = "";
 
 	if (amount < 0 || tokens < 0)
 		return err_set(e, EX_DATA, "a hold must not be negative");
 	if (ttl <= 0 || ttl > 7 * 86400)
 		return err_set(e, EX_DATA, "hold ttl must be from 1 s to 7 days");
 	rc = store_durable(s, e);
-	if (rc == 0 && !fast_path(s))
+	if (rc == 0 && store_driver(s) == STORE_POSTGRES) {
+		rc = hold_pg(s, c, amount, tokens, ttl, note, &hold, refused, sizeof refused, e);
+	} else if (rc == 0) {
 		rc = tx_begin(s, &own, e);
-	/* The common case needs no other statement; a refusal is checked again
-	 * after the day's row is made and its limit refreshed. */
-	if (rc == 0)
-		rc = reserve(s, c, amount, tokens, ttl, note, &hold, e);
-	if (rc == 0 && jv_get_kind(hold) != JV_KIND_OBJECT) {
-		jv_free(hold);
-		rc = ensure_day(s, c, e);
 		if (rc == 0)
+			rc = check_caps(s, c, amount, refused, sizeof refused, e);
+		/* The common case needs no other statement; a refusal is checked
+		 * again after the day's row is made and its limit refreshed. */
+		if (rc == 0 && !refused[0])
 			rc = reserve(s, c, amount, tokens, ttl, note, &hold, e);
+		if (rc == 0 && !refused[0] && jv_get_kind(hold) != JV_KIND_OBJECT) {
+			jv_free(hold);
+			rc = ensure_day(s, c, e);
+			if (rc == 0)
+				rc = reserve(s, c, amount, tokens, ttl, note, &hold, e);
+		}
+		if (own)
+			rc = tx_end(s, own, rc, e);
 	}
-	if (own)
-		rc = tx_end(s, own, rc, e);
 	if (rc) {
 		jv_free(hold);
 		return rc;
 	}
 	if (jv_get_kind(hold) != JV_KIND_OBJECT) {
 		jv st = jv_null();
+		char self[BUDGET_SCOPE_MAX + 8], *slash;
 
 		jv_free(hold);
+		snprintf(self, sizeof self, "agent:%s/day", c->agent);
+		if (!refused[0])
+			snprintf(refused, sizeof refused, "%s", self);
 		/* report what is left, from a fresh read */
 		if (budget_status(s, c, &st, e))
 			return e->code;
-		*out = json_set(json_set(json_set(jv_object(),
+		slash = strrchr(refused, '/');
+		*out = json_set(json_set(json_set(json_set(json_set(jv_object(),
 			"refused", jv_true()),
 			"amount_usd", pricing_usd(amount)),
+			"scope", slash ? jv_string_sized(refused, (int)(slash - refused)) : jv_string(refused)),
+			"period", jv_string(slash ? slash + 1 : "day")),
 			"budget", st);
-		return err_set(e, EX_NO, "budget_exhausted: a hold of $%lld.%06lld would break the cap",
-			       (long long)(amount / 1000000), (long long)(amount % 1000000));
+		if (!strcmp(refused, self))
+			return err_set(e, EX_NO, "budget_exhausted: a hold of $%lld.%06lld would break the cap",
+				       (long long)(amount / 1000000), (long long)(amount % 1000000));
+		return err_set(e, EX_NO, "budget_exhausted: a hold of $%lld.%06lld would break the %s cap of %.*s",
+			       (long long)(amount / 1000000), (long long)(amount % 1000000),
+			       slash ? slash + 1 : "day", slash ? (int)(slash - refused) : (int)strlen(refused),
+			       refused);
 	}
 	{
 		char exp[32];

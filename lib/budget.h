@@ -15,7 +15,32 @@ struct budget_cfg {
 	int64_t token_limit;  /* AGENT_DAILY_TOKEN_BUDGET, 0 for none */
 	int64_t now;          /* Unix seconds (clock_now, AGENT_NOW) */
 	char day[11];         /* the UTC day of now */
+	/* AGENT_WEEKLY_BUDGET_USD, AGENT_MONTHLY_BUDGET_USD: the agent's
+	 * week and month caps unless set in the store; -1 for none */
+	int64_t week_limit, month_limit;
+	char week_from[11], week_to[11];     /* the ISO week of now, Monday to Sunday */
+	char month_from[11], month_to[11];   /* the calendar month of now */
 };
+
+/*
+ * Scopes.  Beyond the agent's day (the cap above, in agent_budget) a cap
+ * may bound a scope -- "agent:NAME", "team:NAME" or "global" -- over a
+ * period -- "day", "week" (ISO, from Monday) or "month", all UTC.  A scope's
+ * spend and holds are the sums of its agents' day rows over the period, so
+ * a hold is admitted only when every cap that applies to its agent has
+ * room (the buffer applies to the agent's day only), and settling or
+ * expiring a hold touches its agent's day row alone.  A team's figures are
+ * those of its members now.  Names: 1 to 100 of [A-Za-z0-9_.-].
+ */
+#define BUDGET_SCOPE_MAX 112
+
+/* "agent" (c->agent), "agent:NAME", "team:NAME" or "global" into scope;
+ * EX_USAGE otherwise. */
+int budget_scope_parse(const char *text, const struct budget_cfg *c, char *scope, size_t size,
+		       struct err *e);
+
+/* 0 for "day", "week" or "month"; EX_USAGE otherwise. */
+int budget_period_ok(const char *period, struct err *e);
 
 /* Reads the environment and the clock.  EX_PERM for a malformed setting. */
 int budget_config(struct budget_cfg *c, const char *agent, struct err *e);
@@ -42,6 +67,22 @@ int budget_settle(struct store *s, const struct budget_cfg *c, int64_t id, int64
 /* Sets today's limit for the agent (kept over the environment's). */
 int budget_set_limit(struct store *s, const struct budget_cfg *c, int64_t limit,
 		     jv *out, struct err *e);
+
+/* Sets (limit >= 0) or removes (-1) the cap of scope over period.  The
+ * agent's own day is budget_set_limit's (and cannot be removed).  *out:
+ * the scope's status. */
+int budget_set_cap(struct store *s, const struct budget_cfg *c, const char *scope,
+		   const char *period, int64_t limit, jv *out, struct err *e);
+
+/* Puts the agent in team (NULL: in none).  *out: {"agent", "team",
+ * "previous"}. */
+int budget_set_team(struct store *s, const struct budget_cfg *c, const char *team, jv *out,
+		    struct err *e);
+
+/* One scope's caps with what each period has spent and holds, its members
+ * for a team (see agent-budget(1)). */
+int budget_scope_status(struct store *s, const struct budget_cfg *c, const char *scope,
+			jv *out, struct err *e);
 
 /* The last `days` UTC days, newest first. */
 int budget_history(struct store *s, const struct budget_cfg *c, int days, jv *out,

@@ -108,7 +108,7 @@ help_options() {
 
 @test "command words: agent budget, agent-control; none again after one" {
 	run -0 comp "agent budget "
-	assert_output $'check\nhistory\nhold\nprice\nreport\nset\nsettle\nstatus'
+	assert_output $'check\nhistory\nhold\nprice\nreport\nset\nsettle\nstatus\nteam'
 	# agent budget report is agent-cost: its options, the groups, no word again
 	run -0 comp "agent budget rep"
 	assert_output "report"

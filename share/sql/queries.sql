@@ -93,6 +93,59 @@ UPDATE agent_budget SET cycles_started = cycles_started + 1, updated_at = $3
 UPDATE agent_budget SET cycles_completed = cycles_completed + 1, updated_at = $3
  WHERE agent = $1 AND day = $2
 
+-- ---------------------------------------------------------------- budget scopes (schema 10 / 9)
+-- A scope is 'agent:NAME', 'team:NAME' or 'global'; what it has spent and
+-- holds in a period is the sum of its agents' day rows over the period's
+-- days (agent-budget(1) SCOPES).
+
+-- name: budget_scope_caps
+-- The caps that apply to agent $1 beyond its day: its own week and month,
+-- its team's and the global ones, the wider scope first (the lock order).
+SELECT k.scope, k.period, k.limit_micros,
+       CASE WHEN k.scope = 'global' THEN 0 WHEN k.scope LIKE 'team:%' THEN 1 ELSE 2 END AS rank
+  FROM agent_budget_caps k
+ WHERE k.scope = 'global'
+    OR k.scope = (SELECT 'team:' || t.team FROM agent_budget_teams t WHERE t.agent = $1)
+    OR (k.scope = 'agent:' || $1 AND k.period <> 'day')
+ ORDER BY rank, k.period
+
+-- name: budget_scope_caps_of
+-- The caps of scope $1 (any period).
+SELECT scope, period, limit_micros FROM agent_budget_caps WHERE scope = $1 ORDER BY period
+
+-- name: budget_scope_used
+-- What scope $1 (of agent $2 when an agent's) has spent and holds over the
+-- days $3..$4.
+SELECT COALESCE(SUM(b.spent_micros), 0) AS spent_micros, COALESCE(SUM(b.held_micros), 0) AS held_micros
+  FROM agent_budget b
+ WHERE b.day >= $3 AND b.day <= $4
+   AND ($1 = 'global'
+        OR ($1 = 'agent:' || $2 AND b.agent = $2)
+        OR b.agent IN (SELECT t.agent FROM agent_budget_teams t WHERE 'team:' || t.team = $1))
+
+-- name: budget_cap_set
+-- $1 scope, $2 period, $3 limit, $4 now
+INSERT INTO agent_budget_caps (scope, period, limit_micros, updated_at) VALUES ($1, $2, $3, $4)
+ON CONFLICT (scope, period) DO UPDATE SET limit_micros = excluded.limit_micros,
+       updated_at = excluded.updated_at
+
+-- name: budget_cap_clear
+DELETE FROM agent_budget_caps WHERE scope = $1 AND period = $2 RETURNING scope
+
+-- name: budget_team_of
+SELECT team FROM agent_budget_teams WHERE agent = $1
+
+-- name: budget_team_set
+-- $1 agent, $2 team, $3 now
+INSERT INTO agent_budget_teams (agent, team, updated_at) VALUES ($1, $2, $3)
+ON CONFLICT (agent) DO UPDATE SET team = excluded.team, updated_at = excluded.updated_at
+
+-- name: budget_team_clear
+DELETE FROM agent_budget_teams WHERE agent = $1 RETURNING team
+
+-- name: budget_team_members
+SELECT agent FROM agent_budget_teams WHERE team = $1 ORDER BY agent LIMIT 1000
+
 -- ---------------------------------------------------------------- cost reports (agent-cost)
 -- The ledger itemised: every closed hold of the range (settled at its actual
 -- cost, or expired at its full amount: what agent_budget.spent_micros adds

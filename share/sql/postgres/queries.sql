@@ -44,10 +44,22 @@ WITH r AS (
      WHERE agent = $1 AND day = $2
        AND spent_micros + held_micros + $3 <= CASE WHEN limit_set THEN limit_micros ELSE $10 END - $4
        AND ($5 = 0 OR tokens_used + tokens_held + $6 <= $5)
+       -- an agent under a wider cap takes budget_hold_scoped
+       AND NOT EXISTS (SELECT 1 FROM agent_budget_caps k
+                        WHERE k.scope = 'global' OR (k.scope = 'agent:' || $1 AND k.period <> 'day')
+                           OR k.scope = (SELECT 'team:' || t.team FROM agent_budget_teams t
+                                          WHERE t.agent = $1))
     RETURNING agent, day)
 INSERT INTO agent_budget_holds (agent, day, amount_micros, tokens, note, created_at, expires_at)
 SELECT agent, day, $3, $6, $9, $7, $8 FROM r
 RETURNING id, agent, day, amount_micros, tokens, status, note, created_at, expires_at
+
+-- name: budget_hold_scoped
+-- Every cap of the agent's scopes, in one call (schema 9's function).
+-- $1..$10 as budget_hold_atomic, $11..$14 the week's and month's first and
+-- last days, $15 / $16 the environment's week / month cap (-1: none).
+SELECT id, agent, day, amount_micros, tokens, status, note, created_at, expires_at, refused
+  FROM budget_hold_scoped($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
 
 -- name: budget_settle_atomic
 -- $1 id, $2 actual cost, $3 actual tokens, $4 now (see budget_hold_close)
