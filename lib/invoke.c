@@ -405,31 +405,35 @@ static int record_call(struct run *r, int64_t hold_id, int64_t held, struct anth
 	return 0;
 }
 
-/* One API call with its retries; each attempt held and settled on its own. */
-static int call_api(struct run *r, jv body, jv *message, int64_t *inv_id, struct err *e)
+/*
+ * The hold of a request (borrowed), the same for each of its attempts:
+ * from count_tokens (one bounded try; any failure leaves today's estimate,
+ * and the call goes on), else the bytes of the request, each at the
+ * dearest input-side rate.  *input is the input tokens it is sized by
+ * (counted, or the bytes); *counted says which; a failed count's reason
+ * goes to why (empty otherwise).
+ */
+static int64_t hold_size(struct run *r, jv body, int64_t *input, int *counted, char *why, size_t n)
 {
 	char *text = json_dump(jv_copy(body));
 	int64_t upper = text ? (int64_t)strlen(text) : 0;  /* a token is at least a byte */
-	int64_t counted = -1, worst;
-	int rc = EX_TEMP, ttl_1h = 0;
-	char count_err[300] = "";
+	int64_t tokens = 0;
+	int ttl_1h = 0;
 
 	free(text);
-	/* The hold of this request, the same for each of its attempts: from
-	 * count_tokens (one bounded try; any failure leaves today's estimate,
-	 * and the call goes on), else the bytes of the request, each at the
-	 * dearest input-side rate. */
+	why[0] = 0;
+	*counted = 0;
 	if (r->cfg.count_tokens) {
 		struct err ce = ERR_INIT;
-		int64_t c0 = clock_mono_us(), n = 0;
+		int64_t c0 = clock_mono_us();
 
-		if (anthropic_count_tokens(&r->api, body, ANTHROPIC_COUNT_TIMEOUT_MS, &n, &ce) == 0)
-			counted = n;
+		if (anthropic_count_tokens(&r->api, body, ANTHROPIC_COUNT_TIMEOUT_MS, &tokens, &ce) == 0)
+			*counted = 1;
 		else
-			snprintf(count_err, sizeof count_err, "%s", ce.msg);
+			snprintf(why, n, "%s", ce.msg);
 		r->t.count_us += clock_mono_us() - c0;
 	}
-	if (counted >= 0) {
+	if (*counted) {
 		struct model_limits lim;
 		int cached = cache_marked(body, &ttl_1h);
 
@@ -437,14 +441,33 @@ static int call_api(struct run *r, jv body, jv *message, int64_t *inv_id, struct
 		 * writes nothing and is billed at the input rate (reference (h));
 		 * a model share/models.json does not list may cache any prefix */
 		models_limits(r->cfg.model, &lim);
-		if (lim.known && counted < lim.min_cache_tokens)
+		if (lim.known && tokens < lim.min_cache_tokens)
 			cached = 0;
-
-		worst = pricing_hold_counted(&r->price, counted, cached ? counted : 0, r->cfg.max_tokens,
-					     ttl_1h);
-	} else {
-		worst = pricing_worst_case(&r->price, upper, r->cfg.max_tokens, 0);
+		*input = tokens;
+		return pricing_hold_counted(&r->price, tokens, cached ? tokens : 0, r->cfg.max_tokens, ttl_1h);
 	}
+	*input = upper;
+	return pricing_worst_case(&r->price, upper, r->cfg.max_tokens, 0);
+}
+
+/* Counts a hold of `input` tokens sized by count_tokens or not. */
+static void hold_tally(struct run *r, int counted, int64_t input)
+{
+	if (counted)
+		r->t.holds_counted++;
+	else
+		r->t.holds_estimated++;
+	r->t.held_input += input;
+}
+
+/* One API call with its retries; each attempt held and settled on its own. */
+static int call_api(struct run *r, jv body, jv *message, int64_t *inv_id, struct err *e)
+{
+	char count_err[300];
+	int64_t upper = 0;
+	int counted = 0, rc = EX_TEMP;
+	int64_t worst = hold_size(r, body, &upper, &counted, count_err, sizeof count_err);
+
 	for (long attempt = 1; attempt <= r->cfg.max_attempts; attempt++) {
 		struct budget_cfg bc;
 		struct anthropic_call call;
@@ -465,7 +488,7 @@ static int call_api(struct run *r, jv body, jv *message, int64_t *inv_id, struct
 			}
 			return e->code;
 		}
-		rc = budget_hold(r->s, &bc, worst, (counted >= 0 ? counted : upper) + r->cfg.max_tokens,
+		rc = budget_hold(r->s, &bc, worst, upper + r->cfg.max_tokens,
 				 (int64_t)(r->api.timeout_ms / 1000) + 120, r->kind, &hold, e);
 		{
 			char turn[128];
@@ -479,8 +502,8 @@ static int call_api(struct run *r, jv body, jv *message, int64_t *inv_id, struct
 						 json_set(f, "error", jv_string(count_err)));
 			}
 			m = json_set(m, "amount_usd", pricing_usd(worst));
-			m = json_set(m, "basis", jv_string(counted >= 0 ? "count_tokens" : "estimate"));
-			m = json_set(m, "input_tokens", jv_number((double)(counted >= 0 ? counted : upper)));
+			m = json_set(m, "basis", jv_string(counted ? "count_tokens" : "estimate"));
+			m = json_set(m, "input_tokens", jv_number((double)upper));
 			if (rc == 0) {
 				int64_t id = 0;
 
@@ -504,11 +527,7 @@ static int call_api(struct run *r, jv body, jv *message, int64_t *inv_id, struct
 		}
 		json_int(hold, "id", &hold_id);
 		jv_free(hold);
-		if (counted >= 0)
-			r->t.holds_counted++;
-		else
-			r->t.holds_estimated++;
-		r->t.held_input += counted >= 0 ? counted : upper;
+		hold_tally(r, counted, upper);
 		if (r->session_id && !r->attempts_counted) {
 			/* from here a crash leaves a trace the next tick's recovery can count */
 			if (store_query(r->s, "session_invoke_started",
@@ -925,12 +944,13 @@ static int assess_batch(struct run *r, struct backend *b, jv body, jv sess, cons
 	if ((*rc = budget_config(&bc, r->agent, e)))
 		goto out;
 	if (!bid) {
-		char *t = json_dump(jv_copy(body)), cid[64];
-		int64_t upper = t ? (int64_t)strlen(t) : 0;
-		int64_t worst = pricing_worst_case(&r->price, upper, r->cfg.max_tokens, 0);
+		char cid[64], why[300];
+		int64_t upper = 0;
+		int counted = 0;
+		/* at the full price: the batch's half is settled, not held */
+		int64_t worst = hold_size(r, body, &upper, &counted, why, sizeof why);
 		jv hold, req;
 
-		free(t);
 		*rc = budget_hold(r->s, &bc, worst, upper + r->cfg.max_tokens, 25 * 3600, "assessment_batch",
 				  &hold, e);
 		if (*rc) {
@@ -939,6 +959,7 @@ static int assess_batch(struct run *r, struct backend *b, jv body, jv sess, cons
 		}
 		json_int(hold, "id", &hold_id);
 		jv_free(hold);
+		hold_tally(r, counted, upper);
 		snprintf(cid, sizeof cid, "session-%lld", (long long)r->session_id);
 		req = json_set(json_set(jv_object(), "custom_id", jv_string(cid)), "params", jv_copy(body));
 		*rc = anthropic_exchange(&r->api, "POST", "/v1/messages/batches",

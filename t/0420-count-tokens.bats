@@ -203,3 +203,19 @@ fallback() {
 	assert_equal "${output##*$'\n'}" 529
 	assert_equal "$(head -n 1 <<<"$output" | jq -c '[.type, .error.type, (.request_id | type)]')" '["error","overloaded_error","string"]'
 }
+
+@test "an assessment sent as a Message Batch is held by its count too" {
+	sql "INSERT INTO agent_sessions (agent, phase, strategy_name, backtest_results, created_at, updated_at, assessing_at)
+	     VALUES ('default', 'assessing', 's1', '{\"metrics\":{\"sharpe_ratio\":1.2,\"win_rate\":0.55,\"max_drawdown_pct\":0.2}}', 1, 1, 1)" >/dev/null
+	id=$(sql "SELECT MAX(id) FROM agent_sessions")
+	AGENT_ASSESS_BATCH=1 run -0 --separate-stderr agent-invoke --session "$id"
+	assert_equal "$stderr" ""
+	assert_equal "$(jq -c '[.status, .holds.count_tokens, .holds.estimate]' <<<"$output")" '["batch_submitted",1,0]'
+	held=$(jq -r .holds.input_tokens <<<"$output")
+	assert_equal "$(sql "SELECT tokens - 4096, note FROM agent_budget_holds")" "$held|assessment_batch"
+	# held at the full price (the batch's half is what is settled)
+	assert_equal "$(sql "SELECT amount_micros FROM agent_budget_holds")" \
+		"$(price claude-haiku-4-5-20251001 "{\"input_tokens\":$held,\"output_tokens\":4096}")"
+	run -0 count_requests
+	assert_equal "$(jq length <<<"$output")" 1
+}
