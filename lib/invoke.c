@@ -26,6 +26,7 @@ struct cfg {
 	char model[128];
 	long max_tokens, max_iterations, max_attempts;
 	int64_t max_input_tokens;
+	long count_tokens;      /* AGENT_COUNT_TOKENS: holds sized by count_tokens (1) */
 };
 
 static long env_long(const char *name, long def, long min, long max, struct err *e, int *bad)
@@ -56,6 +57,7 @@ static int read_cfg(struct cfg *c, struct err *e)
 	c->max_iterations = env_long("AGENT_MAX_ITERATIONS", 10, 1, 100, e, &bad);
 	c->max_input_tokens = env_long("AGENT_MAX_INPUT_TOKENS", 50000, 1, 100000000, e, &bad);
 	c->max_attempts = env_long("AGENT_MAX_ATTEMPTS", 3, 1, 10, e, &bad);
+	c->count_tokens = env_long("AGENT_COUNT_TOKENS", 1, 0, 1, e, &bad);
 	return bad ? EX_PERM : 0;
 }
 
@@ -161,9 +163,78 @@ static jv last_block_cached(jv messages)
 	return messages;
 }
 
+/* 1 when a cache_control object sits on v (an object, borrowed); a 1-hour
+ * TTL sets *ttl_1h. */
+static int marked(jv v, int *ttl_1h)
+{
+	jv cc;
+	int k;
+
+	if (jv_get_kind(v) != JV_KIND_OBJECT)
+		return 0;
+	cc = jv_object_get(jv_copy(v), jv_string("cache_control"));
+	k = jv_get_kind(cc) == JV_KIND_OBJECT;
+	if (k) {
+		char *ttl = json_string(cc, "ttl");
+
+		if (ttl && !strcmp(ttl, "1h"))
+			*ttl_1h = 1;
+		free(ttl);
+	}
+	jv_free(cc);
+	return k;
+}
+
+static int marked_any(jv list, int *ttl_1h)
+{
+	int n = jv_get_kind(list) == JV_KIND_ARRAY ? jv_array_length(jv_copy(list)) : 0, k = 0;
+
+	for (int i = 0; i < n; i++) {
+		jv x = jv_array_get(jv_copy(list), i);
+
+		k |= marked(x, ttl_1h);
+		jv_free(x);
+	}
+	return k;
+}
+
+/* 1 when the request (borrowed) marks a cache breakpoint anywhere (tools,
+ * system, a message's blocks, or top-level automatic caching).  The hold
+ * then takes the whole counted prompt at the cache-write rate: splitting
+ * it at a breakpoint short of the end would take a second count, and this
+ * module's requests put their last breakpoint on the prompt's last block
+ * (last_block_cached), where the prefix is the whole prompt. */
+static int cache_marked(jv body, int *ttl_1h)
+{
+	jv msgs = json_get(jv_copy(body), "messages");
+	int k;
+
+	*ttl_1h = 0;
+	k = marked(body, ttl_1h);
+	{
+		jv t = json_get(jv_copy(body), "tools"), sy = json_get(jv_copy(body), "system");
+
+		k |= marked_any(t, ttl_1h);
+		k |= marked_any(sy, ttl_1h);
+		jv_free(t);
+		jv_free(sy);
+	}
+	for (int i = 0; jv_get_kind(msgs) == JV_KIND_ARRAY && i < jv_array_length(jv_copy(msgs)); i++) {
+		jv c = json_get(jv_array_get(jv_copy(msgs), i), "content");
+
+		k |= marked_any(c, ttl_1h);
+		jv_free(c);
+	}
+	jv_free(msgs);
+	return k;
+}
+
 /* Totals over the invocation */
 struct totals {
 	int64_t input, output, cache_write, cache_read, cost, calls, tool_calls, tool_errors;
+	/* the holds: sized by count_tokens or by today's estimate, their input
+	 * tokens, and the time count_tokens took */
+	int64_t holds_counted, holds_estimated, held_input, count_us;
 };
 
 static void sleep_s(double s)
@@ -334,18 +405,72 @@ static int record_call(struct run *r, int64_t hold_id, int64_t held, struct anth
 	return 0;
 }
 
-/* One API call with its retries; each attempt held and settled on its own. */
-static int call_api(struct run *r, jv body, jv *message, int64_t *inv_id, struct err *e)
+/*
+ * The hold of a request (borrowed), the same for each of its attempts:
+ * from count_tokens (one bounded try; any failure leaves today's estimate,
+ * and the call goes on), else the bytes of the request, each at the
+ * dearest input-side rate.  *input is the input tokens it is sized by
+ * (counted, or the bytes); *counted says which; a failed count's reason
+ * goes to why (empty otherwise).
+ */
+static int64_t hold_size(struct run *r, jv body, int64_t *input, int *counted, char *why, size_t n)
 {
 	char *text = json_dump(jv_copy(body));
 	int64_t upper = text ? (int64_t)strlen(text) : 0;  /* a token is at least a byte */
-	int rc = EX_TEMP;
+	int64_t tokens = 0;
+	int ttl_1h = 0;
 
 	free(text);
+	why[0] = 0;
+	*counted = 0;
+	if (r->cfg.count_tokens) {
+		struct err ce = ERR_INIT;
+		int64_t c0 = clock_mono_us();
+
+		if (anthropic_count_tokens(&r->api, body, ANTHROPIC_COUNT_TIMEOUT_MS, &tokens, &ce) == 0)
+			*counted = 1;
+		else
+			snprintf(why, n, "%s", ce.msg);
+		r->t.count_us += clock_mono_us() - c0;
+	}
+	if (*counted) {
+		struct model_limits lim;
+		int cached = cache_marked(body, &ttl_1h);
+
+		/* a prompt shorter than the model's minimum cacheable prefix
+		 * writes nothing and is billed at the input rate (reference (h));
+		 * a model share/models.json does not list may cache any prefix */
+		models_limits(r->cfg.model, &lim);
+		if (lim.known && tokens < lim.min_cache_tokens)
+			cached = 0;
+		*input = tokens;
+		return pricing_hold_counted(&r->price, tokens, cached ? tokens : 0, r->cfg.max_tokens, ttl_1h);
+	}
+	*input = upper;
+	return pricing_worst_case(&r->price, upper, r->cfg.max_tokens, 0);
+}
+
+/* Counts a hold of `input` tokens sized by count_tokens or not. */
+static void hold_tally(struct run *r, int counted, int64_t input)
+{
+	if (counted)
+		r->t.holds_counted++;
+	else
+		r->t.holds_estimated++;
+	r->t.held_input += input;
+}
+
+/* One API call with its retries; each attempt held and settled on its own. */
+static int call_api(struct run *r, jv body, jv *message, int64_t *inv_id, struct err *e)
+{
+	char count_err[300];
+	int64_t upper = 0;
+	int counted = 0, rc = EX_TEMP;
+	int64_t worst = hold_size(r, body, &upper, &counted, count_err, sizeof count_err);
+
 	for (long attempt = 1; attempt <= r->cfg.max_attempts; attempt++) {
 		struct budget_cfg bc;
 		struct anthropic_call call;
-		int64_t worst = pricing_worst_case(&r->price, upper, r->cfg.max_tokens, 0);
 		int64_t hold_id = 0, t0, cost = 0, now;
 		char errmsg[512] = "";
 		jv hold;
@@ -370,7 +495,15 @@ static int call_api(struct run *r, jv body, jv *message, int64_t *inv_id, struct
 			jv m = event_meta(r);
 
 			turn_of(r, turn, sizeof turn);
+			if (attempt == 1 && count_err[0]) {
+				jv f = event_meta(r);
+
+				trace_event_turn("count_tokens.failed", r->session_id, turn,
+						 json_set(f, "error", jv_string(count_err)));
+			}
 			m = json_set(m, "amount_usd", pricing_usd(worst));
+			m = json_set(m, "basis", jv_string(counted ? "count_tokens" : "estimate"));
+			m = json_set(m, "input_tokens", jv_number((double)upper));
 			if (rc == 0) {
 				int64_t id = 0;
 
@@ -394,6 +527,7 @@ static int call_api(struct run *r, jv body, jv *message, int64_t *inv_id, struct
 		}
 		json_int(hold, "id", &hold_id);
 		jv_free(hold);
+		hold_tally(r, counted, upper);
 		if (r->session_id && !r->attempts_counted) {
 			/* from here a crash leaves a trace the next tick's recovery can count */
 			if (store_query(r->s, "session_invoke_started",
@@ -810,12 +944,13 @@ static int assess_batch(struct run *r, struct backend *b, jv body, jv sess, cons
 	if ((*rc = budget_config(&bc, r->agent, e)))
 		goto out;
 	if (!bid) {
-		char *t = json_dump(jv_copy(body)), cid[64];
-		int64_t upper = t ? (int64_t)strlen(t) : 0;
-		int64_t worst = pricing_worst_case(&r->price, upper, r->cfg.max_tokens, 0);
+		char cid[64], why[300];
+		int64_t upper = 0;
+		int counted = 0;
+		/* at the full price: the batch's half is settled, not held */
+		int64_t worst = hold_size(r, body, &upper, &counted, why, sizeof why);
 		jv hold, req;
 
-		free(t);
 		*rc = budget_hold(r->s, &bc, worst, upper + r->cfg.max_tokens, 25 * 3600, "assessment_batch",
 				  &hold, e);
 		if (*rc) {
@@ -824,6 +959,7 @@ static int assess_batch(struct run *r, struct backend *b, jv body, jv sess, cons
 		}
 		json_int(hold, "id", &hold_id);
 		jv_free(hold);
+		hold_tally(r, counted, upper);
 		snprintf(cid, sizeof cid, "session-%lld", (long long)r->session_id);
 		req = json_set(json_set(jv_object(), "custom_id", jv_string(cid)), "params", jv_copy(body));
 		*rc = anthropic_exchange(&r->api, "POST", "/v1/messages/batches",
@@ -1241,6 +1377,15 @@ out:
 		sum = json_set(sum, "tool_calls", jv_number((double)r.t.tool_calls));
 		sum = json_set(sum, "tool_errors", jv_number((double)r.t.tool_errors));
 		sum = json_set(sum, "usage", usage);
+		{
+			jv h = jv_object();
+
+			h = json_set(h, "count_tokens", jv_number((double)r.t.holds_counted));
+			h = json_set(h, "estimate", jv_number((double)r.t.holds_estimated));
+			h = json_set(h, "input_tokens", jv_number((double)r.t.held_input));
+			h = json_set(h, "count_ms", jv_number((double)r.t.count_us / 1000.0));
+			sum = json_set(sum, "holds", h);
+		}
 		sum = json_set(sum, "cost_usd", pricing_usd(r.t.cost));
 		sum = json_set(sum, "stop_reason", json_str_or_null(stop));
 		sum = json_set(sum, "status", jv_string(rc == EX_NO ? "budget_exhausted" : status));

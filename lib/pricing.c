@@ -322,6 +322,31 @@ int64_t pricing_worst_case(const struct pricing_model *m, int64_t input_upper,
 	return (int64_t)((pico + 999999) / 1000000);
 }
 
+int64_t pricing_hold_counted(const struct pricing_model *m, int64_t counted, int64_t cached,
+			     int64_t max_output, int cache_1h)
+{
+	const struct price *p;
+	int64_t w;
+	__int128 pico;
+
+	if (counted < 0)
+		counted = 0;
+	if (cached < 0)
+		cached = 0;
+	if (cached > counted)
+		cached = counted;
+	if (max_output < 0)
+		max_output = 0;
+	p = m->has_band && counted > m->band_above ? &m->band : &m->base;
+	/* a write never costs less than plain input, whatever the table says */
+	w = cache_1h ? p->cache_1h : p->cache_5m;
+	if (w < p->input)
+		w = p->input;
+	pico = (__int128)cached * w + (__int128)(counted - cached) * p->input +
+	       (__int128)max_output * p->output;
+	return (int64_t)((pico + 999999) / 1000000);
+}
+
 int pricing_parse_usd(const char *s, int64_t *micros)
 {
 	int64_t whole = 0, frac = 0;

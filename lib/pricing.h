@@ -63,6 +63,17 @@ jv pricing_cost_json(const struct pricing_model *m, const struct usage *u,
 int64_t pricing_worst_case(const struct pricing_model *m, int64_t input_upper,
 			   int64_t max_output, int cache_1h);
 
+/* The hold of one call whose prompt was counted (count_tokens): of the
+ * `counted` input tokens, the first `cached` (the prompt up to the
+ * request's last cache_control breakpoint, which the first call writes) at
+ * the cache-write rate (1 h when cache_1h, else 5 min) and the rest at the
+ * input rate, plus `max_output` output tokens; all at the band rates when
+ * `counted` is in the band.  cached is clamped to 0..counted.  Never below
+ * what the call can be billed when the count is right: reads cost less
+ * than input, and nothing past the breakpoint is written. */
+int64_t pricing_hold_counted(const struct pricing_model *m, int64_t counted, int64_t cached,
+			     int64_t max_output, int cache_1h);
+
 /* Micro-dollars to a JSON number of dollars (exact to 6 places). */
 jv pricing_usd(int64_t micros);
 

@@ -24,9 +24,16 @@ static const char *const message_fields[] = {
 	"tool_choice", "tools", NULL,
 };
 
+/* What count_tokens takes: the create params without max_tokens, stream,
+ * metadata, service_tier, stop_sequences, container, inference_geo and
+ * diagnostics (the API reference's "Count tokens in a Message",
+ * platform.claude.com/docs/en/api/php/messages/count_tokens: messages,
+ * model, cache_control, output_config, speed, system, thinking,
+ * tool_choice, tools; context_management and mcp_servers from the beta
+ * page).  Anything else is a 400 "Extra inputs are not permitted". */
 static const char *const count_fields[] = {
 	"model", "messages", "cache_control", "context_management", "mcp_servers",
-	"output_config", "system", "thinking", "tool_choice", "tools", NULL,
+	"output_config", "speed", "system", "thinking", "tool_choice", "tools", NULL,
 };
 
 static const char *const sampling[] = { "temperature", "top_p", "top_k", NULL };

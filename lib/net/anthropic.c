@@ -527,6 +527,96 @@ out:
 	return rc;
 }
 
+/* What count_tokens takes of a Messages request (the API reference's
+ * "Count tokens in a Message", platform.claude.com/docs/en/api/messages/
+ * count_tokens: the create params without max_tokens, stream, metadata,
+ * service_tier, stop_sequences, container, inference_geo, diagnostics). */
+static const char *const count_fields[] = {
+	"model", "messages", "system", "tools", "tool_choice", "thinking", "cache_control",
+	"output_config", "speed", "context_management", "mcp_servers", NULL,
+};
+
+int anthropic_count_tokens(struct anthropic *a, jv body, long timeout_ms, int64_t *tokens,
+			   struct err *e)
+{
+	jv req = jv_object(), parsed;
+	struct err pe = ERR_INIT;
+	char *text = NULL, *et = NULL;
+	long status = 0;
+	int rc;
+	double n;
+
+	*tokens = 0;
+	if (jv_get_kind(body) != JV_KIND_OBJECT)
+		return err_set(e, EX_TEMP, "count_tokens: the request is not an object");
+	for (int i = 0; count_fields[i]; i++) {
+		jv v = jv_object_get(jv_copy(body), jv_string(count_fields[i]));
+
+		if (jv_is_valid(v))
+			req = jv_object_set(req, jv_string(count_fields[i]), v);
+		else
+			jv_free(v);
+	}
+	{
+		char url[700], ver[64];
+		const char *headers[5];
+		struct http_req hr = { 0 };
+		struct http_resp r = HTTP_RESP_INIT;
+		char *b = json_dump(req);
+
+		if (!b)
+			return err_set(e, EX_TEMP, "count_tokens: out of memory");
+		snprintf(url, sizeof url, "%s/v1/messages/count_tokens", a->base);
+		snprintf(ver, sizeof ver, "anthropic-version: %s", a->version);
+		headers[0] = a->auth;
+		headers[1] = ver;
+		headers[2] = "content-type: application/json";
+		headers[3] = "accept: application/json";
+		headers[4] = NULL;
+		hr.method = "POST";
+		hr.url = url;
+		hr.headers = headers;
+		hr.body = b;
+		hr.body_len = strlen(b);
+		hr.timeout_ms = timeout_ms > 0 ? timeout_ms : ANTHROPIC_COUNT_TIMEOUT_MS;
+		hr.connect_timeout_ms = hr.timeout_ms;
+		hr.max_response = 1u << 20;
+		rc = http_do(&hr, &r, e);
+		free(b);
+		if (rc) {
+			http_resp_release(&r);
+			err_wrap(e, "count_tokens");
+			e->code = EX_TEMP;
+			return EX_TEMP;
+		}
+		status = r.status;
+		text = r.body;
+		r.body = NULL;
+		http_resp_release(&r);
+	}
+	rc = json_parse(text ? text : "", text ? strlen(text) : 0, &parsed, &pe);
+	free(text);
+	if (status < 200 || status >= 300) {
+		if (rc == 0) {
+			et = json_string(parsed, "error.type");
+			jv_free(parsed);
+		}
+		rc = err_set(e, EX_TEMP, "count_tokens: HTTP %ld %s", status, et ? et : "error");
+		free(et);
+		return rc;
+	}
+	if (rc)
+		return err_set(e, EX_TEMP, "count_tokens: malformed answer: %s", pe.msg);
+	if (jv_get_kind(parsed) != JV_KIND_OBJECT || !json_number(parsed, "input_tokens", &n) ||
+	    n < 0 || n > 1e12 || n != (double)(int64_t)n) {
+		jv_free(parsed);
+		return err_set(e, EX_TEMP, "count_tokens: malformed answer: no input_tokens count");
+	}
+	jv_free(parsed);
+	*tokens = (int64_t)n;
+	return 0;
+}
+
 int anthropic_exchange(struct anthropic *a, const char *method, const char *path, jv body,
 		       long *status, char **text, struct err *e)
 {

@@ -2,6 +2,7 @@
 #ifndef ANTHROPIC_H
 #define ANTHROPIC_H
 
+#include <stdint.h>
 #include <jv.h>
 
 #include "base/err.h"
@@ -47,6 +48,22 @@ struct anthropic_call {
 int anthropic_send(struct anthropic *a, jv body, int max_tokens,
 		   struct anthropic_call *call, struct err *e);
 void anthropic_call_release(struct anthropic_call *call);
+
+/* The bound on one count_tokens exchange, connection included. */
+#define ANTHROPIC_COUNT_TIMEOUT_MS 2000
+
+/*
+ * POST /v1/messages/count_tokens for the request `body` (borrowed): the
+ * same body with only the fields that route takes (model, messages,
+ * system, tools, tool_choice, thinking, cache_control, output_config,
+ * speed, context_management, mcp_servers; max_tokens, stream, metadata and
+ * the rest are left out).  One attempt, bounded by timeout_ms in all.
+ * 0 with *tokens from {"input_tokens": N}; EX_TEMP for anything else (an
+ * HTTP error, with its status and error type in e; a timeout or dropped
+ * connection; an answer that is not such an object).
+ */
+int anthropic_count_tokens(struct anthropic *a, jv body, long timeout_ms, int64_t *tokens,
+			   struct err *e);
 
 /*
  * One exchange with another route of the API (the Message Batches routes):

@@ -474,6 +474,57 @@ static void worst_case(void **state)
 	}
 }
 
+static void hold_counted(void **state)
+{
+	struct pricing_model m;
+
+	find("claude-opus-4-5", &m);
+	/* 10000 counted, all before the breakpoint: $6.25 write; 4096 out at $25 */
+	assert_int_equal(pricing_hold_counted(&m, 10000, 10000, 4096, 0), 62500 + 102400);
+	/* no breakpoint: the plain input rate, $5 */
+	assert_int_equal(pricing_hold_counted(&m, 10000, 0, 4096, 0), 50000 + 102400);
+	/* a split: 6000 written, 4000 plain; a 1-hour write at $10 */
+	assert_int_equal(pricing_hold_counted(&m, 10000, 6000, 0, 0), 37500 + 20000);
+	assert_int_equal(pricing_hold_counted(&m, 10000, 6000, 0, 1), 60000 + 20000);
+	/* cached is clamped to the count, negatives to 0; rounds up */
+	assert_int_equal(pricing_hold_counted(&m, 100, 500, 0, 0), 625);
+	assert_int_equal(pricing_hold_counted(&m, -5, -5, -5, 0), 0);
+	assert_int_equal(pricing_hold_counted(&m, 1, 0, 0, 0), 5);
+	/* never above today's estimate for the same tokens */
+	assert_true(pricing_hold_counted(&m, 10000, 10000, 4096, 0) <= pricing_worst_case(&m, 10000, 4096, 0));
+	/* Haiku 5.5: the band by the counted prompt, output included */
+	find("claude-haiku-5-5", &m);
+	assert_int_equal(pricing_hold_counted(&m, 100000, 0, 4096, 0), 10000 + 2048);
+	assert_int_equal(pricing_hold_counted(&m, 100001, 0, 4096, 0), 50001 + 10240);
+
+	/* never below the cost of a call whose billed prompt is the count and
+	 * whose writes stay within the cached part */
+	srand(11);
+	for (int i = 0; i < 2000; i++) {
+		static const char *const models[] = { "claude-haiku-5-5", "claude-sonnet-4-5",
+						      "claude-opus-4-5", "claude-haiku-4-5" };
+		int64_t counted = 1 + rand() % 300000, cached = rand() % (counted + 1);
+		int64_t out_max = 1 + rand() % 8192, w, rd;
+		int ttl1h = i % 2;
+		struct usage u = { 0 };
+		struct cost c;
+
+		find(models[i % 4], &m);
+		w = rand() % (cached + 1);
+		rd = rand() % (cached - w + 1);
+		u.cache_1h = ttl1h ? w : 0;
+		u.cache_5m = ttl1h ? 0 : w;
+		u.cache_read = rd;
+		u.input = counted - w - rd;
+		u.output = rand() % (out_max + 1);
+		pricing_cost(&m, &u, 0, &c);
+		if (c.micros > pricing_hold_counted(&m, counted, cached, out_max, ttl1h))
+			fail_msg("%s: cost %lld over the counted hold %lld", models[i % 4],
+				 (long long)c.micros,
+				 (long long)pricing_hold_counted(&m, counted, cached, out_max, ttl1h));
+	}
+}
+
 static void parse_usd(void **state)
 {
 	static const struct { const char *s; int64_t micros; } good[] = {
@@ -594,6 +645,7 @@ int main(void)
 		cmocka_unit_test_setup(rounds_up, clean),
 		cmocka_unit_test_setup(huge_usage, clean),
 		cmocka_unit_test_setup(worst_case, clean),
+		cmocka_unit_test_setup(hold_counted, clean),
 		cmocka_unit_test(parse_usd),
 		cmocka_unit_test(usd_numbers),
 		cmocka_unit_test_setup_teardown(load_errors, dir_setup, dir_teardown),
