@@ -15,11 +15,11 @@ setup() {
 }
 teardown() { drop_store; }
 
-@test "alerts: promtool check rules is clean; the fourteen alerts, critical and warning" {
+@test "alerts: promtool check rules is clean; the fifteen alerts, critical and warning" {
 	run -0 --separate-stderr promtool check rules "$RULES"
-	assert_line "  SUCCESS: 14 rules found"
+	assert_line "  SUCCESS: 15 rules found"
 	run -0 --separate-stderr bash -c "grep -E '^ +- alert: ' '$RULES' | awk '{print \$3}' | tr '\n' ' '"
-	assert_equal "$output" "AgentNoActivity AgentBudgetExhausted AgentBackendDown AgentCircuitBreakerOpen AgentHighFailureRate AgentBudgetWarning AgentNotificationsFailing AgentToolErrorRate AgentCycleTooLong AgentGateFailureRate AgentMetricsStale AgentTextfileStale AgentDeliveryFailing AgentTicksFailing "
+	assert_equal "$output" "AgentNoActivity AgentBudgetExhausted AgentBackendDown AgentCircuitBreakerOpen AgentHighFailureRate AgentBudgetWarning AgentNotificationsFailing AgentToolErrorRate AgentCycleTooLong AgentGateFailureRate AgentMetricsStale AgentTextfileStale AgentDeliveryFailing AgentTicksFailing AgentSpendMismatch "
 	# each alert names its runbook section, which exists
 	local a bad=
 	for a in $output; do
