@@ -340,7 +340,9 @@ static jv row_json(const struct row *r, double tol, int total, int *over)
 	int64_t api_micros = (r->a_pico + (r->a_pico >= 0 ? 500000 : -500000)) / 1000000;
 	jv o = jv_object(), l = tokens(r->l_tok);
 
-	*over = fabs(ratio) > tol;
+	/* the ledger rounds each call up to the micro-dollar: a difference
+	 * within that is no difference, however cheap the calls */
+	*over = fabs(ratio) > tol && fabs(diff) > (double)(r->calls ? r->calls : 1) * 1e6;
 	if (!total)
 		o = json_set(o, "model", r->has_model ? jv_string(r->model) : jv_null());
 	o = json_set(o, "ledger_usd", pricing_usd(r->l_micros));

@@ -18,7 +18,8 @@
  *
  * *out (the caller's) is the report of agent-budget(1) reconcile: per model
  * the ledger's and the API's dollars and tokens, the difference in dollars
- * and relative to the ledger (a model the ledger has nothing for is 100 %),
+ * and relative to the ledger (a model the ledger has nothing for is 100 %;
+ * within a micro-dollar a call, the ledger's rounding, is no difference),
  * and whether it is within the tolerance; a total the same way.
  *
  * Returns 0 (the report made, whatever the differences), EX_PERM (no admin
