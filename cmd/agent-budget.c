@@ -4,8 +4,12 @@
 
 #include "budget.h"
 #include "cli.h"
+#include "base/clock.h"
 #include "base/json.h"
+#include "obs/metrics.h"
+#include "obs/prom.h"
 #include "pricing.h"
+#include "reconcile.h"
 #include "stage.h"
 #include "store/store.h"
 #include "tick.h"
@@ -16,14 +20,18 @@ static const char summary[] =
 	"\vCommands: status | check [--estimate USD] | hold --usd X [--ttl S] | "
 	"settle HOLD (--usd X | --api-usage JSON --model M) | price --model M (usage JSON "
 	"on stdin) | history [--days N] | set [--scope S] [--period P] USD (or none) | "
-	"team NAME (or --none).  Scopes: agent (this one), agent:NAME, team:NAME, global; "
-	"periods: day, week (ISO), month; a hold needs room in every cap of its agent.  Without a command it is the pipeline "
+	"team NAME (or --none) | reconcile [--date DAY] (the ledger's "
+	"day per model against Anthropic's Usage & Cost Admin API, key in ANTHROPIC_ADMIN_KEY; "
+	"exit 1 when a model differs by more than 1 %).  Scopes: agent (this one), agent:NAME, "
+	"team:NAME, global; periods: day, week (ISO), month; a hold needs room in every cap of "
+	"its agent.  Without a command it is the pipeline "
 	"stage: a tick with action \"invoke\" is admitted (\"budget\" added) or refused "
 	"(action \"skip\", reason \"budget_exhausted\"); other documents pass through.  "
 	"Limits: AGENT_DAILY_BUDGET_USD (5.00), AGENT_BUDGET_BUFFER_USD (0.10), "
 	"AGENT_DAILY_TOKEN_BUDGET; the day is the UTC day.";
 
-enum { OPT_USAGE = 256, OPT_BATCH, OPT_NOTE, OPT_TOKENS, OPT_SCOPE, OPT_PERIOD, OPT_NONE };
+enum { OPT_USAGE = 256, OPT_BATCH, OPT_NOTE, OPT_TOKENS, OPT_SCOPE, OPT_PERIOD, OPT_NONE, OPT_DATE,
+       OPT_TEXTFILE };
 
 static struct argp_option options[] = {
 	{ "usd", 'u', "USD", 0, "amount in dollars (hold, settle)", 0 },
@@ -38,18 +46,20 @@ static struct argp_option options[] = {
 	{ "scope", OPT_SCOPE, "SCOPE", 0, "agent, agent:NAME, team:NAME or global (set, status; default agent)", 0 },
 	{ "period", OPT_PERIOD, "PERIOD", 0, "day, week or month (set; default day)", 0 },
 	{ "none", OPT_NONE, 0, 0, "team: leave the agent's team", 0 },
+	{ "date", OPT_DATE, "DAY", 0, "the UTC day to reconcile, YYYY-MM-DD (default: yesterday)", 0 },
+	{ "textfile", OPT_TEXTFILE, "PATH", 0, "reconcile: also write the metrics to PATH for node_exporter's textfile collector", 0 },
 	{ 0 }
 };
 
 struct args {
-	const char *verb, *arg, *usage, *model, *note, *scope, *period;
+	const char *verb, *arg, *usage, *model, *note, *scope, *period, *date, *textfile;
 	int64_t usd, estimate, tokens;
 	int has_usd, has_estimate, batch, none;
 	long long ttl, days;
 };
 
 static const char *const verbs[] = { "status", "check", "hold", "settle", "price",
-				     "history", "set", "team", NULL };
+				     "history", "set", "team", "reconcile", NULL };
 
 static int64_t usd_arg(struct argp_state *st, const char *opt, const char *arg)
 {
@@ -82,6 +92,15 @@ static error_t parse(int key, char *arg, struct argp_state *st)
 		a->period = arg;
 		break;
 	case OPT_NONE: a->none = 1; break;
+	case OPT_DATE: {
+		int64_t d;
+
+		if (clock_parse_day(arg, &d) < 0)
+			argp_error(st, "--date: not a day (YYYY-MM-DD): '%.40s'", arg);
+		a->date = arg;
+		break;
+	}
+	case OPT_TEXTFILE: a->textfile = arg; break;
 	case ARGP_KEY_ARG:
 		if (!a->verb) {
 			int ok = 0;
@@ -118,6 +137,8 @@ static error_t parse(int key, char *arg, struct argp_state *st)
 			argp_error(st, "--period goes with set");
 		if (a->scope && strcmp(a->verb, "set") && strcmp(a->verb, "status"))
 			argp_error(st, "--scope goes with set or status");
+		if ((a->date || a->textfile) && strcmp(a->verb, "reconcile"))
+			argp_error(st, "--date and --textfile go with reconcile");
 		break;
 	default:
 		return ARGP_ERR_UNKNOWN;
@@ -277,6 +298,61 @@ static void print_history(jv v)
 	}
 }
 
+static void recon_line(jv r, const char *name)
+{
+	double l = 0, x = 0, d = 0, pct = 0;
+	int64_t t[8] = { 0 };
+	int ok = 1;
+	char ls[32], xs[32], ds[32], ps[24];
+
+	json_number(r, "ledger_usd", &l);
+	json_number(r, "api_usd", &x);
+	json_number(r, "difference_usd", &d);
+	json_number(r, "difference_pct", &pct);
+	json_bool(r, "within_tolerance", &ok);
+	json_int(r, "ledger.input_tokens", &t[0]);
+	json_int(r, "ledger.output_tokens", &t[1]);
+	json_int(r, "ledger.cache_read_tokens", &t[2]);
+	json_int(r, "ledger.cache_write_tokens", &t[3]);
+	json_int(r, "api.input_tokens", &t[4]);
+	json_int(r, "api.output_tokens", &t[5]);
+	json_int(r, "api.cache_read_tokens", &t[6]);
+	json_int(r, "api.cache_write_tokens", &t[7]);
+	snprintf(ls, sizeof ls, "$%.6f", l);
+	snprintf(xs, sizeof xs, "$%.6f", x);
+	snprintf(ds, sizeof ds, "%s$%.6f", d < 0 ? "-" : "+", d < 0 ? -d : d);
+	snprintf(ps, sizeof ps, "%+.2f%%", pct);
+	printf("%-28.28s %11s %11s %12s %8s %s\n", name, ls, xs, ds, ps, ok ? "ok" : "OVER");
+	printf("%-28s ledger in %lld out %lld cache read %lld write %lld\n", "", (long long)t[0],
+	       (long long)t[1], (long long)t[2], (long long)t[3]);
+	printf("%-28s api    in %lld out %lld cache read %lld write %lld\n", "", (long long)t[4],
+	       (long long)t[5], (long long)t[6], (long long)t[7]);
+}
+
+/* reconcile on a terminal: one block per model, then the total */
+static void print_reconcile(jv v)
+{
+	char *day = json_string(v, "day");
+	jv models = json_get(jv_copy(v), "models"), total = json_get(jv_copy(v), "total");
+	double tol = 1;
+
+	json_number(v, "tolerance_pct", &tol);
+	printf("Reconciliation of %s (UTC), tolerance %g%%\n", day ? day : "?", tol);
+	printf("%-28s %11s %11s %12s %8s\n", "model", "ledger", "api", "difference", "%");
+	jv_array_foreach(models, i, m) {
+		char *name = json_string(m, "model");
+
+		recon_line(m, name ? name : "(no model)");
+		free(name);
+		jv_free(m);
+		(void)i;
+	}
+	recon_line(total, "total");
+	jv_free(models);
+	jv_free(total);
+	free(day);
+}
+
 static int emit(struct args *a, jv v, void (*human)(jv))
 {
 	if (cli_quiet) {
@@ -424,7 +500,37 @@ int main(int argc, char **argv)
 		store_close(s);
 		return cli_finish(cli_fail(&e));
 	}
-	if (!strcmp(a.verb, "status") && a.scope) {
+	if (!strcmp(a.verb, "reconcile")) {
+		struct reconcile_query q = { .tolerance = 0.01, .now = cfg.now };
+		int ok = 0;
+
+		if (a.date)
+			snprintf(q.day, sizeof q.day, "%s", a.date);
+		else
+			clock_day(cfg.now - 86400, q.day);
+		if ((rc = reconcile_run(s, &q, &out, &e)) == 0) {
+			json_bool(out, "within_tolerance", &ok);
+			if (a.textfile) {
+				struct prom p = PROM_INIT;
+
+				rc = metrics_reconcile(out, &p, &e);
+				if (rc == 0)
+					rc = metrics_write_textfile(a.textfile, prom_text(&p), p.len, &e);
+				prom_release(&p);
+			}
+			if (rc == 0) {
+				rc = emit(&a, out, print_reconcile);
+				if (rc == 0 && !ok) {
+					if (!cli_quiet)
+						cli_warn("reconcile: %s: the ledger and the Admin API differ by "
+							 "more than 1 %% (see \"exceeded\")", q.day);
+					rc = -EX_NO;
+				}
+			} else {
+				jv_free(out);
+			}
+		}
+	} else if (!strcmp(a.verb, "status") && a.scope) {
 		if ((rc = budget_scope_status(s, &cfg, scope, &out, &e)) == 0)
 			rc = emit(&a, out, print_scope);
 	} else if (!strcmp(a.verb, "status")) {

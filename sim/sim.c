@@ -93,6 +93,7 @@ int sim_new(struct sim **out, const struct sim_config *cfg, struct err *e)
 	s->wall0_us = now;
 	s->mono0_us = sim_mono_us();
 	s->log = jv_array();
+	s->prices = jv_null();
 	pthread_mutex_init(&s->mu, NULL);
 	*out = s;
 	return 0;
@@ -143,6 +144,7 @@ void sim_free(struct sim *s)
 		jv_free(s->batches[i].results);
 	s->nbatches = 0;
 	jv_free(s->log);
+	jv_free(s->prices);
 	pthread_mutex_destroy(&s->mu);
 	free(s);
 }

@@ -17,7 +17,8 @@ static const char *const keys[] = {
 	"route", "method", "count", "probability", "status", "retry_after",
 	"should_retry", "error_type", "error_code", "message", "latency_ms",
 	"hang", "drop", "malformed", "truncated", "refusal", "category",
-	"stream_error", "fail", "checkpoint", "unavailable_seconds", "tool_use", "pad_bytes", NULL,
+	"stream_error", "fail", "checkpoint", "unavailable_seconds", "tool_use", "pad_bytes",
+	"bill_factor", NULL,
 };
 
 static int in_list(const char *const *list, const char *s)
@@ -188,6 +189,10 @@ static int parse(struct sim *s, jv spec, struct sim_fault *f, struct err *e)
 		return EX_USAGE;
 	if (r)
 		f->pad_bytes = d;
+	if ((r = get_num(spec, "bill_factor", 0.001, 1000, 0, &d, e)) < 0)
+		return EX_USAGE;
+	if (r)
+		f->bill_factor = d;
 	if ((r = get_num(spec, "count", 0, 1e9, 1, &d, e)) < 0)
 		return EX_USAGE;
 	if (r)
@@ -225,11 +230,11 @@ static int parse(struct sim *s, jv spec, struct sim_fault *f, struct err *e)
 	    get_bool(spec, "checkpoint", &f->checkpoint, e) < 0)
 		return EX_USAGE;
 
-	actions = (f->tool_use[0] != 0) + f->hang + f->drop + f->malformed + f->truncated + f->refusal +
+	actions = (f->tool_use[0] != 0) + (f->bill_factor > 0) + f->hang + f->drop + f->malformed + f->truncated + f->refusal +
 		  f->stream_error + f->fail + (f->status >= 0 && f->unavailable_s == 0);
 	if (actions > 1)
 		return err_set(e, EX_USAGE, "fault: at most one of status, hang, drop, malformed, "
-			       "truncated, refusal, stream_error, fail, tool_use");
+			       "truncated, refusal, stream_error, fail, tool_use, bill_factor");
 	if (actions == 0 && f->latency_ms == 0 && f->unavailable_s == 0)
 		return err_set(e, EX_USAGE, "fault: nothing to do (status, latency_ms, hang, drop, "
 			       "malformed, truncated, refusal, stream_error, fail or unavailable_seconds)");
@@ -244,8 +249,9 @@ static int parse(struct sim *s, jv spec, struct sim_fault *f, struct err *e)
 		if (f->fail != op_route || (op_route && (f->latency_ms || f->unavailable_s)))
 			return err_set(e, EX_USAGE, "fault: fail goes with the routes training and "
 				       "backtest, and they take nothing else");
-		if ((f->refusal || f->stream_error) && !msg_route)
-			return err_set(e, EX_USAGE, "fault: refusal and stream_error go with the route messages");
+		if ((f->refusal || f->stream_error || f->bill_factor > 0) && !msg_route)
+			return err_set(e, EX_USAGE, "fault: refusal, stream_error and bill_factor go with "
+				       "the route messages");
 	}
 	if (f->checkpoint && !f->fail)
 		return err_set(e, EX_USAGE, "fault: checkpoint goes with fail");
@@ -292,6 +298,8 @@ static jv fault_json(const struct sim_fault *f)
 	FLAG(hang); FLAG(drop); FLAG(malformed); FLAG(truncated); FLAG(refusal);
 	FLAG(stream_error); FLAG(fail); FLAG(checkpoint);
 #undef FLAG
+	if (f->bill_factor > 0)
+		v = json_set(v, "bill_factor", jv_number(f->bill_factor));
 	if (f->tool_use[0]) {
 		jv tu;
 		struct err pe = ERR_INIT;
@@ -335,7 +343,7 @@ static int stage_of(const struct sim_fault *f)
 {
 	if (f->fail)
 		return SIM_STAGE_OP;
-	if (f->refusal || f->stream_error || f->tool_use[0])
+	if (f->refusal || f->stream_error || f->tool_use[0] || f->bill_factor > 0)
 		return SIM_STAGE_POST;
 	return SIM_STAGE_PRE;
 }
@@ -367,7 +375,8 @@ void sim_fault_take(struct sim *s, enum sim_stage stage, const char *path,
 			if (fire) {
 				int acts = f->unavailable_s > 0 || f->latency_ms == 0 ||
 					   f->status >= 0 || f->hang || f->drop || f->malformed ||
-					   f->truncated || f->refusal || f->stream_error || f->fail;
+					   f->truncated || f->refusal || f->stream_error || f->fail ||
+					   f->bill_factor > 0;
 
 				if (acts && hit->action)
 					goto next;  /* one action per request; the next may take it */

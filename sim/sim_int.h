@@ -71,6 +71,7 @@ struct sim_fault {
 	char error_code[64];
 	char message[256];
 	char category[32];
+	double bill_factor;    /* > 0: the call is billed at this many times its tokens */
 	char tool_use[4096];   /* {"name","input"} the scripted reply calls, as JSON text */
 	double pad_bytes;      /* with tool_use: a "padding" string of this size in its input */
 };
@@ -82,6 +83,18 @@ struct sim_cache_ent {
 };
 
 #define SIM_MAX_BATCHES 256
+#define SIM_MAX_BILLS 512
+#define SIM_TOK_N 5   /* uncached input, output, cache read, cache write 5m, 1h */
+
+/* What the Messages API billed one model on one UTC day (sim_admin.c). */
+struct sim_bill {
+	char day[11];
+	char model[96];
+	int64_t tok[SIM_TOK_N];
+	int64_t pico[SIM_TOK_N];  /* pico-dollars per class */
+	int64_t calls;
+	int priced;               /* the model has a price */
+};
 
 /* A Message Batch: its results are made when it is created and shown when
  * it ends (sim_model.c). */
@@ -117,6 +130,9 @@ struct sim {
 	jv log;                 /* recorded requests, oldest first */
 	struct sim_batch batches[SIM_MAX_BATCHES];
 	int nbatches;
+	struct sim_bill bills[SIM_MAX_BILLS];
+	int nbills;
+	jv prices;              /* pricing.json's models, read on first use */
 	int agent_active;       /* the platform's own research agent (GET /agent/status) */
 	char agent_phase[32];
 	char agent_op[40];
@@ -226,6 +242,12 @@ void sim_model_error(struct sim *s, struct sim_reply *rp, int status, const char
 /* sim_agent.c: the scripted agent.  Borrows req (a validated request);
  * returns the content blocks of the next assistant turn and sets *stop. */
 jv sim_agent_turn(struct sim *s, jv req, const char **stop);
+
+/* sim_admin.c: the Usage & Cost Admin API (mu held).  bill records a call's
+ * tokens (tok in SIM_TOK_N order) times factor for its model and UTC day. */
+void sim_admin_bill(struct sim *s, const char *model, const int64_t tok[SIM_TOK_N], double factor);
+int sim_admin_auth(struct sim *s, const struct sim_req *rq, struct sim_reply *rp);
+void sim_admin_handle(struct sim *s, const struct sim_req *rq, struct sim_reply *rp);
 
 /* sim_http.c: the server. */
 int sim_http_start(struct sim *s, struct err *e);

@@ -932,6 +932,17 @@ static void messages(struct sim *s, const struct sim_req *rq, struct sim_reply *
 	if (u.output > (long)max_tokens && jv_array_length(jv_copy(content)) > 0 &&
 	    !(hit.action && hit.f.tool_use[0]))
 		content = clip(content, (long)max_tokens, &stop, &u.output);
+	{
+		/* what the Admin API will report (a bill_factor fault bills it otherwise) */
+		const int64_t tok[SIM_TOK_N] = { u.input, u.output, u.read, u.write5m, u.write1h };
+		jv m = member(req, "model");
+
+		sim_admin_bill(s, jv_get_kind(m) == JV_KIND_STRING ? jv_string_value(m) : NULL, tok,
+			       hit.action && hit.f.bill_factor > 0 ? hit.f.bill_factor : 1);
+		jv_free(m);
+		if (hit.action && hit.f.bill_factor > 0)
+			snprintf(rp->note, sizeof rp->note, "bill_factor");
+	}
 	sim_make_id(s, "msg_01", 22, id, sizeof id);
 	msg = json_set(msg, "id", jv_string(id));
 	msg = json_set(msg, "type", jv_string("message"));
@@ -1212,6 +1223,13 @@ void sim_model_handle(struct sim *s, const struct sim_req *rq, struct sim_reply 
 	int batches = strcmp(p, "/v1/messages/batches") == 0 || strncmp(p, "/v1/messages/batches/", 21) == 0;
 	char rid[40];
 
+	if (strncmp(p, "/v1/organizations/", 18) == 0) {
+		if (!sim_admin_auth(s, rq, rp) || !version_ok(s, rq, rp))
+			return;
+		ids(s, rp, rid, sizeof rid);
+		sim_admin_handle(s, rq, rp);
+		return;
+	}
 	if (batches) {
 		if (!auth_ok(s, rq, rp) || !(ver = version_ok(s, rq, rp)))
 			return;

@@ -111,7 +111,7 @@ EOF
 	# the alert rules are loaded and evaluated
 	run -0 curl -sf --max-time 5 "$PROM_URL/api/v1/rules"
 	assert_equal "$(jq -r '[.data.groups[].rules[] | .health] | unique | join(" ")' <<<"$output")" ok
-	assert_equal "$(jq '[.data.groups[].rules[]] | length' <<<"$output")" 18
+	assert_equal "$(jq '[.data.groups[].rules[]] | length' <<<"$output")" 19
 	# every panel's every query, as Grafana would send it
 	local expr agent ns bad= count=0
 	for ns in agent lab; do

@@ -2,9 +2,11 @@
 # The shipped monitoring assets: the alert rules (promtool check rules, and
 # promtool test rules: every alert fires and stays quiet when it should), the
 # Grafana dashboard (its variables, rows and data sources), and the metric
-# names both use, which agent-metrics-agg must render.
+# names both use, which agent-metrics-agg must render (or, for the
+# reconciliation's, agent-budget reconcile --textfile).
 
 load helpers/common
+load helpers/sim
 
 DASH="$ROOT/share/grafana/agent.json"
 RULES="$ROOT/share/alerts/agent.rules.yml"
@@ -15,11 +17,11 @@ setup() {
 }
 teardown() { drop_store; }
 
-@test "alerts: promtool check rules is clean; the fourteen alerts, critical and warning" {
+@test "alerts: promtool check rules is clean; the fifteen alerts, critical and warning" {
 	run -0 --separate-stderr promtool check rules "$RULES"
-	assert_line "  SUCCESS: 14 rules found"
+	assert_line "  SUCCESS: 15 rules found"
 	run -0 --separate-stderr bash -c "grep -E '^ +- alert: ' '$RULES' | awk '{print \$3}' | tr '\n' ' '"
-	assert_equal "$output" "AgentNoActivity AgentBudgetExhausted AgentBackendDown AgentCircuitBreakerOpen AgentHighFailureRate AgentBudgetWarning AgentNotificationsFailing AgentToolErrorRate AgentCycleTooLong AgentGateFailureRate AgentMetricsStale AgentTextfileStale AgentDeliveryFailing AgentTicksFailing "
+	assert_equal "$output" "AgentNoActivity AgentBudgetExhausted AgentBackendDown AgentCircuitBreakerOpen AgentHighFailureRate AgentBudgetWarning AgentNotificationsFailing AgentToolErrorRate AgentCycleTooLong AgentGateFailureRate AgentMetricsStale AgentTextfileStale AgentDeliveryFailing AgentTicksFailing AgentSpendMismatch "
 	# each alert names its runbook section, which exists
 	local a bad=
 	for a in $output; do
@@ -103,9 +105,15 @@ agent query label_values(${namespace}_cycles_started_total, agent)'
 	assert_equal "$output" ""
 }
 
-@test "dashboard and alerts use only metrics agent-metrics-agg renders" {
+@test "dashboard and alerts use only metrics agent-metrics-agg (or agent-budget reconcile) renders" {
 	local rendered used m bad=
 	rendered=$(agent-metrics-agg --render | sed -n 's/^# TYPE \([^ ]*\) .*/\1/p')
+	# the reconciliation's gauges, from its textfile (agent-sim plays the Admin API)
+	sim_start
+	ANTHROPIC_ADMIN_KEY=sk-ant-admin01-test agent-budget reconcile -q --date 2026-11-24 \
+		--textfile "$BATS_TEST_TMPDIR/reconcile.prom"
+	sim_stop
+	rendered+=$'\n'$(sed -n 's/^# TYPE \([^ ]*\) .*/\1/p' "$BATS_TEST_TMPDIR/reconcile.prom")
 	used=$({ jq -r '.panels[].targets[]?.expr' "$DASH" | sed 's/\${namespace}_/agent_/g'; grep -E '^ +expr:|^ {10}' "$RULES"; } |
 		grep -oE '\b(agent|gen_ai)_[a-z_]+' | grep -vxE 'gen_ai_(request_model|token_type|operation_name|provider_name)' |
 		sed -E 's/_(bucket|sum|count)$//' | sort -u)
@@ -176,7 +184,7 @@ k8s_json() { node "$ROOT/t/k8s/tojson.mjs" "$1"; }
 	assert_equal "$output" "$(cat "$ROOT/share/k8s/prometheusrule.yaml")"
 	k8s_json "$ROOT/share/k8s/prometheusrule.yaml" | jq '.spec' >rules.json
 	run -0 --separate-stderr promtool check rules rules.json
-	assert_line "  SUCCESS: 18 rules found"
+	assert_line "  SUCCESS: 19 rules found"
 	assert_equal "$(jq -r '[.groups[].rules[].alert] | join(" ")' rules.json)" \
 		"$(cat "$ROOT/share/alerts/agent.rules.yml" "$ROOT/share/alerts/events.rules.yml" | grep -E '^ +- alert: ' | awk '{print $3}' | tr '\n' ' ' | sed 's/ $//')"
 }

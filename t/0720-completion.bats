@@ -108,7 +108,9 @@ help_options() {
 
 @test "command words: agent budget, agent-control; none again after one" {
 	run -0 comp "agent budget "
-	assert_output $'check\nhistory\nhold\nprice\nreport\nset\nsettle\nstatus\nteam'
+	assert_output $'check\nhistory\nhold\nprice\nreconcile\nreport\nset\nsettle\nstatus\nteam'
+	run -0 comp "agent budget reconcile --t"
+	assert_output $'--textfile\n--tokens\n--ttl'
 	# agent budget report is agent-cost: its options, the groups, no word again
 	run -0 comp "agent budget rep"
 	assert_output "report"

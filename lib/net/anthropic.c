@@ -19,11 +19,11 @@ static int read_key_file(const char *path, char *buf, size_t n, struct err *e)
 	ssize_t got;
 
 	if (fd < 0)
-		return err_set(e, EX_PERM, "cannot read the API key file '%s': %s", path, strerror(errno));
+		return err_set(e, EX_PERM, "cannot read the key file '%s': %s", path, strerror(errno));
 	got = read(fd, buf, n - 1);
 	close(fd);
 	if (got < 0)
-		return err_set(e, EX_PERM, "cannot read the API key file '%s'", path);
+		return err_set(e, EX_PERM, "cannot read the key file '%s'", path);
 	buf[got] = 0;
 	while (got > 0 && isspace((unsigned char)buf[got - 1]))
 		buf[--got] = 0;
@@ -93,6 +93,62 @@ int anthropic_init(struct anthropic *a, struct err *e)
 		return err_set(e, EX_PERM, "no API key: set ANTHROPIC_API_KEY or ANTHROPIC_API_KEY_FILE "
 			       "(or the systemd credential anthropic_api_key)");
 	}
+	explicit_bzero(key, sizeof key);
+	return 0;
+}
+
+/*
+ * The Usage & Cost Admin API takes an Admin API key (sk-ant-admin...), not
+ * the key that sends messages, in x-api-key with anthropic-version
+ * (platform.claude.com/docs/en/api/admin/usage_report/retrieve_messages, its
+ * curl example; docs.anthropic.com/en/api/usage-cost-api).  Same sources as
+ * the ordinary key: the environment, a file, or the systemd credential.
+ */
+int anthropic_admin_init(struct anthropic *a, struct err *e)
+{
+	const char *k = getenv("ANTHROPIC_ADMIN_KEY"), *kf = getenv("ANTHROPIC_ADMIN_KEY_FILE");
+	const char *cred = getenv("CREDENTIALS_DIRECTORY"), *base = getenv("ANTHROPIC_BASE_URL");
+	const char *ver = getenv("ANTHROPIC_VERSION"), *t = getenv("AGENT_TIMEOUT_SECONDS");
+	char key[1024] = "", path[4200];
+	size_t n;
+
+	memset(a, 0, sizeof *a);
+	snprintf(a->base, sizeof a->base, "%s", base && *base ? base : "https://api.anthropic.com");
+	n = strlen(a->base);
+	while (n && a->base[n - 1] == '/')
+		a->base[--n] = 0;
+	if (strncmp(a->base, "https://", 8) && strncmp(a->base, "http://", 7))
+		return err_set(e, EX_PERM, "ANTHROPIC_BASE_URL must start with https:// or http://");
+	snprintf(a->version, sizeof a->version, "%s", ver && *ver ? ver : "2026-10-21");
+	if (!key_ok(a->version))
+		return err_set(e, EX_PERM, "ANTHROPIC_VERSION is malformed");
+	a->timeout_ms = 60000;
+	if (t && *t) {
+		char *end;
+		double s = strtod(t, &end);
+
+		if (*end || s <= 0 || s > 3600)
+			return err_set(e, EX_PERM, "AGENT_TIMEOUT_SECONDS: not 0 to 3600: '%.20s'", t);
+		a->timeout_ms = (long)(s * 1000);
+	}
+	if (k && *k) {
+		snprintf(key, sizeof key, "%s", k);
+	} else if (kf && *kf) {
+		if (read_key_file(kf, key, sizeof key, e))
+			return e->code;
+	} else if (cred && *cred) {
+		snprintf(path, sizeof path, "%s/anthropic_admin_key", cred);
+		if (access(path, R_OK) == 0 && read_key_file(path, key, sizeof key, e))
+			return e->code;
+	}
+	if (!key[0])
+		return err_set(e, EX_PERM, "no admin key: set ANTHROPIC_ADMIN_KEY or ANTHROPIC_ADMIN_KEY_FILE "
+			       "(or the systemd credential anthropic_admin_key)");
+	if (!key_ok(key)) {
+		explicit_bzero(key, sizeof key);
+		return err_set(e, EX_PERM, "the admin key is malformed (empty, or with spaces or control characters)");
+	}
+	snprintf(a->auth, sizeof a->auth, "x-api-key: %s", key);
 	explicit_bzero(key, sizeof key);
 	return 0;
 }

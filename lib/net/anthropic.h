@@ -27,6 +27,12 @@ struct anthropic {
 int anthropic_init(struct anthropic *a, struct err *e);
 void anthropic_release(struct anthropic *a);  /* wipes the key */
 
+/* The same for the Usage & Cost Admin API: the admin key from
+ * ANTHROPIC_ADMIN_KEY, ANTHROPIC_ADMIN_KEY_FILE, or
+ * $CREDENTIALS_DIRECTORY/anthropic_admin_key (never a Bearer token).
+ * EX_PERM when there is none or it is malformed. */
+int anthropic_admin_init(struct anthropic *a, struct err *e);
+
 /* What one attempt gave. */
 struct anthropic_call {
 	long status;            /* HTTP status, 0 when none arrived */

@@ -84,6 +84,11 @@ struct prom;
 /* AGENT_METRICS_NAMESPACE, else "agent"; EX_PERM when not a name. */
 int metrics_namespace(const char **ns, struct err *e);
 
+/* A reconciliation report (reconcile.h, borrowed) as gauges:
+ * <ns>_budget_reconcile_difference_ratio, _ledger_usd, _api_usd {model},
+ * _timestamp_seconds {day}, _day_timestamp_seconds, appended to p. */
+int metrics_reconcile(jv report, struct prom *p, struct err *e);
+
 /* SQLite: folds the rows pending since the last fold into the rollups, in
  * the caller's transaction or in one of its own.  PostgreSQL's triggers keep
  * its rollups current: nothing to do. */
