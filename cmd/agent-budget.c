@@ -151,9 +151,11 @@ static struct argp argp = { options, parse, "[COMMAND [ARG]]", summary, 0, 0, 0 
 static void usd_line(const char *label, jv v, const char *key)
 {
 	double d = 0;
+	char buf[40];
 
 	json_number(v, key, &d);
-	printf("  %-18s $%.4f\n", label, d);
+	pricing_format_usd(pricing_micros(d), buf, sizeof buf);
+	printf("  %-18s %s\n", label, buf);
 }
 
 static void print_caps(jv caps, int skip_day);
@@ -177,7 +179,12 @@ static void print_status(jv v)
 	       limit > 0 ? 100 * (spent + held) / limit : 100.0);
 	usd_line("spent", v, "spent_usd");
 	usd_line("held", v, "held_usd");
-	printf("  %-18s %s$%.4f%s\n", "available", hue, avail, color ? "\033[0m" : "");
+	{
+		char buf[40];
+
+		pricing_format_usd(pricing_micros(avail), buf, sizeof buf);
+		printf("  %-18s %s%s%s\n", "available", hue, buf, color ? "\033[0m" : "");
+	}
 	printf("  %-18s ~%.0f\n", "cycles affordable", cycles);
 	{
 		jv caps = json_get(jv_copy(v), "caps");

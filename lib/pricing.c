@@ -264,12 +264,11 @@ void pricing_format_usd(int64_t micros, char *buf, size_t size)
 {
 	long long a = llabs(micros);
 
-	if (a % 10000 == 0)
-		snprintf(buf, size, "%s$%lld.%02lld", micros < 0 ? "-" : "", a / 1000000,
-			 a % 1000000 / 10000);
+	if (a > 0 && a < 5000)
+		snprintf(buf, size, "%s<$0.01", micros < 0 ? "-" : "");
 	else
-		snprintf(buf, size, "%s$%lld.%04lld", micros < 0 ? "-" : "", (a + 50) / 1000000,
-			 (a + 50) / 100 % 10000);
+		snprintf(buf, size, "%s$%lld.%02lld", micros < 0 ? "-" : "", (a + 5000) / 1000000,
+			 (a + 5000) / 10000 % 100);
 }
 
 jv pricing_usd(int64_t micros)

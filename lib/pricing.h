@@ -77,8 +77,9 @@ int64_t pricing_hold_counted(const struct pricing_model *m, int64_t counted, int
 /* Micro-dollars to a JSON number of dollars (exact to 6 places). */
 jv pricing_usd(int64_t micros);
 
-/* Micro-dollars for people: "$0.25", "$0.0439" (cents when exact, else
- * four places). */
+/* Micro-dollars for people, as every view prints money: "$0.25", "$0.04"
+ * (to the cent, half up), "<$0.01" for less than half a cent but not zero.
+ * Ledgers (budget history, cost reports, a call's line) print six places. */
 void pricing_format_usd(int64_t micros, char *buf, size_t size);
 
 /* A dollar figure read back from JSON, to micro-dollars (rounded). */

@@ -46,7 +46,7 @@ same() {
 		  {\"id\":2,\"outcome\":\"failed_backtest_gate\",\"strategy\":\"beta\",\"completed_at\":\"$(iso $((NOW - 3000)))\",\"age_seconds\":3000,\"sharpe\":-0.2,\"failed_gate\":{\"gate\":\"backtest\",\"check\":\"win_rate\",\"value\":0.3,\"op\":\">=\",\"threshold\":0.45},\"failure_reason\":\"win_rate 0.3 < 0.45\"},
 		  {\"id\":1,\"outcome\":\"success\",\"strategy\":\"alpha\",\"completed_at\":\"$(iso $((NOW - 3600)))\",\"age_seconds\":3600,\"sharpe\":1.25,\"failed_gate\":null,\"failure_reason\":null}]"
 	same "$(jq -c .budget <<<"$output")" \
-		'{"agent":"default","day":"2026-11-24","limit_usd":5,"buffer_usd":0.1,"spent_usd":1.234567,"held_usd":0,"remaining_usd":3.765433,"available_usd":3.665433,"limit_set":false,"invocations":4,"cycles_started":5,"cycles_completed":4,"cycle_estimate_usd":0.15,"cycles_affordable":24,"tokens_used":4620,"token_limit":null,"resets_at":"2026-11-25T00:00:00Z","used_usd":1.234567,"used_percent":24.7,"cycles_active":1}'
+		'{"agent":"default","day":"2026-11-24","limit_usd":5,"buffer_usd":0.1,"spent_usd":1.234567,"held_usd":0,"remaining_usd":3.765433,"available_usd":3.665433,"limit_set":false,"invocations":4,"cycles_started":5,"cycles_completed":4,"cycle_estimate_usd":0.15,"cycles_affordable":24,"tokens_used":4620,"token_limit":null,"resets_at":"2026-11-25T00:00:00Z","team":null,"limited_by":null,"caps":[],"used_usd":1.234567,"used_percent":24.7,"cycles_active":1}'
 	run -0 agent-status --json --recent 2
 	assert_equal "$(jq -c '[.recent[].id]' <<<"$output")" '[4,3]'
 	run -0 agent-status --json -n 0
@@ -67,7 +67,7 @@ same() {
 		same "$(jq -c .state <<<"$output")" '{"name":"never_ran","store":"postgresql","text":"no tick yet in this PostgreSQL store: start the timer, or run `agent trigger`"}'
 	fi
 	output=$(jq -c '.state = {"name":"never_ran","text":"no tick yet: start the timer, or run `agent trigger`"}' <<<"$output")
-	same "$output" "{\"agent\":\"default\",\"now\":\"$(iso $NOW)\",\"now_epoch\":$NOW,\"paused\":false,\"pause_reason\":null,\"paused_at\":null,\"paused_by\":null,\"last_tick_at\":null,\"state\":{\"name\":\"never_ran\",\"text\":\"no tick yet: start the timer, or run \`agent trigger\`\"},\"last_tick\":null,\"current\":null,\"recent\":[],\"budget\":{\"agent\":\"default\",\"day\":\"2026-11-24\",\"limit_usd\":5,\"buffer_usd\":0.1,\"spent_usd\":0,\"held_usd\":0,\"remaining_usd\":5,\"available_usd\":4.9,\"limit_set\":false,\"invocations\":0,\"cycles_started\":0,\"cycles_completed\":0,\"cycle_estimate_usd\":0.15,\"cycles_affordable\":32,\"tokens_used\":0,\"token_limit\":null,\"resets_at\":\"2026-11-25T00:00:00Z\",\"used_usd\":0,\"used_percent\":0,\"cycles_active\":0}}"
+	same "$output" "{\"agent\":\"default\",\"now\":\"$(iso $NOW)\",\"now_epoch\":$NOW,\"paused\":false,\"pause_reason\":null,\"paused_at\":null,\"paused_by\":null,\"last_tick_at\":null,\"state\":{\"name\":\"never_ran\",\"text\":\"no tick yet: start the timer, or run \`agent trigger\`\"},\"last_tick\":null,\"current\":null,\"recent\":[],\"budget\":{\"agent\":\"default\",\"day\":\"2026-11-24\",\"limit_usd\":5,\"buffer_usd\":0.1,\"spent_usd\":0,\"held_usd\":0,\"remaining_usd\":5,\"available_usd\":4.9,\"limit_set\":false,\"invocations\":0,\"cycles_started\":0,\"cycles_completed\":0,\"cycle_estimate_usd\":0.15,\"cycles_affordable\":32,\"tokens_used\":0,\"token_limit\":null,\"resets_at\":\"2026-11-25T00:00:00Z\",\"team\":null,\"limited_by\":null,\"caps\":[],\"used_usd\":0,\"used_percent\":0,\"cycles_active\":0}}"
 }
 
 @test "agent-status: the human layout on a terminal, JSON when piped, colour unless NO_COLOR" {
@@ -85,10 +85,14 @@ Current cycle
   Operation [#########...........]  45.0%  Epoch 45/100  (running, seen 1m ago)
 
 Recent cycles
-  #4      cancelled             delta                               cancelled by the operator  33m ago
-  #3      failed_training_gate  gamma                               training gate: loss 1.2 (needs <= 0.8)  41m ago
-  #2      failed_backtest_gate  beta                                backtest gate: win_rate 0.3 (needs >= 0.45)  50m ago
-  #1      success               alpha                               Sharpe 1.25  1h 00m ago
+  #4      cancelled             delta                               33m ago
+          cancelled by the operator
+  #3      failed_training_gate  gamma                               41m ago
+          training gate: loss 1.2 (needs <= 0.8)
+  #2      failed_backtest_gate  beta                                50m ago
+          backtest gate: win_rate 0.3 (needs >= 0.45)
+  #1      success               alpha                               1h 00m ago
+          Sharpe 1.25
 
 Today's budget (2026-11-24 UTC)
   Used          \$1.23 of \$5.00 (24.7%)
@@ -152,7 +156,7 @@ Today's budget (2026-11-24 UTC)
      training    accuracy 0.6100 loss 0.5200 epochs 48
      backtest    Sharpe 1.25 win rate 58.0% max drawdown 21.0% trades 120
      assessment  promising: steady gains
-     cost        \$0.1235 (3 calls, 3100 in / 380 out tokens)"
+     cost        \$0.12 (3 calls, 3100 in / 380 out tokens)"
 	NO_COLOR=1 run -0 tty agent-history -n 3
 	assert_regex "$output" $'^#5      TRAINING  epsilon\n     started 2026-11-24 02:50:00 UTC, running for 30m\n'
 	assert_regex "$output" $'\n#3      failed_training_gate  gamma\n.*\n     why         training gate: loss 1.2 \\(needs <= 0.8\\)\n'
@@ -185,10 +189,10 @@ Today's budget (2026-11-24 UTC)
 @test "agent-session: the human layout; a missing session; bad ids" {
 	NO_COLOR=1 run -0 tty agent-session 1
 	assert_equal "${lines[0]}" "Session 1  success  alpha"
-	assert_regex "$output" $'\nTraining  op_training_1\n  accuracy 0.6100  loss 0.5200  loss decrease 35.0%  epochs 48/50\n  gate        passed\n'
-	assert_regex "$output" $'\nBacktest  op_backtesting_1\n  Sharpe 1.25  win rate 58.0%  max drawdown 21.0%  trades 120  profit factor 1.60  return 7.0%\n'
+	assert_regex "$output" $'\nTraining  op_training_1\n  accuracy 0.6100  loss 0.5200  loss decrease 35.0%  epochs 48 of 50\n  gate        passed\n'
+	assert_regex "$output" $'\nBacktest  op_backtesting_1\n  Sharpe 1.25  win rate 58.0%  max drawdown 21.0%  trades 120\n  profit factor 1.60  return 7.0%\n'
 	assert_regex "$output" $'\nAssessment  promising\n  \\+ steady gains\n  - one symbol\n  > try MSFT\n'
-	assert_regex "$output" $'\n  2026-11-24 01:20:00  tool   start_training ok  12 ms\n'
+	assert_regex "$output" $'\n  11-24 01:20:00  tool  start_training ok 12 ms\n'
 	before=$(snapshot)
 	run -1 --separate-stderr agent-session 999
 	assert_equal "$output" ""
@@ -225,9 +229,10 @@ Today's budget (2026-11-24 UTC)
 	run -0 agent-logs --json -n 0
 	assert_equal "$output" ""
 	NO_COLOR=1 run -0 tty agent-logs -n 3
-	assert_equal "$output" "2026-11-24 02:50:00  call   design claude-opus-4-5-20251101 error  800 in / 90 out  \$0.020000  500 ms  overloaded  session 5
-2026-11-24 02:50:00  tool   start_training failed  30 ms  backend: HTTP 503  session 5
-2026-11-24 03:15:00  tick   training_running -> wait (operation_still_running)  8 ms  session 5"
+	# the call's line is cut at 79 columns, its error kept
+	assert_equal "$output" "11-24 02:50:00  #5  call  design opus-4-5 error (overloaded) 800/90 tok \$0.0...
+11-24 02:50:00  #5  tool  start_training failed (backend: HTTP 503) 30 ms
+11-24 03:15:00  #5  tick  training_running -> wait 8 ms"
 }
 
 @test "agent-logs --follow: new rows as they come, a running tick once it has finished; SIGTERM ends it" {

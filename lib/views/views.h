@@ -21,6 +21,7 @@
  */
 
 #define VIEWS_LIMIT_MAX 1000    /* sessions of a history, events of a read */
+#define VIEWS_COLUMNS 80        /* a human line fits in this many columns */
 
 /* agent-status: current cycle, the `recent` latest ended ones, today's
  * budget, the pause flag. */
@@ -63,7 +64,9 @@ int views_log_next(struct views_log *l, struct store *s, double mono_s, double h
 		   jv *events, struct err *e);
 
 /* Human layouts (borrow doc; malloc'd text, NULL only when out of memory).
- * color: ANSI colours when 1. */
+ * color: ANSI colours when 1.  No line takes more than VIEWS_COLUMNS - 1
+ * columns: the layouts keep to it, and what still would not fit is cut
+ * with "...". */
 char *views_render_status(jv doc, int color);
 char *views_render_history(jv doc, int color);
 char *views_render_session(jv doc, int color);

@@ -5,6 +5,7 @@
 
 #include "base/clock.h"
 #include "base/json.h"
+#include "pricing.h"
 #include "views/views.h"
 
 #define RESET  "\033[0m"
@@ -31,18 +32,100 @@ static int out_open(struct out *o, int color)
 	return o->f ? 0 : -1;
 }
 
+/* The length of an escape sequence "ESC [ ... final" at p, else 0. */
+static size_t esc_len(const char *p)
+{
+	const char *e = p + 2;
+
+	if (p[0] != 0x1b || p[1] != '[')
+		return 0;
+	while (*e && *e != '\n' && !(*e >= 0x40 && *e <= 0x7e))
+		e++;
+	return *e && *e != '\n' ? (size_t)(e - p + 1) : 0;
+}
+
+/* The columns of the line at p: escape sequences take none, a UTF-8
+ * character one. */
+static size_t line_cols(const char *p)
+{
+	size_t n = 0, k;
+
+	while (*p && *p != '\n') {
+		if ((k = esc_len(p))) {
+			p += k;
+			continue;
+		}
+		n += ((unsigned char)*p & 0xc0) != 0x80;
+		p++;
+	}
+	return n;
+}
+
+/* Every line at most VIEWS_COLUMNS - 1 columns, so a terminal never wraps
+ * it: a longer one is cut with "..." (and its colours reset). */
+static void fit_lines(char *buf)
+{
+	char *r = buf, *w = buf;
+
+	while (*r) {
+		if (line_cols(r) <= VIEWS_COLUMNS - 1) {
+			while (*r && *r != '\n')
+				*w++ = *r++;
+		} else {
+			size_t n = 0, k;
+			int esc = 0;
+
+			while (*r && *r != '\n') {
+				if ((k = esc_len(r))) {
+					memmove(w, r, k);
+					w += k;
+					r += k;
+					esc = 1;
+					continue;
+				}
+				if (((unsigned char)*r & 0xc0) != 0x80 && ++n > VIEWS_COLUMNS - 4)
+					break;
+				*w++ = *r++;
+			}
+			while (*r && *r != '\n')
+				r++;
+			memcpy(w, "...", 3);
+			w += 3;
+			if (esc) {
+				memcpy(w, RESET, strlen(RESET));
+				w += strlen(RESET);
+			}
+		}
+		if (*r == '\n')
+			*w++ = *r++;
+	}
+	*w = '\0';
+}
+
 static char *out_close(struct out *o)
 {
 	if (fclose(o->f) != 0) {
 		free(o->buf);
 		return NULL;
 	}
+	if (o->buf)
+		fit_lines(o->buf);
 	return o->buf;
 }
 
 static const char *c(const struct out *o, const char *code)
 {
 	return o->color ? code : "";
+}
+
+/* Money in a view: "$0.07" (pricing_format_usd); ledgers print six
+ * decimals. */
+static void put_usd(struct out *o, double usd)
+{
+	char buf[40];
+
+	pricing_format_usd(pricing_micros(usd), buf, sizeof buf);
+	fputs(buf, o->f);
 }
 
 /* Text from the store on a terminal: control characters (an escape
@@ -282,17 +365,18 @@ char *views_render_status(jv doc, int color)
 			char *oc = json_string(r, "outcome");
 			double sh;
 
+			/* the cycle on one line, how it ended on the next */
 			fprintf(o.f, "  #%-6lld %s%-21s%s ", (long long)int_at(r, "id"), outcome_color(&o, oc),
 				oc ? oc : "?", c(&o, RESET));
 			pad_field(&o, r, "strategy", "-", 34);
-			fputs("  ", o.f);
+			if (json_is_set(r, "age_seconds"))
+				fprintf(o.f, "  %s%s ago%s", c(&o, DIM), views_age(int_at(r, "age_seconds"), age),
+					c(&o, RESET));
+			fputs("\n          ", o.f);
 			if (oc && !strcmp(oc, "success") && num_at(r, "sharpe", &sh))
 				fprintf(o.f, "Sharpe %.2f", sh);
 			else
 				why(&o, r, 60);
-			if (json_is_set(r, "age_seconds"))
-				fprintf(o.f, "  %s%s ago%s", c(&o, DIM), views_age(int_at(r, "age_seconds"), age),
-					c(&o, RESET));
 			fputc('\n', o.f);
 			free(oc);
 			jv_free(r);
@@ -396,7 +480,9 @@ static void history_item(struct out *o, jv r, int64_t now)
 		fputc('\n', o->f);
 	}
 	num_at(r, "cost_usd", &d);
-	fprintf(o->f, "     cost        $%.4f (%lld calls, %lld in / %lld out tokens)\n", d,
+	fputs("     cost        ", o->f);
+	put_usd(o, d);
+	fprintf(o->f, " (%lld calls, %lld in / %lld out tokens)\n",
 		(long long)int_at(r, "invocations"), (long long)int_at(r, "input_tokens"),
 		(long long)int_at(r, "output_tokens"));
 	free(oc);
@@ -503,10 +589,17 @@ char *views_render_session(jv doc, int color)
 	put_field(&o, st, "name", "(no strategy)", 80);
 	fputs("\n  agent ", o.f);
 	put_field(&o, s, "agent", "?", 100);
-	fprintf(o.f, "; started %s UTC", when(time_at(s, "created_at"), t));
-	if (json_is_set(s, "completed_at"))
-		fprintf(o.f, ", ended %s UTC", when(time_at(s, "completed_at"), t));
-	fprintf(o.f, " (%s)\n", views_age(int_at(s, "duration_seconds"), age));
+	fprintf(o.f, "; %s", when(time_at(s, "created_at"), t));
+	if (json_is_set(s, "completed_at")) {
+		char t2[32];
+
+		when(time_at(s, "completed_at"), t2);
+		/* the same day: its time only */
+		fprintf(o.f, " to %s", strncmp(t, t2, 10) ? t2 : t2 + 11);
+	} else {
+		fputs(" to now", o.f);
+	}
+	fprintf(o.f, " UTC (%s)\n", views_age(int_at(s, "duration_seconds"), age));
 	if (json_is_set(s, "failure_reason")) {
 		fputs("  reason      ", o.f);
 		put_field(&o, s, "failure_reason", "", 300);
@@ -542,9 +635,16 @@ char *views_render_session(jv doc, int color)
 		if (num_at(tr, "loss_decrease", &d))
 			fprintf(o.f, "loss decrease %.1f%%  ", d * 100);
 		if (num_at(tr, "epochs_trained", &d)) {
-			fprintf(o.f, "epochs %.0f", d);
-			if (num_at(tr, "epochs_planned", &d))
-				fprintf(o.f, "/%.0f", d);
+			double planned;
+
+			/* early stopping trains fewer than planned; a strategy may
+			 * also plan fewer than the backend trained */
+			if (num_at(tr, "epochs_planned", &planned) && planned >= d)
+				fprintf(o.f, "epochs %.0f of %.0f", d, planned);
+			else if (num_at(tr, "epochs_planned", &planned))
+				fprintf(o.f, "epochs %.0f (%.0f planned)", d, planned);
+			else
+				fprintf(o.f, "epochs %.0f", d);
 		}
 		fputc('\n', o.f);
 		gate_line(&o, tr);
@@ -560,7 +660,8 @@ char *views_render_session(jv doc, int color)
 		if (num_at(bt, "max_drawdown", &d))
 			fprintf(o.f, "max drawdown %.1f%%  ", d * 100);
 		if (num_at(bt, "trades", &d))
-			fprintf(o.f, "trades %.0f  ", d);
+			fprintf(o.f, "trades %.0f", d);
+		fputs("\n  ", o.f);
 		if (num_at(bt, "profit_factor", &d))
 			fprintf(o.f, "profit factor %.2f  ", d);
 		if (num_at(bt, "total_return_pct", &d))
@@ -577,8 +678,10 @@ char *views_render_session(jv doc, int color)
 		assessment_list(&o, as, "suggestions", ">");
 	}
 	num_at(cost, "usd", &d);
-	fprintf(o.f, "\nCost  $%.4f  %lld calls; tokens %lld in, %lld out, %lld cache write, %lld cache read\n",
-		d, (long long)int_at(cost, "invocations"), (long long)int_at(cost, "input_tokens"),
+	fputs("\nCost  ", o.f);
+	put_usd(&o, d);
+	fprintf(o.f, ", %lld calls; tokens %lld in, %lld out, %lld cache write, %lld cache read\n",
+		(long long)int_at(cost, "invocations"), (long long)int_at(cost, "input_tokens"),
 		(long long)int_at(cost, "output_tokens"), (long long)int_at(cost, "cache_write_tokens"),
 		(long long)int_at(cost, "cache_read_tokens"));
 	fputs("\nTimeline\n", o.f);
@@ -607,6 +710,43 @@ out:
 	return o.f ? out_close(&o) : NULL;
 }
 
+static int json_eq_str(jv v, const char *k, const char *want)
+{
+	char *got = json_string(v, k);
+	int eq = got && !strcmp(got, want);
+
+	free(got);
+	return eq;
+}
+
+/* "opus-4-5" for "claude-opus-4-5-20251101": the family and version, the
+ * rest is in the JSON. */
+static void put_model(struct out *o, const char *m)
+{
+	size_t n;
+
+	if (!m) {
+		fputc('?', o->f);
+		return;
+	}
+	if (!strncmp(m, "claude-", 7) && m[7])
+		m += 7;
+	n = strlen(m);
+	if (n > 9 && m[n - 9] == '-' && strspn(m + n - 8, "0123456789") == 8)
+		n -= 9;
+	for (size_t i = 0; i < n && i < 60; i++)
+		fputc((unsigned char)m[i] < 0x20 || m[i] == 0x7f ? '?' : m[i], o->f);
+}
+
+/* "850 ms", "12.3 s" */
+static void put_ms(struct out *o, int64_t ms)
+{
+	if (ms < 1000)
+		fprintf(o->f, "%lld ms", (long long)ms);
+	else
+		fprintf(o->f, "%.1f s", (double)ms / 1000);
+}
+
 char *views_render_event(jv ev, int color)
 {
 	struct out o;
@@ -618,68 +758,78 @@ char *views_render_event(jv ev, int color)
 		free(type);
 		return NULL;
 	}
-	fprintf(o.f, "%s%s%s  ", c(&o, DIM), when(time_at(ev, "at"), t), c(&o, RESET));
+	/* the day without its year: the JSON has the whole time */
+	fprintf(o.f, "%s%s%s  ", c(&o, DIM), when(time_at(ev, "at"), t) + 5, c(&o, RESET));
+	if (json_is_set(ev, "session_id"))
+		fprintf(o.f, "%s#%lld%s  ", c(&o, DIM), (long long)int_at(ev, "session_id"), c(&o, RESET));
 	if (type && !strcmp(type, "tick")) {
 		int64_t st = -1;
 
 		json_int(ev, "exit_status", &st);
-		fprintf(o.f, "%stick%s   ", c(&o, CYAN), c(&o, RESET));
+		fprintf(o.f, "%stick%s  ", c(&o, CYAN), c(&o, RESET));
 		put_field(&o, ev, "event", "?", 40);
 		fputs(" -> ", o.f);
 		put_field(&o, ev, "action", "?", 20);
-		fputs(" (", o.f);
-		put_field(&o, ev, "reason", "", 80);
-		fputc(')', o.f);
-		if (json_is_set(ev, "duration_ms"))
-			fprintf(o.f, "  %lld ms", (long long)int_at(ev, "duration_ms"));
+		/* "training_running -> wait" says all that its reason would */
+		if (json_is_set(ev, "reason") && !json_eq_str(ev, "reason", "operation_still_running")) {
+			fputs(" (", o.f);
+			put_field(&o, ev, "reason", "", 80);
+			fputc(')', o.f);
+		}
+		if (json_is_set(ev, "duration_ms")) {
+			fputc(' ', o.f);
+			put_ms(&o, int_at(ev, "duration_ms"));
+		}
 		if (st > 0) {
-			fprintf(o.f, "  %sexit %lld", c(&o, RED), (long long)st);
+			fprintf(o.f, " %sexit %lld", c(&o, RED), (long long)st);
 			if (json_is_set(ev, "failed_stage")) {
 				fputs(" in ", o.f);
 				put_field(&o, ev, "failed_stage", "", 40);
 			}
 			fputs(c(&o, RESET), o.f);
 		} else if (st < 0) {
-			fputs("  (running)", o.f);
+			fputs(" running", o.f);
 		}
 	} else if (type && !strcmp(type, "invocation")) {
-		char *status = json_string(ev, "status");
+		char *status = json_string(ev, "status"), *model = json_string(ev, "model");
 
 		ok = status && !strcmp(status, "ok");
-		fprintf(o.f, "%scall%s   ", c(&o, CYAN), c(&o, RESET));
+		fprintf(o.f, "%scall%s  ", c(&o, CYAN), c(&o, RESET));
 		put_field(&o, ev, "kind", "?", 40);
 		fputc(' ', o.f);
-		put_field(&o, ev, "model", "?", 60);
+		put_model(&o, model);
 		fprintf(o.f, " %s", ok ? c(&o, GREEN) : c(&o, RED));
 		put(&o, status ? status : "?", 30);
 		fputs(c(&o, RESET), o.f);
-		num_at(ev, "cost_usd", &d);
-		fprintf(o.f, "  %lld in / %lld out  $%.6f  %lld ms", (long long)int_at(ev, "input_tokens"),
-			(long long)int_at(ev, "output_tokens"), d, (long long)int_at(ev, "duration_ms"));
+		/* what went wrong before the figures: a cut line keeps it */
 		if (json_is_set(ev, "error")) {
-			fputs("  ", o.f);
+			fputs(" (", o.f);
 			put_field(&o, ev, "error", "", 120);
+			fputc(')', o.f);
 		}
+		num_at(ev, "cost_usd", &d);
+		fprintf(o.f, " %lld/%lld tok $%.6f ", (long long)int_at(ev, "input_tokens"),
+			(long long)int_at(ev, "output_tokens"), d);
+		put_ms(&o, int_at(ev, "duration_ms"));
 		free(status);
+		free(model);
 	} else if (type && !strcmp(type, "action")) {
 		json_bool(ev, "success", &ok);
-		fprintf(o.f, "%stool%s   ", c(&o, CYAN), c(&o, RESET));
+		fprintf(o.f, "%stool%s  ", c(&o, CYAN), c(&o, RESET));
 		put_field(&o, ev, "tool", "?", 60);
-		fprintf(o.f, " %s%s%s  %lld ms", ok ? c(&o, GREEN) : c(&o, RED), ok ? "ok" : "failed",
-			c(&o, RESET), (long long)int_at(ev, "duration_ms"));
+		fprintf(o.f, " %s%s%s ", ok ? c(&o, GREEN) : c(&o, RED), ok ? "ok" : "failed", c(&o, RESET));
 		if (json_is_set(ev, "error")) {
-			fputs("  ", o.f);
+			fputc('(', o.f);
 			put_field(&o, ev, "error", "", 120);
+			fputs(") ", o.f);
 		}
+		put_ms(&o, int_at(ev, "duration_ms"));
 	} else if (type && !strcmp(type, "phase")) {
-		fprintf(o.f, "%sphase%s  ", c(&o, CYAN), c(&o, RESET));
+		fprintf(o.f, "%sphase%s ", c(&o, CYAN), c(&o, RESET));
 		put_field(&o, ev, "phase", "?", 20);
 	} else {
 		put(&o, type ? type : "?", 20);
 	}
-	if (json_is_set(ev, "session_id"))
-		fprintf(o.f, "  %ssession %lld%s", c(&o, DIM), (long long)int_at(ev, "session_id"),
-			c(&o, RESET));
 	free(type);
 	return out_close(&o);
 }
