@@ -381,3 +381,29 @@ Today's budget (2026-11-24 UTC)
 		[ $(((t1 - t0) / 1000)) -lt 500000 ] || fail "$c took $(((t1 - t0) / 1000)) us"
 	done
 }
+
+@test "every human view fits 80 columns, colours or not" {
+	# a long strategy name, a long failure reason: the layouts cut, never wrap
+	sql "UPDATE agent_sessions SET strategy_name = 'a_strategy_name_much_longer_than_any_column_of_any_view_x',
+	       failure_reason = '$(printf 'the backend said something very long %.0s' $(seq 8))' WHERE id = 3" >/dev/null
+	bad=
+	for nc in 1 ''; do
+		for cmd in "agent-status" "agent-history" "agent-history -n 50" "agent-session 1" "agent-session 3" \
+			"agent-session 5" "agent-logs -n 100" "agent-budget status" "agent-budget history --days 7" \
+			"agent-cost --since 2026-11-01" "agent-cost --by session --since 2026-11-01"; do
+			# shellcheck disable=SC2086
+			out=$(NO_COLOR=$nc tty $cmd) || true
+			n=0
+			while IFS= read -r l; do
+				n=$((n + 1))
+				# the columns: escape sequences take none
+				plain=$(sed 's/\x1b\[[0-9;]*m//g' <<<"$l")
+				[ "${#plain}" -le 80 ] || bad="$bad
+$cmd (NO_COLOR=$nc) line $n: ${#plain} columns: $plain"
+			done <<<"$out"
+			[ "$n" -gt 0 ] || bad="$bad
+$cmd printed nothing"
+		done
+	done
+	[ -z "$bad" ] || fail "$bad"
+}
