@@ -1,7 +1,10 @@
 /* budget_bench: hold+settle throughput of N concurrent workers against one
  * agent's budget, beside a baseline of the same number of minimal write
  * transactions on the same budget row (count a cycle: an upsert and an
- * UPDATE) on the same store.  Prints JSON. */
+ * UPDATE) on the same store.  With BENCH_SCOPED=1 the agent is in a team
+ * with a week cap and under a global day cap (both far from reached), so
+ * every hold takes the scoped admission (agent-budget(1) SCOPES).  Prints
+ * JSON. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -94,12 +97,27 @@ int main(int argc, char **argv)
 		return 4;
 	}
 	jv_free(st);
+	if (getenv("BENCH_SCOPED") && !strcmp(getenv("BENCH_SCOPED"), "1")) {
+		if (budget_set_team(s, &c, "bench-team", &st, &e)) {
+			fprintf(stderr, "budget_bench: %s\n", e.msg);
+			return 4;
+		}
+		jv_free(st);
+		if (budget_set_cap(s, &c, "team:bench-team", "week", 900000LL * 1000000, &st, &e) ||
+		    (jv_free(st), budget_set_cap(s, &c, "global", "day", 900000LL * 1000000, &st, &e))) {
+			fprintf(stderr, "budget_bench: %s\n", e.msg);
+			return 4;
+		}
+		jv_free(st);
+	}
 	store_close(s);
 	base_s = run(db, workers, n, 1);
 	hold_s = run(db, workers, n, 0);
-	printf("{\"store\":\"%s\",\"workers\":%d,\"pairs\":%d,\"hold_settle_per_s\":%.0f,"
+	printf("{\"store\":\"%s\",\"scoped\":%s,\"workers\":%d,\"pairs\":%d,\"hold_settle_per_s\":%.0f,"
 	       "\"baseline_tx_pairs_per_s\":%.0f,\"ratio_to_baseline\":%.2f}\n",
-	       strncmp(db, "postgres", 8) == 0 ? "postgres" : "sqlite", workers, workers * n,
+	       strncmp(db, "postgres", 8) == 0 ? "postgres" : "sqlite",
+	       getenv("BENCH_SCOPED") && !strcmp(getenv("BENCH_SCOPED"), "1") ? "true" : "false",
+	       workers, workers * n,
 	       workers * n / hold_s, workers * n / base_s, hold_s / base_s);
 	return 0;
 }

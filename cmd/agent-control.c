@@ -85,14 +85,24 @@ static void print_human(jv o)
 			if (json_is_set(o, key))
 				phase = at[i];
 		}
-		printf("agent %s: cancelled session %lld", agent, (long long)sid);
-		if (phase)
-			printf(" (%.*s%s%.60s)", (int)(strchr(phase, '_') - phase), phase,
-			       step && *step ? ", " : "", step && *step ? step : "");
+		char head[300] = "", tail[200] = "";
+		int n = snprintf(head, sizeof head, "agent %s: cancelled session %lld", agent, (long long)sid);
+
+		if (phase && n > 0 && (size_t)n < sizeof head)
+			snprintf(head + n, sizeof head - (size_t)n, " (%.*s%s%.60s)",
+				 (int)(strchr(phase, '_') - phase), phase, step && *step ? ", " : "",
+				 step && *step ? step : "");
 		if (op)
-			printf("; backend operation %.40s %s", op,
-			       op_done ? "cancelled" : "NOT cancelled (see the warning)");
-		putchar('\n');
+			snprintf(tail, sizeof tail, "backend operation %.60s %s", op,
+				 op_done ? "cancelled" : "NOT cancelled (see the warning)");
+		/* one line when it fits in 80 columns, the operation on a second
+		 * one otherwise */
+		if (!tail[0])
+			printf("%s\n", head);
+		else if (strlen(head) + 2 + strlen(tail) < 80)
+			printf("%s; %s\n", head, tail);
+		else
+			printf("%s;\n  %s\n", head, tail);
 		free(step);
 	} else {
 		printf("agent %s: %s%s%s%s\n", agent, !strcmp(cmd, "pause") ? "paused" : "resumed",

@@ -162,7 +162,8 @@ ttyrun() {
 	ttyrun agent cancel
 	assert_equal "$status" 0
 	assert_equal "$output" "agent-control: cannot cancel operation op_1: backend: DELETE /api/v1/operations/op_1: Connection refused
-agent default: cancelled session 1 (training, Epoch 67/100); backend operation op_1 NOT cancelled (see the warning)"
+agent default: cancelled session 1 (training, Epoch 67/100);
+  backend operation op_1 NOT cancelled (see the warning)"
 	# --json keeps the document, and a script's stderr its line
 	run -1 --separate-stderr agent cancel
 	assert_equal "$(jq -r .reason <<<"$output")" no_active_session

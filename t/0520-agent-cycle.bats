@@ -273,7 +273,7 @@ metric_cols="outcome, COALESCE(failed_gate, '-'), strategy_name, cycle_started_a
 	assert_equal "$(sql "SELECT count(*) FROM agent_sessions")" 0
 	assert_equal "$(sql "SELECT count(*) FROM agent_budget_holds")" 0
 	run -0 script -qec "agent trigger --dry-run --force 2>/dev/null" /dev/null
-	assert_regex "$output" 'tick [0-9a-f]{4}: start_new_cycle invoke \(no_active_session\) \[dry run: nothing done\]'
+	assert_regex "$output" 'tick [0-9a-f]{4} \[dry run\]: start_new_cycle invoke \(no_active_session\)'
 	run -2 --separate-stderr agent-cycle --dry-run --loop
 	assert_equal "${stderr%%$'\n'*}" "agent-cycle: --dry-run goes alone, not with --loop"
 }

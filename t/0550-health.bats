@@ -41,6 +41,9 @@ model_calls() {
 tick() { run -0 --separate-stderr agent-cycle -q; }
 status_json() { agent-status --json | jq -c "$1"; }
 
+# unwrap: a wrapped line's continuations (indented lines) joined to it
+unwrap() { sed -e ':a' -e 'N' -e '$!ba' -e 's/\n  *\([^ ]\)/ \1/g'; }
+
 @test "backend down for 10 ticks: no session, no model call, status and metric say so, one notice each way" {
 	export AGENT_NOTIFY_URL=$HOOK
 	for i in 1 2 3 4 5 6 7 8 9 10; do
@@ -133,7 +136,8 @@ status_json() { agent-status --json | jq -c "$1"; }
 	assert_equal "$(status_json '[.current.phase, .current.started, .current.percent, .current.step]')" \
 		'["designing",false,0,"Not started: the last tick failed"]'
 	NO_COLOR=1 run -0 tty agent-status
-	assert_regex "$output" "State  the last tick failed .* in agent-invoke \(exit 5\): agent-invoke: no API key"
+	# the State line wraps within 80 columns: joined again here
+	assert_regex "$(unwrap <<<"$output")" "State  the last tick failed .* in agent-invoke \(exit 5\): agent-invoke: no API key"
 	assert_equal "$(model_calls)" 0
 }
 
@@ -181,7 +185,7 @@ agent_budget_warning_level_ratio{agent="default"} 0.9'
 	assert_equal "$(status_json '[.state.name, .state.available_usd, .state.cycle_estimate_usd, .state.resets_at, .state.resets_in_seconds]')" \
 		'["waiting_budget",0,0.15,"2026-12-08T00:00:00Z",10800]'
 	TZ=UTC NO_COLOR=1 run -0 tty agent-status
-	assert_regex "$output" 'State  waiting for budget: \$0.00 available, a cycle needs \$0.15; the day resets at 2026-12-08 00:00 UTC \(2026-12-08 00:00 UTC\), in 3h'
+	assert_regex "$(unwrap <<<"$output")" 'State  waiting for budget: \$0.00 available, a cycle needs \$0.15; the day resets at 2026-12-08 00:00 UTC \(2026-12-08 00:00 UTC\), in 3h'
 	assert_equal "$(sql "SELECT COUNT(*) FROM agent_sessions")" 0
 }
 

@@ -248,6 +248,39 @@ static void why(struct out *o, jv item, size_t max)
 	jv_free(g);
 }
 
+/* s (control characters as '?', at most max bytes) wrapped at spaces into
+ * lines of fewer than VIEWS_COLUMNS columns, the first starting at column
+ * `indent`, the others indented as much; each continuation line starts
+ * with the colour `col` again. */
+static void put_wrapped(struct out *o, const char *s, size_t indent, size_t max, const char *col)
+{
+	size_t width = VIEWS_COLUMNS - 1 - indent, n = strlen(s);
+
+	if (n > max)
+		n = max;
+	while (n > 0) {
+		size_t take = n;
+
+		if (take > width) {
+			take = width;
+			while (take > width / 2 && s[take] != ' ')
+				take--;
+			if (s[take] != ' ')
+				take = width;
+		}
+		for (size_t i = 0; i < take; i++)
+			fputc((unsigned char)s[i] < 0x20 || s[i] == 0x7f ? '?' : s[i], o->f);
+		s += take;
+		n -= take;
+		while (n > 0 && *s == ' ') {
+			s++;
+			n--;
+		}
+		if (n > 0)
+			fprintf(o->f, "%s\n%*s%s", c(o, RESET), (int)indent, "", col);
+	}
+}
+
 static void bar(struct out *o, double pct, int width)
 {
 	int full = (int)(pct / 100 * width + 0.5);
@@ -256,10 +289,14 @@ static void bar(struct out *o, double pct, int width)
 		full = 0;
 	if (full > width)
 		full = width;
+	/* one escape sequence per run of cells, not per cell */
 	fputc('[', o->f);
 	fputs(c(o, CYAN), o->f);
-	for (int i = 0; i < width; i++)
-		fputs(i < full ? "#" : (o->color ? "\033[2m.\033[0m\033[36m" : "."), o->f);
+	for (int i = 0; i < full; i++)
+		fputc('#', o->f);
+	fputs(c(o, DIM), o->f);
+	for (int i = full; i < width; i++)
+		fputc('.', o->f);
 	fputs(c(o, RESET), o->f);
 	fputc(']', o->f);
 }
@@ -309,9 +346,13 @@ char *views_render_status(jv doc, int color)
 				  : !strcmp(st, "tick_failed") || !strcmp(st, "stale") ? c(&o, RED)
 				  : c(&o, YELLOW);
 
+		char *text = json_string(doc, "state.text");
+
 		fprintf(o.f, "\n%s%sState%s  %s", c(&o, BOLD), col, c(&o, RESET), col);
-		put_field(&o, doc, "state.text", "?", 700);
+		/* the whole of it, wrapped: it is what the operator reads first */
+		put_wrapped(&o, text ? text : "?", 7, 700, col);
 		fputs(c(&o, RESET), o.f);
+		free(text);
 		free(st);
 	}
 	fputs("\n\nCurrent cycle\n", o.f);
