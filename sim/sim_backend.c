@@ -91,11 +91,11 @@ static jv training_result(struct sim *s, const struct sim_op *op)
 	jv sym = json_get(jv_copy(op->request), "symbols"), tf;
 	char path[300];
 
-	for (int e = 0; e < EPOCHS; e++) {
-		double f = (double)e / (EPOCHS - 1);
-		double wob = e == 0 || e == EPOCHS - 1 ? 0 : sim_range(&st, -0.008, 0.008);
-		double l = e == 0 ? init : e == EPOCHS - 1 ? fin : curve(init, fin, f) + wob;
-		double a = curve(0.34, tacc, f) + (e == EPOCHS - 1 ? 0 : wob);
+	for (int e = 0; e < op->steps; e++) {
+		double f = op->steps > 1 ? (double)e / (op->steps - 1) : 1;
+		double wob = e == 0 || e == op->steps - 1 ? 0 : sim_range(&st, -0.008, 0.008);
+		double l = e == 0 ? init : e == op->steps - 1 ? fin : curve(init, fin, f) + wob;
+		double a = curve(0.34, tacc, f) + (e == op->steps - 1 ? 0 : wob);
 
 		vloss = l * sim_range(&st, 1.02, 1.07);
 		vacc = a - sim_range(&st, 0.01, 0.03);
@@ -110,7 +110,7 @@ static jv training_result(struct sim *s, const struct sim_op *op)
 	hist = json_set(hist, "train_accuracy", ta);
 	hist = json_set(hist, "val_loss", vl);
 	hist = json_set(hist, "val_accuracy", va);
-	tm = json_set(tm, "epochs_trained", jv_number(EPOCHS));
+	tm = json_set(tm, "epochs_trained", jv_number(op->steps));
 	tm = json_set(tm, "final_train_loss", jv_number(r4(fin)));
 	tm = json_set(tm, "final_train_accuracy", jv_number(r4(tacc)));
 	tm = json_set(tm, "best_train_accuracy", jv_number(r4(best_t)));
@@ -323,8 +323,9 @@ static struct sim_op *op_new(struct sim *s, enum sim_op_type type, jv request, i
 	op->seq = type == SIM_TRAINING ? ++s->n_trainings : ++s->n_backtests;
 	n = s->n_trainings + s->n_backtests;
 	st = sim_hash(s->cfg.seed, type == SIM_TRAINING ? 0x7a4 : 0x8b4, op->seq);
-	op->duration = (type == SIM_TRAINING ? TRAINING_SECONDS : BACKTEST_SECONDS) *
-		       sim_range(&st, 0.9, 1.1);
+	/* a training's time goes with its epochs (TRAINING_SECONDS for 100) */
+	op->duration = (type == SIM_TRAINING ? TRAINING_SECONDS * fmax(steps, 10) / EPOCHS
+					     : BACKTEST_SECONDS) * sim_range(&st, 0.9, 1.1);
 	op->steps = steps;
 	op->t_created = sim_now(s);
 	op->t_run = op->t_created + fmin(2.0, op->duration * 0.01);
@@ -805,7 +806,16 @@ static void start_training(struct sim *s, const struct sim_req *rq, struct sim_r
 		sim_reply_detail(rp, 503, "Too many operations in progress (%d)", SIM_MAX_OPS);
 		goto out;
 	}
-	op = op_new(s, SIM_TRAINING, req, EPOCHS);
+	{
+		/* KTRDR trains the strategy's model.training.epochs, 100 when it
+		 * says none (ktrdr/training/model_trainer.py: config.get("epochs",
+		 * 100)) */
+		int64_t ep = EPOCHS;
+
+		if (!json_int(cfg, "model.training.epochs", &ep) || ep < 1 || ep > 10000)
+			ep = EPOCHS;
+		op = op_new(s, SIM_TRAINING, req, (int)ep);
+	}
 	if (!op) {
 		sim_reply_detail(rp, 500, "out of memory");
 		goto out;
@@ -1112,23 +1122,23 @@ static void get_checkpoint(struct sim *s, const char *id, struct sim_reply *rp)
 		/* checkpoint/schemas.py TrainingCheckpointState.to_dict */
 		jv h = jv_object(), tl = jv_array(), ta = jv_array(), vl = jv_array(), va = jv_array();
 
-		for (int i = 0; i < step && i < EPOCHS; i++) {
-			tl = jv_array_append(tl, jv_number(r4(1.05 - 0.4 * i / EPOCHS)));
-			ta = jv_array_append(ta, jv_number(r4(0.34 + 0.25 * i / EPOCHS)));
-			vl = jv_array_append(vl, jv_number(r4(1.09 - 0.38 * i / EPOCHS)));
-			va = jv_array_append(va, jv_number(r4(0.32 + 0.24 * i / EPOCHS)));
+		for (int i = 0; i < step && i < op->steps; i++) {
+			tl = jv_array_append(tl, jv_number(r4(1.05 - 0.4 * i / op->steps)));
+			ta = jv_array_append(ta, jv_number(r4(0.34 + 0.25 * i / op->steps)));
+			vl = jv_array_append(vl, jv_number(r4(1.09 - 0.38 * i / op->steps)));
+			va = jv_array_append(va, jv_number(r4(0.32 + 0.24 * i / op->steps)));
 		}
 		h = json_set(h, "train_loss", tl);
 		h = json_set(h, "train_accuracy", ta);
 		h = json_set(h, "val_loss", vl);
 		h = json_set(h, "val_accuracy", va);
 		st = json_set(st, "epoch", jv_number(step > 0 ? step - 1 : 0));
-		st = json_set(st, "train_loss", jv_number(r4(1.05 - 0.4 * step / EPOCHS)));
-		st = json_set(st, "val_loss", jv_number(r4(1.09 - 0.38 * step / EPOCHS)));
-		st = json_set(st, "train_accuracy", jv_number(r4(0.34 + 0.25 * step / EPOCHS)));
-		st = json_set(st, "val_accuracy", jv_number(r4(0.32 + 0.24 * step / EPOCHS)));
+		st = json_set(st, "train_loss", jv_number(r4(1.05 - 0.4 * step / op->steps)));
+		st = json_set(st, "val_loss", jv_number(r4(1.09 - 0.38 * step / op->steps)));
+		st = json_set(st, "train_accuracy", jv_number(r4(0.34 + 0.25 * step / op->steps)));
+		st = json_set(st, "val_accuracy", jv_number(r4(0.32 + 0.24 * step / op->steps)));
 		st = json_set(st, "learning_rate", jv_number(0.001));
-		st = json_set(st, "best_val_loss", jv_number(r4(1.09 - 0.38 * step / EPOCHS)));
+		st = json_set(st, "best_val_loss", jv_number(r4(1.09 - 0.38 * step / op->steps)));
 		st = json_set(st, "training_history", h);
 	} else {
 		st = json_set(st, "operation_type", jv_string("backtesting"));
