@@ -1,4 +1,5 @@
 /* agent-budget: the hard daily dollar cap: status, holds, settlements, prices. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -6,6 +7,7 @@
 #include "cli.h"
 #include "base/clock.h"
 #include "base/json.h"
+#include "base/models.h"
 #include "obs/metrics.h"
 #include "obs/prom.h"
 #include "pricing.h"
@@ -17,7 +19,7 @@
 
 static const char summary[] =
 	"Report, hold, settle and price the agent's daily model spend under a hard cap."
-	"\vCommands: status | check [--estimate USD] | hold --usd X [--ttl S] | "
+	"\vCommands: status | check [--estimate USD] | hold --usd X [--ttl S] [--model M] | "
 	"settle HOLD (--usd X | --api-usage JSON --model M) | price --model M (usage JSON "
 	"on stdin) | history [--days N] | set [--scope S] [--period P] USD (or none) | "
 	"team NAME (or --none) | reconcile [--date DAY] (the ledger's "
@@ -39,7 +41,7 @@ static struct argp_option options[] = {
 	{ "tokens", OPT_TOKENS, "N", 0, "tokens the hold reserves against AGENT_DAILY_TOKEN_BUDGET", 0 },
 	{ "note", OPT_NOTE, "TEXT", 0, "a note kept with the hold", 0 },
 	{ "api-usage", OPT_USAGE, "JSON", 0, "the API's usage object to price (settle; not --usage, which is argp's)", 0 },
-	{ "model", 'm', "MODEL", 0, "model whose prices apply (price, settle)", 0 },
+	{ "model", 'm', "MODEL", 0, "model whose prices apply (price, settle), whose day cap to set (set) or the hold is for (hold)", 0 },
 	{ "batch", OPT_BATCH, 0, 0, "apply the batch discount (price, settle)", 0 },
 	{ "estimate", 'e', "USD", 0, "what the caller means to spend (check; default: one cycle)", 0 },
 	{ "days", 'n', "N", 0, "days of history (default 7)", 0 },
@@ -135,6 +137,11 @@ static error_t parse(int key, char *arg, struct argp_state *st)
 			argp_error(st, "--none goes with team");
 		if (a->period && strcmp(a->verb, "set"))
 			argp_error(st, "--period goes with set");
+		if (a->model && strcmp(a->verb, "set") && strcmp(a->verb, "hold") &&
+		    strcmp(a->verb, "price") && strcmp(a->verb, "settle"))
+			argp_error(st, "--model goes with set, hold, price or settle");
+		if (a->model && !strcmp(a->verb, "set") && (a->scope || a->period))
+			argp_error(st, "set --model takes no --scope or --period (a model's cap is the agent's, by day)");
 		if (a->scope && strcmp(a->verb, "set") && strcmp(a->verb, "status"))
 			argp_error(st, "--scope goes with set or status");
 		if ((a->date || a->textfile) && strcmp(a->verb, "reconcile"))
@@ -215,7 +222,7 @@ static void print_caps(jv caps, int skip_day)
 		json_number(k, "spent_usd", &spent);
 		json_number(k, "held_usd", &held);
 		json_number(k, "available_usd", &avail);
-		if (!(skip_day && pe && !strcmp(pe, "day")))
+		if (!(skip_day && pe && !strcmp(pe, "day") && sc && !strncmp(sc, "agent:", 6)))
 			printf("  %-6s %-22.22s $%.2f of $%.2f, $%.2f available (%s to %s)\n",
 			       pe ? pe : "?", sc ? sc : "?", spent + held, lim, avail, from ? from : "?",
 			       to ? to : "?");
@@ -445,6 +452,23 @@ static int usage_cost(struct args *a, int64_t *cost, int64_t *tokens, struct err
 	return 0;
 }
 
+/* --model for set and hold: a short name resolved, and a model with a
+ * price (EX_PERM otherwise, as pricing_find says). */
+static int model_arg(const char *arg, char *buf, size_t size, struct err *e)
+{
+	struct pricing_model m;
+	jv table;
+	int rc;
+
+	snprintf(buf, size, "%s", arg);
+	models_short_name(buf, size);
+	if ((rc = pricing_load(&table, e)))
+		return rc;
+	rc = pricing_find(table, buf, &m, e);
+	jv_free(table);
+	return rc;
+}
+
 struct pipe_run {
 	struct stage_ctx stage;
 };
@@ -556,6 +580,8 @@ int main(int argc, char **argv)
 				rc = EX_TEMP;
 		}
 	} else if (!strcmp(a.verb, "hold")) {
+		if (a.model && (rc = model_arg(a.model, cfg.model, sizeof cfg.model, &e)))
+			goto done;
 		rc = budget_hold(s, &cfg, a.usd, a.tokens, a.ttl, a.note, &out, &e);
 		if (rc == 0 || rc == EX_NO) {
 			int w = emit(&a, out, NULL);
@@ -579,6 +605,16 @@ int main(int argc, char **argv)
 	} else if (!strcmp(a.verb, "history")) {
 		if ((rc = budget_history(s, &cfg, (int)a.days, &out, &e)) == 0)
 			rc = emit(&a, out, print_history);
+	} else if (!strcmp(a.verb, "set") && a.model) {
+		char model[sizeof cfg.model];
+		int64_t limit = -1;
+
+		if ((rc = model_arg(a.model, model, sizeof model, &e)) == 0) {
+			if (strcmp(a.arg, "none") && pricing_parse_usd(a.arg, &limit) < 0)
+				rc = err_set(&e, EX_USAGE, "set: not a dollar amount (or none): '%.40s'", a.arg);
+			else if ((rc = budget_set_model_cap(s, &cfg, model, limit, &out, &e)) == 0)
+				rc = emit(&a, out, print_status);
+		}
 	} else if (!strcmp(a.verb, "set") && (a.scope || a.period)) {
 		int64_t limit = -1;
 
@@ -600,6 +636,7 @@ int main(int argc, char **argv)
 		if ((rc = budget_set_team(s, &cfg, a.none ? NULL : a.arg, &out, &e)) == 0)
 			rc = emit(&a, out, print_team);
 	}
+done:
 	store_close(s);
 	if (rc == -EX_NO)
 		return cli_finish(EX_NO);

@@ -293,6 +293,96 @@ static int cap_json(struct store *s, const struct budget_cfg *c, jv k, jv *out, 
 	return 0;
 }
 
+/* What model has spent and holds today. */
+static int model_used(struct store *s, const struct budget_cfg *c, const char *model,
+		      int64_t *spent, int64_t *held, struct err *e)
+{
+	jv row = jv_null();
+	int rc = store_query1(s, "budget_model_used", P(jv_string(c->agent), jv_string(c->day),
+						       jv_string(model)), &row, e);
+
+	*spent = field(row, "spent_micros");
+	*held = field(row, "held_micros");
+	jv_free(row);
+	return rc;
+}
+
+/* The agent's model caps, each as a cap of scope "model:MODEL" over the
+ * day, appended to *list. */
+static int model_caps_json(struct store *s, const struct budget_cfg *c, jv *list, struct err *e)
+{
+	jv rows = jv_null();
+	int rc = store_query(s, "budget_model_caps", P(jv_string(c->agent)), &rows, e), n;
+	char resets[32];
+
+	n = rc ? 0 : jv_array_length(jv_copy(rows));
+	clock_format(budget_resets_at(c), resets);
+	for (int i = 0; i < n && rc == 0; i++) {
+		jv k = jv_array_get(jv_copy(rows), i), o = jv_object();
+		char *m = json_string(k, "model");
+		int64_t spent = 0, held = 0, limit = field(k, "limit_micros"), left;
+
+		rc = model_used(s, c, m ? m : "", &spent, &held, e);
+		left = limit - spent - held > 0 ? limit - spent - held : 0;
+		o = json_set(o, "scope", jv_string_fmt("model:%s", m ? m : ""));
+		o = json_set(o, "period", jv_string("day"));
+		o = json_set(o, "from", jv_string(c->day));
+		o = json_set(o, "to", jv_string(c->day));
+		o = json_set(o, "limit_usd", pricing_usd(limit));
+		o = json_set(o, "spent_usd", pricing_usd(spent));
+		o = json_set(o, "held_usd", pricing_usd(held));
+		o = json_set(o, "available_usd", pricing_usd(left));
+		o = json_set(o, "resets_at", jv_string(resets));
+		*list = jv_array_append(*list, o);
+		free(m);
+		jv_free(k);
+	}
+	jv_free(rows);
+	return rc;
+}
+
+/* Within the caller's write transaction: "model:MODEL/day" in refused
+ * when `amount` would break the cap of c->model. */
+static int check_model_cap(struct store *s, const struct budget_cfg *c, int64_t amount,
+			   char *refused, size_t size, struct err *e)
+{
+	jv cap = jv_null();
+	int64_t spent = 0, held = 0;
+	int rc;
+
+	if (!c->model[0] || refused[0])
+		return 0;
+	rc = store_query1(s, "budget_model_cap", P(jv_string(c->agent), jv_string(c->model)), &cap, e);
+	if (rc == 0 && jv_get_kind(cap) == JV_KIND_OBJECT &&
+	    (rc = model_used(s, c, c->model, &spent, &held, e)) == 0 &&
+	    spent + held + amount > field(cap, "limit_micros"))
+		snprintf(refused, size, "model:%s/day", c->model);
+	jv_free(cap);
+	return rc;
+}
+
+int budget_set_model_cap(struct store *s, const struct budget_cfg *c, const char *model,
+			 int64_t limit, jv *out, struct err *e)
+{
+	jv gone = jv_null();
+	int own, rc;
+
+	if (!model || !*model || strlen(model) > 100)
+		return err_set(e, EX_USAGE, "a model name is 1 to 100 characters");
+	if (limit < -1 || limit > 1000000LL * 1000000)
+		return err_set(e, EX_DATA, "limit must be from $0 to $1000000");
+	rc = tx_begin(s, &own, e);
+	if (rc == 0 && limit >= 0)
+		rc = store_query(s, "budget_model_cap_set", P(jv_string(c->agent), jv_string(model),
+							       num(limit), num(c->now)), NULL, e);
+	else if (rc == 0)
+		rc = store_query(s, "budget_model_cap_clear", P(jv_string(c->agent), jv_string(model)),
+				 &gone, e);
+	jv_free(gone);
+	rc = tx_end(s, own, rc, e);
+	return rc ? rc : budget_status(s, c, out, e);
+}
+
 static int read_day(struct store *s, const struct budget_cfg *c, jv *row, struct err *e)
 {
 	return store_query1(s, "budget_day", P(jv_string(c->agent), jv_string(c->day)), row, e);
@@ -366,6 +456,9 @@ int budget_status(struct store *s, const struct budget_cfg *c, jv *out, struct e
 			}
 			*out = json_set(*out, "limited_by", by);
 		}
+		/* a model's cap bounds that model only, not what is available */
+		if (rc == 0)
+			rc = model_caps_json(s, c, &list, e);
 		*out = json_set(*out, "caps", list);
 		if (rc) {
 			jv_free(*out);
@@ -618,7 +711,7 @@ static int hold_pg(struct store *s, const struct budget_cfg *c, int64_t amount, 
 		rc = store_query1(s, "budget_hold_atomic",
 				  P(jv_string(c->agent), jv_string(c->day), num(amount), num(c->buffer),
 				    num(c->token_limit), num(tokens), num(c->now), num(c->now + ttl),
-				    json_str_or_null(note), num(c->limit)),
+				    json_str_or_null(note), num(c->limit), json_str_or_null(c->model[0] ? c->model : NULL)),
 				  hold, e);
 		if (rc || jv_get_kind(*hold) == JV_KIND_OBJECT)
 			return rc;
@@ -630,7 +723,8 @@ static int hold_pg(struct store *s, const struct budget_cfg *c, int64_t amount, 
 			    num(c->token_limit), num(tokens), num(c->now), num(c->now + ttl),
 			    json_str_or_null(note), num(c->limit), jv_string(c->week_from),
 			    jv_string(c->week_to), jv_string(c->month_from), jv_string(c->month_to),
-			    num(c->week_limit), num(c->month_limit)),
+			    num(c->week_limit), num(c->month_limit),
+			    json_str_or_null(c->model[0] ? c->model : NULL)),
 			  &row, e);
 	if (rc == 0 && json_is_set(row, "id")) {
 		*hold = row;
@@ -659,7 +753,8 @@ static int reserve(struct store *s, const struct budget_cfg *c, int64_t amount, 
 	if (rc == 0 && jv_get_kind(res) == JV_KIND_OBJECT)
 		rc = store_query1(s, "budget_hold_insert",
 				  P(jv_string(c->agent), jv_string(c->day), num(amount), num(tokens),
-				    json_str_or_null(note), num(c->now), num(c->now + ttl)),
+				    json_str_or_null(note), num(c->now), num(c->now + ttl),
+				    json_str_or_null(c->model[0] ? c->model : NULL)),
 				  hold, e);
 	else if (rc == 0)
 		*hold = jv_null();
@@ -685,6 +780,8 @@ int budget_hold(struct store *s, const struct budget_cfg *c, int64_t amount,
 		rc = tx_begin(s, &own, e);
 		if (rc == 0)
 			rc = check_caps(s, c, amount, refused, sizeof refused, e);
+		if (rc == 0)
+			rc = check_model_cap(s, c, amount, refused, sizeof refused, e);
 		/* The common case needs no other statement; a refusal is checked
 		 * again after the day's row is made and its limit refreshed. */
 		if (rc == 0 && !refused[0])

@@ -20,6 +20,9 @@ struct budget_cfg {
 	int64_t week_limit, month_limit;
 	char week_from[11], week_to[11];     /* the ISO week of now, Monday to Sunday */
 	char month_from[11], month_to[11];   /* the calendar month of now */
+	/* The model a hold is for ("" for none; budget_config leaves it
+	 * empty): budget_hold records it and checks its day cap. */
+	char model[128];
 };
 
 /*
@@ -73,6 +76,17 @@ int budget_set_limit(struct store *s, const struct budget_cfg *c, int64_t limit,
  * the scope's status. */
 int budget_set_cap(struct store *s, const struct budget_cfg *c, const char *scope,
 		   const char *period, int64_t limit, jv *out, struct err *e);
+
+/*
+ * Model caps.  A cap on one model's spend by the agent over the UTC day:
+ * the model's holds of the day, open and expired at their amount, settled
+ * at their cost.  A hold for a capped model (c->model) is refused with
+ * scope "model:MODEL", period "day", when it would break it; budget_status
+ * lists each in "caps".  Sets (limit >= 0) or removes (-1) the cap of
+ * model (a full model id); *out: the agent's status.
+ */
+int budget_set_model_cap(struct store *s, const struct budget_cfg *c, const char *model,
+			 int64_t limit, jv *out, struct err *e);
 
 /* Puts the agent in team (NULL: in none).  *out: {"agent", "team",
  * "previous"}. */

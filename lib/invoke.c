@@ -263,6 +263,11 @@ struct run {
 	unsigned seed;
 	int halt;               /* TOOLS_HALT_*: a tool stopped the invocation */
 	int clear_batch;        /* record_call clears the session's batch, in its transaction */
+	int span;               /* the invocation's span */
+	char fallback[128];     /* the kind's fallback model, "" for none */
+	struct pricing_model fallback_price;
+	char requested[128];    /* the model asked for, once fallen back */
+	const char *fallback_reason;  /* "model_cap" or "overloaded", once fallen back; NULL before */
 	char halt_msg[400];
 };
 
@@ -354,6 +359,8 @@ static int record_call(struct run *r, int64_t hold_id, int64_t held, struct anth
 	p = jv_array_append(p, jv_string(status));
 	p = jv_array_append(p, json_str_or_null(errmsg));
 	p = jv_array_append(p, jv_number((double)bc.now));
+	p = jv_array_append(p, r->fallback_reason ? jv_string(r->requested) : jv_null());
+	p = jv_array_append(p, json_str_or_null(r->fallback_reason));
 	if (store_query1(r->s, "invocation_insert", p, &row, e) ||
 	    (r->clear_batch && store_query(r->s, "session_batch_set",
 			jv_array_append(jv_array_append(jv_array_append(jv_array_append(jv_array(),
@@ -460,14 +467,31 @@ static void hold_tally(struct run *r, int counted, int64_t input)
 	r->t.held_input += input;
 }
 
-/* One API call with its retries; each attempt held and settled on its own. */
-static int call_api(struct run *r, jv body, jv *message, int64_t *inv_id, struct err *e)
+/* The invocation goes on with its fallback model (once): 1 when it has
+ * one, 0 to fail as without. */
+static int fall_back(struct run *r, const char *reason)
 {
-	char count_err[300];
-	int64_t upper = 0;
-	int counted = 0, rc = EX_TEMP;
-	int64_t worst = hold_size(r, body, &upper, &counted, count_err, sizeof count_err);
+	if (!r->fallback[0] || r->fallback_reason || !strcmp(r->fallback, r->cfg.model))
+		return 0;
+	snprintf(r->requested, sizeof r->requested, "%s", r->cfg.model);
+	snprintf(r->cfg.model, sizeof r->cfg.model, "%s", r->fallback);
+	r->price = r->fallback_price;
+	r->fallback_reason = reason;
+	trace_str(r->span, "agent.model.requested", r->requested);
+	trace_str(r->span, "agent.model.fallback", r->cfg.model);
+	trace_str(r->span, "agent.model.fallback_reason", reason);
+	return 1;
+}
 
+/* The attempts of one API call with the invocation's model; *fb = 1 (and
+ * 0 returned) when the invocation has fallen back and the call is to be
+ * made again with the fallback model. */
+static int call_attempts(struct run *r, jv body, int64_t worst, int64_t upper, int counted,
+			 const char *count_err, jv *message, int64_t *inv_id, int *fb, struct err *e)
+{
+	int rc = EX_TEMP;
+
+	*fb = 0;
 	for (long attempt = 1; attempt <= r->cfg.max_attempts; attempt++) {
 		struct budget_cfg bc;
 		struct anthropic_call call;
@@ -488,6 +512,7 @@ static int call_api(struct run *r, jv body, jv *message, int64_t *inv_id, struct
 			}
 			return e->code;
 		}
+		snprintf(bc.model, sizeof bc.model, "%s", r->cfg.model);
 		rc = budget_hold(r->s, &bc, worst, upper + r->cfg.max_tokens,
 				 (int64_t)(r->api.timeout_ms / 1000) + 120, r->kind, &hold, e);
 		{
@@ -520,11 +545,20 @@ static int call_api(struct run *r, jv body, jv *message, int64_t *inv_id, struct
 				jv_free(m);
 			}
 		}
-		if (rc) {
-			if (rc == EX_NO)
-				jv_free(hold);
-			return rc;
+		if (rc == EX_NO) {
+			char *sc = json_string(hold, "scope");
+			int mine = sc && !strncmp(sc, "model:", 6);
+
+			free(sc);
+			jv_free(hold);
+			if (mine && fall_back(r, "model_cap")) {
+				err_clear(e);
+				*fb = 1;
+				return 0;
+			}
 		}
+		if (rc)
+			return rc;
 		json_int(hold, "id", &hold_id);
 		jv_free(hold);
 		hold_tally(r, counted, upper);
@@ -561,7 +595,14 @@ static int call_api(struct run *r, jv body, jv *message, int64_t *inv_id, struct
 		}
 		retry = call.should_retry == 1 || (call.should_retry != 0 && call.retryable);
 		if (!retry || attempt == r->cfg.max_attempts) {
+			int overloaded = retry && call.status == 529;
+
 			anthropic_call_release(&call);
+			if (overloaded && fall_back(r, "overloaded")) {
+				err_clear(e);
+				*fb = 1;
+				return 0;
+			}
 			if (retry)
 				err_wrap(e, "gave up after %ld attempts", attempt);
 			return rc;
@@ -575,6 +616,25 @@ static int call_api(struct run *r, jv body, jv *message, int64_t *inv_id, struct
 		sleep_s(delay);
 	}
 	return rc;
+}
+
+/* One API call with its retries; each attempt held and settled on its own.
+ * body0 is borrowed; the request's model is the invocation's, which a
+ * fallback changes (then the call starts again, held as that model). */
+static int call_api(struct run *r, jv body0, jv *message, int64_t *inv_id, struct err *e)
+{
+	for (;;) {
+		char count_err[300];
+		int64_t upper = 0, worst;
+		int counted = 0, fb = 0, rc;
+		jv body = json_set(jv_copy(body0), "model", jv_string(r->cfg.model));
+
+		worst = hold_size(r, body, &upper, &counted, count_err, sizeof count_err);
+		rc = call_attempts(r, body, worst, upper, counted, count_err, message, inv_id, &fb, e);
+		jv_free(body);
+		if (!fb)
+			return rc;
+	}
 }
 
 /* Runs the tool_use blocks of one assistant turn; returns the user turn. */
@@ -1130,6 +1190,7 @@ int invoke_run(struct store *s, const struct invoke_opts *o, jv *summary, struct
 		return rc;
 	r.kind = o->kind;
 	span = trace_agent_start(r.agent, r.session_id, r.cfg.model);
+	r.span = span;
 	if (r.session_id) {
 		char *phase;
 		const char *want;
@@ -1172,6 +1233,9 @@ int invoke_run(struct store *s, const struct invoke_opts *o, jv *summary, struct
 	    (rc = pricing_load(&table, e)))
 		goto out;
 	rc = pricing_find(table, r.cfg.model, &r.price, e);
+	/* a fallback model without a price is refused before anything is spent */
+	if (rc == 0 && invoke_fallback_model(r.kind, r.fallback, sizeof r.fallback)[0])
+		rc = pricing_find(table, r.fallback, &r.fallback_price, e);
 	jv_free(table);
 	if (rc)
 		goto out;
@@ -1372,6 +1436,10 @@ out:
 		usage = json_set(usage, "cache_read_input_tokens", jv_number((double)r.t.cache_read));
 		sum = json_set(sum, "kind", jv_string(r.kind ? r.kind : ""));
 		sum = json_set(sum, "model", jv_string(r.cfg.model));
+		if (r.fallback_reason) {
+			sum = json_set(sum, "requested_model", jv_string(r.requested));
+			sum = json_set(sum, "fallback_reason", jv_string(r.fallback_reason));
+		}
 		sum = json_set(sum, "session_id", r.session_id ? jv_number((double)r.session_id) : jv_null());
 		sum = json_set(sum, "calls", jv_number((double)r.t.calls));
 		sum = json_set(sum, "tool_calls", jv_number((double)r.t.tool_calls));

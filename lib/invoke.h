@@ -43,4 +43,12 @@ int invoke_stage(struct store *s, jv doc, jv *out, struct err *e);
 #define INVOKE_ASSESSMENT_MODEL "claude-haiku-4-5-20251001"
 const char *invoke_model(const char *kind, char *buf, size_t size);
 
+/* The fallback model of an invocation kind: AGENT_FALLBACK_MODEL_DESIGN,
+ * _POST_TRAINING or _ASSESSMENT, else AGENT_FALLBACK_MODEL (short names
+ * resolved), else "" (none).  The invocation takes it when its model's
+ * hold is refused for the model's day cap ("model_cap") or the API is
+ * still overloaded (529) after the retries ("overloaded"), held and priced
+ * as that model.  Written to buf; returns buf. */
+const char *invoke_fallback_model(const char *kind, char *buf, size_t size);
+
 #endif

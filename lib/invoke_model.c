@@ -21,3 +21,19 @@ const char *invoke_model(const char *kind, char *buf, size_t size)
 	models_short_name(buf, size);
 	return buf;
 }
+
+const char *invoke_fallback_model(const char *kind, char *buf, size_t size)
+{
+	char name[64];
+	const char *v;
+
+	snprintf(name, sizeof name, "AGENT_FALLBACK_MODEL_%s", !strcmp(kind, "design") ? "DESIGN"
+		 : !strcmp(kind, "post_training") ? "POST_TRAINING" : "ASSESSMENT");
+	v = getenv(name);
+	if (!v || !*v)
+		v = getenv("AGENT_FALLBACK_MODEL");
+	snprintf(buf, size, "%s", v ? v : "");
+	if (buf[0])
+		models_short_name(buf, size);
+	return buf;
+}

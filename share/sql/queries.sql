@@ -36,8 +36,9 @@ UPDATE agent_budget
 RETURNING limit_micros, spent_micros, held_micros
 
 -- name: budget_hold_insert
-INSERT INTO agent_budget_holds (agent, day, amount_micros, tokens, note, created_at, expires_at)
-VALUES ($1, $2, $3, $4, $5, $6, $7)
+-- $8 the hold's model (or null)
+INSERT INTO agent_budget_holds (agent, day, amount_micros, tokens, note, created_at, expires_at, model)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
 RETURNING id, agent, day, amount_micros, tokens, status, note, created_at, expires_at
 
 -- name: budget_hold_get
@@ -128,6 +129,30 @@ SELECT COALESCE(SUM(b.spent_micros), 0) AS spent_micros, COALESCE(SUM(b.held_mic
 INSERT INTO agent_budget_caps (scope, period, limit_micros, updated_at) VALUES ($1, $2, $3, $4)
 ON CONFLICT (scope, period) DO UPDATE SET limit_micros = excluded.limit_micros,
        updated_at = excluded.updated_at
+
+-- name: budget_model_caps
+-- The model caps of agent $1 (schema 11 / 10).
+SELECT model, limit_micros FROM agent_budget_model_caps WHERE agent = $1 ORDER BY model
+
+-- name: budget_model_cap
+SELECT model, limit_micros FROM agent_budget_model_caps WHERE agent = $1 AND model = $2
+
+-- name: budget_model_used
+-- What model $3 has spent ($1's settled holds of day $2, and the expired
+-- at their amount) and holds (the open ones).
+SELECT COALESCE(SUM(CASE WHEN status = 'open' THEN 0 WHEN status = 'settled' THEN settled_micros
+                         ELSE amount_micros END), 0) AS spent_micros,
+       COALESCE(SUM(CASE WHEN status = 'open' THEN amount_micros ELSE 0 END), 0) AS held_micros
+  FROM agent_budget_holds WHERE agent = $1 AND day = $2 AND model = $3
+
+-- name: budget_model_cap_set
+-- $1 agent, $2 model, $3 limit, $4 now
+INSERT INTO agent_budget_model_caps (agent, model, limit_micros, updated_at) VALUES ($1, $2, $3, $4)
+ON CONFLICT (agent, model) DO UPDATE SET limit_micros = excluded.limit_micros,
+       updated_at = excluded.updated_at
+
+-- name: budget_model_cap_clear
+DELETE FROM agent_budget_model_caps WHERE agent = $1 AND model = $2 RETURNING model
 
 -- name: budget_cap_clear
 DELETE FROM agent_budget_caps WHERE scope = $1 AND period = $2 RETURNING scope
@@ -340,8 +365,8 @@ SELECT agent, paused, lease_holder, lease_expires_at, last_tick_at, updated_at
 -- One row per model call (each attempt); settled in the same transaction.
 INSERT INTO agent_invocations (agent, session_id, tick_id, kind, model, request_id, stop_reason,
        input_tokens, output_tokens, cache_write_tokens, cache_read_tokens, cost_micros,
-       hold_id, attempts, duration_ms, status, error, created_at)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)
+       hold_id, attempts, duration_ms, status, error, created_at, requested_model, fallback_reason)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)
 RETURNING id
 
 -- name: action_insert

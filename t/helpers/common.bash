@@ -49,7 +49,8 @@ sql() {
 snapshot() {
 	local t
 	for t in agent_sessions agent_actions agent_invocations agent_triggers agent_metrics \
-		agent_budget agent_budget_holds agent_budget_caps agent_budget_teams agent_state schema_migrations; do
+		agent_budget agent_budget_holds agent_budget_caps agent_budget_teams agent_budget_model_caps agent_state \
+		schema_migrations; do
 		echo "== $t"
 		sql "SELECT * FROM $t ORDER BY 1"
 	done

@@ -36,7 +36,7 @@ VALUES ($1, $2, extract(epoch FROM now())::bigint)
 -- without a transaction; the budget row's lock is held for this statement
 -- only.  $1 agent, $2 day, $3 amount, $4 buffer, $5 token limit (0: none),
 -- $6 tokens, $7 now, $8 expires at, $9 note, $10 limit from the environment
--- (see budget_reserve)
+-- (see budget_reserve), $11 the hold's model (or null)
 WITH r AS (
     UPDATE agent_budget
        SET held_micros = held_micros + $3, tokens_held = tokens_held + $6, updated_at = $7,
@@ -49,17 +49,21 @@ WITH r AS (
                         WHERE k.scope = 'global' OR (k.scope = 'agent:' || $1 AND k.period <> 'day')
                            OR k.scope = (SELECT 'team:' || t.team FROM agent_budget_teams t
                                           WHERE t.agent = $1))
+       -- so does an agent with a model cap (schema 10)
+       AND NOT EXISTS (SELECT 1 FROM agent_budget_model_caps m WHERE m.agent = $1)
     RETURNING agent, day)
-INSERT INTO agent_budget_holds (agent, day, amount_micros, tokens, note, created_at, expires_at)
-SELECT agent, day, $3, $6, $9, $7, $8 FROM r
+INSERT INTO agent_budget_holds (agent, day, amount_micros, tokens, note, created_at, expires_at, model)
+SELECT agent, day, $3, $6, $9, $7, $8, $11::text FROM r
 RETURNING id, agent, day, amount_micros, tokens, status, note, created_at, expires_at
 
 -- name: budget_hold_scoped
 -- Every cap of the agent's scopes, in one call (schema 9's function).
 -- $1..$10 as budget_hold_atomic, $11..$14 the week's and month's first and
--- last days, $15 / $16 the environment's week / month cap (-1: none).
+-- last days, $15 / $16 the environment's week / month cap (-1: none), $17
+-- the hold's model (or null; schema 10 checks its day cap).
 SELECT id, agent, day, amount_micros, tokens, status, note, created_at, expires_at, refused
-  FROM budget_hold_scoped($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
+  FROM budget_hold_scoped($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16,
+                          $17::text)
 
 -- name: budget_settle_atomic
 -- $1 id, $2 actual cost, $3 actual tokens, $4 now (see budget_hold_close)
