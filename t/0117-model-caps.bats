@@ -118,6 +118,10 @@ new_session() {
 		assert_equal "$cost" "$want"
 	done
 	assert_equal "$(sql "SELECT phase FROM agent_sessions WHERE id = $id")" training
+	# the metric, from the store
+	run -0 --separate-stderr bash -c 'agent-metrics-agg --render | promtool check metrics'
+	run -0 --separate-stderr agent-metrics-agg --render
+	assert_regex "$output" "agent_model_fallbacks_total\\{agent=\"default\",from=\"$OPUS\",to=\"$HAIKU\",reason=\"model_cap\"\\} 1"
 }
 
 @test "fallback on 529 overloaded after the retries: reason overloaded, the failed attempts on the model asked for" {

@@ -115,3 +115,43 @@ BEGIN
             NULL::text, NULL::bigint, NULL::bigint, 'agent:' || p_agent || '/day';
     END IF;
 END $$;
+
+-- agent_model_fallbacks_total{from,to,reason}: schema 7's trigger function
+-- with the fallback counted
+CREATE OR REPLACE FUNCTION metric_invocations_trg() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    model text := 'gen_ai_operation_name="chat",gen_ai_provider_name="anthropic",gen_ai_request_model="'
+                  || metric_label(NEW.model) || '"';
+BEGIN
+    PERFORM metric_add(NEW.agent, 'invocations_total',
+        'kind="' || metric_label(NEW.kind) || '",status="' || metric_label(NEW.status) || '"', 1);
+    PERFORM metric_add(NEW.agent, 'invocation_duration_seconds',
+        'kind="' || metric_label(NEW.kind) || '"', GREATEST(NEW.duration_ms, 0));
+    PERFORM metric_add(NEW.agent, 'tokens_total', 'phase="' || metric_label(NEW.kind) || '",type="input"', NEW.input_tokens);
+    PERFORM metric_add(NEW.agent, 'tokens_total', 'phase="' || metric_label(NEW.kind) || '",type="output"', NEW.output_tokens);
+    PERFORM metric_add(NEW.agent, 'tokens_total', 'phase="' || metric_label(NEW.kind) || '",type="cache_write"', NEW.cache_write_tokens);
+    PERFORM metric_add(NEW.agent, 'tokens_total', 'phase="' || metric_label(NEW.kind) || '",type="cache_read"', NEW.cache_read_tokens);
+    PERFORM metric_add(NEW.agent, 'cost_usd_total', '', NEW.cost_micros);
+    PERFORM metric_add(NEW.agent, 'gen_ai_client_operation_duration_seconds',
+        CASE WHEN NEW.status = 'ok' THEN '' ELSE 'error_type="' || metric_label(NEW.status) || '",' END
+        || model, GREATEST(NEW.duration_ms, 0));
+    IF NEW.fallback_reason IS NOT NULL THEN
+        PERFORM metric_add(NEW.agent, 'model_fallbacks_total',
+            'from="' || metric_label(NEW.requested_model) || '",to="' || metric_label(NEW.model)
+            || '",reason="' || metric_label(NEW.fallback_reason) || '"', 1);
+    END IF;
+    IF NEW.status = 'ok' THEN
+        -- input as the GenAI conventions count it for Anthropic
+        PERFORM metric_add(NEW.agent, 'gen_ai_client_token_usage',
+            model || ',gen_ai_token_type="input"',
+            NEW.input_tokens + NEW.cache_write_tokens + NEW.cache_read_tokens);
+        PERFORM metric_add(NEW.agent, 'gen_ai_client_token_usage',
+            model || ',gen_ai_token_type="output"', NEW.output_tokens);
+    ELSIF NEW.status = 'error' THEN
+        PERFORM metric_add(NEW.agent, 'errors_total', 'type="model_call"', 1);
+    ELSIF NEW.status = 'unknown_charge' THEN
+        PERFORM metric_add(NEW.agent, 'errors_total', 'type="model_charge_unknown"', 1);
+    END IF;
+    RETURN NULL;
+END
+$$;

@@ -102,6 +102,12 @@ obs (agent, name, labels, v) AS (
     SELECT agent, 'invocations_total', 'kind="' || COALESCE(replace(replace(replace(kind, '\', '\\'), '"', '\"'), char(10), '\n'), '')
            || '",status="' || COALESCE(replace(replace(replace(status, '\', '\\'), '"', '\"'), char(10), '\n'), '') || '"', 1 FROM inv
     UNION ALL
+    SELECT agent, 'model_fallbacks_total',
+           'from="' || COALESCE(replace(replace(replace(requested_model, '\', '\\'), '"', '\"'), char(10), '\n'), '')
+           || '",to="' || COALESCE(replace(replace(replace(model, '\', '\\'), '"', '\"'), char(10), '\n'), '')
+           || '",reason="' || COALESCE(replace(replace(replace(fallback_reason, '\', '\\'), '"', '\"'), char(10), '\n'), '')
+           || '"', 1 FROM inv WHERE fallback_reason IS NOT NULL
+    UNION ALL
     SELECT agent, 'invocation_duration_seconds',
            'kind="' || COALESCE(replace(replace(replace(kind, '\', '\\'), '"', '\"'), char(10), '\n'), '') || '"', max(duration_ms, 0) FROM inv
     UNION ALL
