@@ -42,13 +42,12 @@ static int key_ok(const char *k)
 	return 1;
 }
 
-int anthropic_init(struct anthropic *a, struct err *e)
+/* What every client of the API reads: ANTHROPIC_BASE_URL, ANTHROPIC_VERSION
+ * and AGENT_TIMEOUT_SECONDS (default_ms when unset). */
+static int endpoint_init(struct anthropic *a, long default_ms, struct err *e)
 {
 	const char *base = getenv("ANTHROPIC_BASE_URL"), *ver = getenv("ANTHROPIC_VERSION");
-	const char *t = getenv("AGENT_TIMEOUT_SECONDS"), *st = getenv("AGENT_STREAM");
-	const char *k = getenv("ANTHROPIC_API_KEY"), *kf = getenv("ANTHROPIC_API_KEY_FILE");
-	const char *cred = getenv("CREDENTIALS_DIRECTORY"), *tok = getenv("ANTHROPIC_AUTH_TOKEN");
-	char key[1024] = "", path[4200];
+	const char *t = getenv("AGENT_TIMEOUT_SECONDS");
 	size_t n;
 
 	memset(a, 0, sizeof *a);
@@ -61,7 +60,7 @@ int anthropic_init(struct anthropic *a, struct err *e)
 	snprintf(a->version, sizeof a->version, "%s", ver && *ver ? ver : "2026-10-21");
 	if (!key_ok(a->version))
 		return err_set(e, EX_PERM, "ANTHROPIC_VERSION is malformed");
-	a->timeout_ms = 120000;
+	a->timeout_ms = default_ms;
 	if (t && *t) {
 		char *end;
 		double s = strtod(t, &end);
@@ -70,20 +69,48 @@ int anthropic_init(struct anthropic *a, struct err *e)
 			return err_set(e, EX_PERM, "AGENT_TIMEOUT_SECONDS: not 0 to 3600: '%.20s'", t);
 		a->timeout_ms = (long)(s * 1000);
 	}
-	a->stream = st && *st ? (strcmp(st, "1") == 0 ? 1 : strcmp(st, "0") == 0 ? 0 : -1) : -1;
+	return 0;
+}
+
+/* A key from the variable `var`, else the file named by `var`_FILE, else
+ * the systemd credential `cred_name`; key[0] is 0 when there is none. */
+static int find_key(const char *var, const char *cred_name, char *key, size_t size,
+		    struct err *e)
+{
+	char fvar[64], path[4200];
+	const char *k = getenv(var), *kf, *cred = getenv("CREDENTIALS_DIRECTORY");
+
+	snprintf(fvar, sizeof fvar, "%s_FILE", var);
+	kf = getenv(fvar);
+	key[0] = '\0';
 	if (k && *k) {
-		snprintf(key, sizeof key, "%s", k);
+		snprintf(key, size, "%s", k);
 	} else if (kf && *kf) {
-		if (read_key_file(kf, key, sizeof key, e))
+		if (read_key_file(kf, key, size, e))
 			return e->code;
 	} else if (cred && *cred) {
-		snprintf(path, sizeof path, "%s/anthropic_api_key", cred);
-		if (access(path, R_OK) == 0 && read_key_file(path, key, sizeof key, e))
+		snprintf(path, sizeof path, "%s/%s", cred, cred_name);
+		if (access(path, R_OK) == 0 && read_key_file(path, key, size, e))
 			return e->code;
 	}
+	return 0;
+}
+
+int anthropic_init(struct anthropic *a, struct err *e)
+{
+	const char *st = getenv("AGENT_STREAM"), *tok = getenv("ANTHROPIC_AUTH_TOKEN");
+	char key[1024] = "";
+
+	if (endpoint_init(a, 120000, e))
+		return e->code;
+	a->stream = st && *st ? (strcmp(st, "1") == 0 ? 1 : strcmp(st, "0") == 0 ? 0 : -1) : -1;
+	if (find_key("ANTHROPIC_API_KEY", "anthropic_api_key", key, sizeof key, e))
+		return e->code;
 	if (key[0]) {
-		if (!key_ok(key))
+		if (!key_ok(key)) {
+			explicit_bzero(key, sizeof key);
 			return err_set(e, EX_PERM, "the API key is malformed (empty, or with spaces or control characters)");
+		}
 		snprintf(a->auth, sizeof a->auth, "x-api-key: %s", key);
 	} else if (tok && *tok) {
 		if (!key_ok(tok))
@@ -106,41 +133,11 @@ int anthropic_init(struct anthropic *a, struct err *e)
  */
 int anthropic_admin_init(struct anthropic *a, struct err *e)
 {
-	const char *k = getenv("ANTHROPIC_ADMIN_KEY"), *kf = getenv("ANTHROPIC_ADMIN_KEY_FILE");
-	const char *cred = getenv("CREDENTIALS_DIRECTORY"), *base = getenv("ANTHROPIC_BASE_URL");
-	const char *ver = getenv("ANTHROPIC_VERSION"), *t = getenv("AGENT_TIMEOUT_SECONDS");
-	char key[1024] = "", path[4200];
-	size_t n;
+	char key[1024] = "";
 
-	memset(a, 0, sizeof *a);
-	snprintf(a->base, sizeof a->base, "%s", base && *base ? base : "https://api.anthropic.com");
-	n = strlen(a->base);
-	while (n && a->base[n - 1] == '/')
-		a->base[--n] = 0;
-	if (strncmp(a->base, "https://", 8) && strncmp(a->base, "http://", 7))
-		return err_set(e, EX_PERM, "ANTHROPIC_BASE_URL must start with https:// or http://");
-	snprintf(a->version, sizeof a->version, "%s", ver && *ver ? ver : "2026-10-21");
-	if (!key_ok(a->version))
-		return err_set(e, EX_PERM, "ANTHROPIC_VERSION is malformed");
-	a->timeout_ms = 60000;
-	if (t && *t) {
-		char *end;
-		double s = strtod(t, &end);
-
-		if (*end || s <= 0 || s > 3600)
-			return err_set(e, EX_PERM, "AGENT_TIMEOUT_SECONDS: not 0 to 3600: '%.20s'", t);
-		a->timeout_ms = (long)(s * 1000);
-	}
-	if (k && *k) {
-		snprintf(key, sizeof key, "%s", k);
-	} else if (kf && *kf) {
-		if (read_key_file(kf, key, sizeof key, e))
-			return e->code;
-	} else if (cred && *cred) {
-		snprintf(path, sizeof path, "%s/anthropic_admin_key", cred);
-		if (access(path, R_OK) == 0 && read_key_file(path, key, sizeof key, e))
-			return e->code;
-	}
+	if (endpoint_init(a, 60000, e) ||
+	    find_key("ANTHROPIC_ADMIN_KEY", "anthropic_admin_key", key, sizeof key, e))
+		return e->code;
 	if (!key[0])
 		return err_set(e, EX_PERM, "no admin key: set ANTHROPIC_ADMIN_KEY or ANTHROPIC_ADMIN_KEY_FILE "
 			       "(or the systemd credential anthropic_admin_key)");
