@@ -276,6 +276,22 @@ metric_cols="outcome, COALESCE(failed_gate, '-'), strategy_name, cycle_started_a
 	assert_regex "$output" 'tick [0-9a-f]{4} \[dry run\]: start_new_cycle invoke \(no_active_session\)'
 	run -2 --separate-stderr agent-cycle --dry-run --loop
 	assert_equal "${stderr%%$'\n'*}" "agent-cycle: --dry-run goes alone, not with --loop"
+	# a dry run leaves no file of its stderr behind
+	mkdir "$BATS_TEST_TMPDIR/tmp"
+	TMPDIR=$BATS_TEST_TMPDIR/tmp run -0 --separate-stderr agent-cycle --dry-run --force
+	assert_equal "$(ls -A "$BATS_TEST_TMPDIR/tmp")" ""
+}
+
+@test "cycle: every line it said is out when it exits; its stderr file is gone" {
+	# the stderr of a tick passes a tee: whoever reads it after the exit
+	# reads all of it, every time (CI once caught it half-written)
+	local i
+	mkdir "$BATS_TEST_TMPDIR/tmp"
+	for i in $(seq 20); do
+		TMPDIR=$BATS_TEST_TMPDIR/tmp run -5 --separate-stderr agent-cycle
+		assert_regex "$stderr" $'\nagent-cycle: tick [0-9a-f]{32}: agent-invoke failed \\(exit 5\\)$'
+	done
+	assert_equal "$(ls -A "$BATS_TEST_TMPDIR/tmp")" ""
 }
 
 @test "cycle: a missing stage command is a permanent failure (exit 5)" {
