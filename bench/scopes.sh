@@ -3,7 +3,8 @@
 # concurrent workers for an agent in a team with a week cap under a global
 # cap (the scoped admission), as a ratio to the same figure for an agent with
 # its day cap only (today's path), on SQLite and on PostgreSQL (a server of
-# its own, t/pg).  Target: >= 0.8.  BENCH_PAIRS sets the pairs per worker.
+# its own, t/pg).  Target: >= 0.8.  BENCH_PAIRS sets the pairs per worker,
+# BENCH_STORES the stores (default "sqlite postgres").
 set -eu
 O=${O:-build}
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -24,7 +25,7 @@ $cc -O2 -D_GNU_SOURCE -Ilib -o "$tmp/scopes/budget_bench" bench/budget_bench.c "
 export AGENT_DATADIR="$root/share"
 pairs=${BENCH_PAIRS:-100}
 n=0
-for store in sqlite postgres; do
+for store in ${BENCH_STORES:-sqlite postgres}; do
 	for w in 1 8 32; do
 		n=$((n + 1))
 		for scoped in 0 1; do

@@ -695,42 +695,39 @@ static int check_caps(struct store *s, const struct budget_cfg *c, int64_t amoun
 	return rc;
 }
 
-/* PostgreSQL: the one-statement hold when the agent has no cap beyond its
- * day (budget_hold_atomic refuses it otherwise), else the scoped function;
- * either in one round trip. */
+/* PostgreSQL: one statement, budget_hold_atomic, holds an agent with no cap
+ * beyond its day and takes the scoped function for one with caps: one round
+ * trip.  No row back (the day's first hold, a full day): the scoped function
+ * makes the day row or says which cap refused. */
 static int hold_pg(struct store *s, const struct budget_cfg *c, int64_t amount, int64_t tokens,
 		   int64_t ttl, const char *note, jv *hold, char *refused, size_t size,
 		   struct err *e)
 {
+	jv args = P(jv_string(c->agent), jv_string(c->day), num(amount), num(c->buffer),
+		    num(c->token_limit), num(tokens), num(c->now), num(c->now + ttl),
+		    json_str_or_null(note), num(c->limit), jv_string(c->week_from),
+		    jv_string(c->week_to), jv_string(c->month_from), jv_string(c->month_to),
+		    num(c->week_limit), num(c->month_limit),
+		    json_str_or_null(c->model[0] ? c->model : NULL));
+	static const char *const query[] = {"budget_hold_atomic", "budget_hold_scoped"};
 	jv row = jv_null();
-	int rc;
+	int rc = 0;
 
 	*hold = jv_null();
 	refused[0] = '\0';
-	if (c->week_limit < 0 && c->month_limit < 0) {
-		rc = store_query1(s, "budget_hold_atomic",
-				  P(jv_string(c->agent), jv_string(c->day), num(amount), num(c->buffer),
-				    num(c->token_limit), num(tokens), num(c->now), num(c->now + ttl),
-				    json_str_or_null(note), num(c->limit), json_str_or_null(c->model[0] ? c->model : NULL)),
-				  hold, e);
-		if (rc || jv_get_kind(*hold) == JV_KIND_OBJECT)
-			return rc;
-		jv_free(*hold);
-		*hold = jv_null();
+	for (size_t i = 0; i < sizeof query / sizeof *query; i++) {
+		jv_free(row);
+		row = jv_null();
+		rc = store_query1(s, query[i], jv_copy(args), &row, e);
+		if (rc || jv_get_kind(row) == JV_KIND_OBJECT)
+			break;
 	}
-	rc = store_query1(s, "budget_hold_scoped",
-			  P(jv_string(c->agent), jv_string(c->day), num(amount), num(c->buffer),
-			    num(c->token_limit), num(tokens), num(c->now), num(c->now + ttl),
-			    json_str_or_null(note), num(c->limit), jv_string(c->week_from),
-			    jv_string(c->week_to), jv_string(c->month_from), jv_string(c->month_to),
-			    num(c->week_limit), num(c->month_limit),
-			    json_str_or_null(c->model[0] ? c->model : NULL)),
-			  &row, e);
+	jv_free(args);
 	if (rc == 0 && json_is_set(row, "id")) {
 		*hold = row;
 		return 0;
 	}
-	if (rc == 0) {
+	if (rc == 0 && jv_get_kind(row) == JV_KIND_OBJECT) {
 		char *why = json_string(row, "refused");
 
 		snprintf(refused, size, "%s", why ? why : "");
