@@ -1005,23 +1005,43 @@ static int assess_batch(struct run *r, struct backend *b, jv body, jv sess, cons
 		goto out;
 	if (!bid) {
 		char cid[64], why[300];
-		int64_t upper = 0;
+		int64_t upper = 0, worst;
 		int counted = 0;
-		/* at the full price: the batch's half is settled, not held */
-		int64_t worst = hold_size(r, body, &upper, &counted, why, sizeof why);
-		jv hold, req;
+		jv hold, req, bb;
 
-		*rc = budget_hold(r->s, &bc, worst, upper + r->cfg.max_tokens, 25 * 3600, "assessment_batch",
-				  &hold, e);
+		for (;;) {
+			/* held as the request's model (its cap; over it, the
+			 * kind's fallback, once), at the full price: the
+			 * batch's half is settled, not held */
+			bb = json_set(jv_copy(body), "model", jv_string(r->cfg.model));
+			snprintf(bc.model, sizeof bc.model, "%s", r->cfg.model);
+			worst = hold_size(r, bb, &upper, &counted, why, sizeof why);
+			*rc = budget_hold(r->s, &bc, worst, upper + r->cfg.max_tokens, 25 * 3600,
+					  "assessment_batch", &hold, e);
+			if (*rc == EX_NO) {
+				char *sc = json_string(hold, "scope");
+				int mine = sc && !strncmp(sc, "model:", 6);
+
+				free(sc);
+				if (mine && fall_back(r, "model_cap")) {
+					err_clear(e);
+					jv_free(hold);
+					jv_free(bb);
+					continue;
+				}
+			}
+			break;
+		}
 		if (*rc) {
 			jv_free(hold);
+			jv_free(bb);
 			goto out;
 		}
 		json_int(hold, "id", &hold_id);
 		jv_free(hold);
 		hold_tally(r, counted, upper);
 		snprintf(cid, sizeof cid, "session-%lld", (long long)r->session_id);
-		req = json_set(json_set(jv_object(), "custom_id", jv_string(cid)), "params", jv_copy(body));
+		req = json_set(json_set(jv_object(), "custom_id", jv_string(cid)), "params", bb);
 		*rc = anthropic_exchange(&r->api, "POST", "/v1/messages/batches",
 					 json_set(jv_object(), "requests", jv_array_append(jv_array(), req)),
 					 &st, &text, e);
@@ -1051,6 +1071,21 @@ static int assess_batch(struct run *r, struct backend *b, jv body, jv sess, cons
 		*status = "batch_submitted";
 		*reason = jv_string("assessment_batch_submitted");
 		goto out;
+	}
+	{
+		/* a batch submitted as the fallback model is priced and
+		 * recorded as that model (its hold says which) */
+		jv h = jv_null();
+		char *hm = NULL;
+
+		if (hold_id && store_query1(r->s, "budget_hold_get",
+					    jv_array_append(jv_array(), jv_number((double)hold_id)), &h, e) == 0)
+			hm = json_string(h, "model");
+		err_clear(e);
+		jv_free(h);
+		if (hm && r->fallback[0] && !strcmp(hm, r->fallback))
+			fall_back(r, "model_cap");
+		free(hm);
 	}
 	snprintf(path, sizeof path, "/v1/messages/batches/%s", bid);
 	if ((*rc = anthropic_exchange(&r->api, "GET", path, jv_null(), &st, &text, e)))

@@ -102,3 +102,34 @@ assessing() {
 	assert_regex "$(sql "SELECT outcome, failure_reason FROM agent_sessions WHERE id = $id")" "^failed_assessment\|assessment batch msgbatch_[0-9A-Za-z]+: expired$"
 	assert_equal "$(sql "SELECT status, settled_micros FROM agent_budget_holds")" "settled|0"
 }
+
+@test "a batch over its model's cap is held, sent, priced and recorded as the fallback model" {
+	local haiku=claude-haiku-4-5-20251001 sonnet=claude-sonnet-4-5-20250929
+	id=$(assessing)
+	agent-budget -q set --model haiku 0
+	export AGENT_FALLBACK_MODEL_ASSESSMENT=sonnet
+	run -0 --separate-stderr agent-invoke --session "$id"
+	assert_equal "$(jq -r .status <<<"$output")" batch_submitted
+	assert_equal "$(sql "SELECT model FROM agent_budget_holds")" "$sonnet"
+	for _ in $(seq 50); do
+		run -0 --separate-stderr agent-invoke --session "$id"
+		[ "$(jq -r .status <<<"$output")" = batch_pending ] || break
+		sleep 0.05
+	done
+	assert_equal "$(jq -c '[.status, .model, .requested_model, .fallback_reason]' <<<"$output")" \
+		"[\"ok\",\"$sonnet\",\"$haiku\",\"model_cap\"]"
+	assert_equal "$(sql "SELECT model || '|' || requested_model || '|' || fallback_reason FROM agent_invocations")" \
+		"$sonnet|$haiku|model_cap"
+	read -r i o cost < <(sql "SELECT input_tokens, output_tokens, cost_micros FROM agent_invocations" | tr '|' ' ')
+	want=$(jq -nc --argjson i "$i" --argjson o "$o" '{input_tokens: $i, output_tokens: $o, service_tier: "batch"}' |
+		agent-budget price --model "$sonnet" | jq -r '.total_usd * 1000000 | round')
+	assert_equal "$cost" "$want"
+	assert_equal "$(sql "SELECT status, settled_micros FROM agent_budget_holds")" "settled|$cost"
+	# without a fallback: refused on the cap, nothing sent
+	sql "DELETE FROM agent_budget_holds; DELETE FROM agent_invocations" >/dev/null
+	id=$(assessing)
+	unset AGENT_FALLBACK_MODEL_ASSESSMENT
+	run -1 --separate-stderr agent-invoke --session "$id"
+	assert_equal "$(jq -r .status <<<"$output")" budget_exhausted
+	assert_equal "$(sql "SELECT COALESCE(assess_batch_id, '-') FROM agent_sessions WHERE id = $id")" "-"
+}

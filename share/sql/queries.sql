@@ -43,7 +43,7 @@ RETURNING id, agent, day, amount_micros, tokens, status, note, created_at, expir
 
 -- name: budget_hold_get
 SELECT id, agent, day, amount_micros, tokens, status, settled_micros, settled_tokens,
-       note, created_at, expires_at, settled_at
+       note, created_at, expires_at, settled_at, model
   FROM agent_budget_holds WHERE id = $1
 
 -- name: budget_hold_close
