@@ -136,7 +136,6 @@ research_cycle() {
 		sleep 0.05
 	done
 	TICKS=$n
-	echo "# $(sql "SELECT id, phase, outcome, failure_reason FROM agent_sessions")" >&3
 	# the session went the whole way: a design, a training, a backtest and
 	# an assessment
 	assert_equal "$(sql "SELECT COUNT(*) FROM agent_sessions WHERE strategy_config IS NOT NULL
@@ -265,5 +264,7 @@ check_processes() {
 	check_outputs
 	check_processes file
 	[ -z "$LEAKS" ] || fail "$LEAKS"
+	# nor were the tool and the notify command told where the keys are
+	run ! grep -a -l -F -e "$BATS_TEST_TMPDIR/keys" "$OUT"/probe/*.env.*
 	echo "# $TICKS ticks, $(ls "$PROCS"/*.cmdline | wc -l) process snapshots" >&3
 }
