@@ -250,7 +250,7 @@ check_outputs() {
 
 # check_processes MODE: no marker in any command line.  In an environment
 # only where the test put it (a process it started itself, ppid this shell;
-# agent-cycle's own forks, which share its environment), and, with MODE env,
+# the forks of agent-cycle and of the agent wrapper, which share its memory), and, with MODE env,
 # the API key (not the admin key) in agent-invoke's: it calls the API (the
 # design's §6: the key from ANTHROPIC_API_KEY).  Nowhere else: the others
 # added to LEAKS.
@@ -265,7 +265,7 @@ check_processes() {
 		fi
 		grep -a -q -F -f "$BATS_TEST_TMPDIR/markers" "$env" || continue
 		[ "$(cat "${f%.cmdline}.ppid")" = "$ROOT" ] && continue
-		[[ $cmd =~ ^/bin/bash\ [^\ ]*/agent-cycle(\ |$) ]] && continue
+		[[ $cmd =~ ^/bin/bash\ [^\ ]*/agent(-cycle)?(\ |$) ]] && continue
 		if [ "$mode" = env ] && [[ $cmd =~ ^[^\ ]*/agent-invoke(\ |$) ]] &&
 			! grep -a -q -F -e "$ADMIN_PART" "$env"; then
 			continue
