@@ -437,12 +437,19 @@ static int run_command(const char *command, const char *text, int64_t deadline, 
 		       size_t size)
 {
 	sigset_t pipe_set, old;
+	char **envp;
 	int fd[2], status = 0, done = 0;
 	pid_t pid, w;
 	size_t len = strlen(text);
 
+	/* the operator's command calls no Anthropic API: not given the keys */
+	if (!(envp = env_without_secrets(NULL))) {
+		snprintf(out, size, "command: out of memory");
+		return -1;
+	}
 	if (pipe(fd) < 0) {
 		snprintf(out, size, "command: cannot make a pipe: %s", strerror(errno));
+		free(envp);
 		return -1;
 	}
 	pid = fork();
@@ -450,10 +457,12 @@ static int run_command(const char *command, const char *text, int64_t deadline, 
 		snprintf(out, size, "command: cannot fork: %s", strerror(errno));
 		close(fd[0]);
 		close(fd[1]);
+		free(envp);
 		return -1;
 	}
 	if (pid == 0) {
 		int null = open("/dev/null", O_RDWR);
+		char *const argv[] = { "sh", "-c", (char *)command, NULL };
 
 		setpgid(0, 0);  /* its own group: a timeout kills whatever it started */
 		dup2(fd[0], 0);
@@ -463,9 +472,10 @@ static int run_command(const char *command, const char *text, int64_t deadline, 
 		}
 		close(fd[0]);
 		close(fd[1]);
-		execl("/bin/sh", "sh", "-c", command, (char *)NULL);
+		execve("/bin/sh", argv, envp);
 		_exit(127);
 	}
+	free(envp);
 	setpgid(pid, pid);
 	close(fd[0]);
 	/* the notice is small (a pipe holds 64 KiB): a child that never reads

@@ -16,6 +16,7 @@
 
 #include "base/clock.h"
 #include "base/data.h"
+#include "base/env.h"
 #include "base/json.h"
 #include "session.h"
 #include "strategy.h"
@@ -895,7 +896,7 @@ static jv run_external(const char *name, jv in, int *err)
 {
 	const char *dir = getenv("AGENT_TOOLS_DIR"), *ts = getenv("AGENT_TOOL_TIMEOUT_SECONDS"), *tp;
 	long timeout_ms = (ts && *ts ? strtol(ts, NULL, 10) : 30) * 1000;
-	char exe[4400], *input = json_dump(jv_copy(in)), *out = NULL;
+	char exe[4400], tpvar[128], **envp, *input = json_dump(jv_copy(in)), *out = NULL;
 	int inpipe[2], outpipe[2], status = 0;
 	size_t len = 0, cap = 0, off = 0, inlen = input ? strlen(input) : 0;
 	int64_t deadline;
@@ -917,23 +918,24 @@ static jv run_external(const char *name, jv in, int *err)
 		return fail("cannot run tool '%s'", name);
 	}
 	tp = trace_child_traceparent();  /* the tool's spans go under execute_tool */
-	pid = fork();
+	if (tp)
+		snprintf(tpvar, sizeof tpvar, "TRACEPARENT=%s", tp);
+	/* the keys are not the tool's business */
+	envp = env_without_secrets(tp ? tpvar : NULL);
+	pid = envp ? fork() : -1;
 	if (pid == 0) {
 		int devnull = open("/dev/null", O_WRONLY);
+		char *const argv[] = { (char *)name, NULL };
 
 		dup2(inpipe[0], 0);
 		dup2(outpipe[1], 1);
 		if (devnull >= 0)
 			dup2(devnull, 2);
 		setpgid(0, 0);
-		/* the API key is not the tool's business */
-		unsetenv("ANTHROPIC_API_KEY");
-		unsetenv("ANTHROPIC_AUTH_TOKEN");
-		if (tp)
-			setenv("TRACEPARENT", tp, 1);
-		execl(exe, name, (char *)NULL);
+		execve(exe, argv, envp);
 		_exit(127);
 	}
+	free(envp);
 	close(inpipe[0]);
 	close(outpipe[1]);
 	if (pid < 0) {

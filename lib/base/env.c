@@ -5,6 +5,8 @@
 
 #include "base/env.h"
 
+extern char **environ;
+
 int env_int(const char *name, int def, int min, int max, int *out, struct err *e)
 {
 	const char *s = getenv(name);
@@ -39,4 +41,41 @@ int env_flag(const char *name, int def, int *out, struct err *e)
 		if (strcmp(s, *p) == 0)
 			return *out = 0, 0;
 	return err_set(e, EX_PERM, "%s: not 0 or 1: '%.40s'", name, s);
+}
+
+/* the names a child that calls no API never needs: its keys, and where
+ * they are kept */
+static const char *const secret[] = {
+	"ANTHROPIC_API_KEY", "ANTHROPIC_API_KEY_FILE", "ANTHROPIC_AUTH_TOKEN",
+	"ANTHROPIC_ADMIN_KEY", "ANTHROPIC_ADMIN_KEY_FILE", NULL,
+};
+
+static int named(const char *var, const char *name, size_t len)
+{
+	return strncmp(var, name, len) == 0 && var[len] == '=';
+}
+
+char **env_without_secrets(const char *extra)
+{
+	const char *eq = extra ? strchr(extra, '=') : NULL;
+	size_t n = 0, k = 0, xlen = eq ? (size_t)(eq - extra) : 0;
+	char **out;
+
+	for (char **v = environ; v && *v; v++)
+		n++;
+	out = malloc((n + 2) * sizeof *out);
+	if (!out)
+		return NULL;
+	for (char **v = environ; v && *v; v++) {
+		int drop = eq && named(*v, extra, xlen);
+
+		for (const char *const *s = secret; !drop && *s; s++)
+			drop = named(*v, *s, strlen(*s));
+		if (!drop)
+			out[k++] = *v;
+	}
+	if (eq)
+		out[k++] = (char *)extra;
+	out[k] = NULL;
+	return out;
 }

@@ -12,4 +12,14 @@ int env_int(const char *name, int def, int min, int max, int *out, struct err *e
  * empty.  EX_PERM ("NAME: not 0 or 1: 'value'") otherwise. */
 int env_flag(const char *name, int def, int *out, struct err *e);
 
+/* The environment for a child that calls neither Anthropic API (an
+ * operator's tool, a notify command): environ without the keys
+ * (ANTHROPIC_API_KEY, ANTHROPIC_AUTH_TOKEN, ANTHROPIC_ADMIN_KEY, and the
+ * _FILE variants that say where they are), plus `extra` ("NAME=value",
+ * replacing any NAME; NULL for none).  A NULL-terminated array of pointers
+ * into environ and to extra, valid while they are: free() the array, not
+ * the strings.  NULL when out of memory.  Made before fork, so that the
+ * child only calls execve with it. */
+char **env_without_secrets(const char *extra);
+
 #endif
