@@ -1060,6 +1060,7 @@ static int assess_batch(struct run *r, struct backend *b, jv body, jv sess, cons
 			if (*rc == 0)
 				*rc = err_set(e, st >= 500 || st == 429 ? EX_TEMP : EX_PERM,
 					      "POST /v1/messages/batches: HTTP %ld: %.200s", st, text ? text : "");
+			anthropic_redact(&r->api, e->msg);
 			goto out;
 		}
 		if ((*rc = clock_now_s(&now, e)) ||
@@ -1176,6 +1177,7 @@ static int assess_batch(struct run *r, struct backend *b, jv body, jv sess, cons
 
 				snprintf(why, sizeof why, "assessment batch %s: %s%s%.200s", bid,
 					 type ? type : "no result", msg ? ": " : "", msg ? msg : "");
+				anthropic_redact(&r->api, why);
 				if (budget_settle(r->s, &bc, hold_id, 0, 0, &settled, &se) == 0)
 					jv_free(settled);
 				if ((*rc = clock_now_s(&now, e)) == 0)

@@ -158,6 +158,7 @@ static int fetch(struct anthropic *a, const char *what, const char *query, jv *r
 				rc = err_set(e, status == 429 || status >= 500 || status == 408 ? EX_TEMP
 					     : EX_PERM, "admin API: %s: HTTP %ld %s%s%.200s", what, status,
 					     et ? et : "error", em ? ": " : "", em ? em : "");
+			anthropic_redact(a, e->msg);
 			free(et);
 			free(em);
 			free(text);

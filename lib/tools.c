@@ -674,6 +674,13 @@ static jv start_operation(struct tools_ctx *c, const char *path, jv body, char *
 
 		if (k == BACKEND_BUSY || k == BACKEND_NO_STRATEGY)
 			halt_for(c, k, status, *resp, strstr(path, "training") ? "training" : "a backtest");
+	} else if (rc == EX_TEMP) {
+		/* not reached (down, timed out, an answer cut short, too large or
+		 * not JSON): as busy, the saved design waits for a later tick's
+		 * start, counted, instead of ending the cycle failed_design */
+		c->halt = TOOLS_HALT_BUSY;
+		snprintf(c->halt_msg, sizeof c->halt_msg, "backend busy or unavailable for %s (%s)",
+			 strstr(path, "training") ? "training" : "a backtest", e->msg);
 	}
 	*resp = backend_result(rc, status, rc ? jv_null() : *resp, e);
 	*op = rc || status < 200 || status >= 300 ? NULL : json_string(*resp, "task_id");

@@ -23,8 +23,9 @@ struct tools_ctx {
 	 * turn (the tool's result is recorded, not sent):
 	 * TOOLS_HALT_END   the session cannot go on (the backend cannot see
 	 *                  the strategy directory): it ends, halt_msg the reason;
-	 * TOOLS_HALT_BUSY  the backend is busy or unavailable (HTTP 409, 503):
-	 *                  a later tick retries without the model. */
+	 * TOOLS_HALT_BUSY  the backend is busy or unavailable (HTTP 409, 503,
+	 *                  or a start that did not reach it): a later tick
+	 *                  retries without the model. */
 	int halt;
 	char halt_msg[400];
 };

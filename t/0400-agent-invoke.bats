@@ -314,14 +314,16 @@ last_result() { # the last action row: success|error
 	[ ! -d "$AGENT_STRATEGY_DIR" ] || [ -z "$(find "$AGENT_STRATEGY_DIR" -type f)" ]
 }
 
-@test "hostile: a 50 MB config is refused with is_error, nothing written" {
+@test "hostile: a 12 MB config is refused with is_error, nothing written" {
+	# 12 MB: under the 16 MiB cap on an answer (a larger one is refused
+	# whole, t/0900), over the 1 MiB cap on a tool's arguments
 	id=$(new_session designing)
-	hostile '{"name":"save_strategy_config","input":{"name":"big","description":"d","config":{}}}' 52428800
+	hostile '{"name":"save_strategy_config","input":{"name":"big","description":"d","config":{}}}' 12582912
 	AGENT_MAX_ITERATIONS=1 run -0 --separate-stderr agent-invoke --kind design --session "$id"
-	assert_regex "$(last_result)" "^error\|the arguments are 524288[0-9]{2} bytes: more than the 1048576 allowed$"
+	assert_regex "$(last_result)" "^error\|the arguments are 125829[0-9]{2} bytes: more than the 1048576 allowed$"
 	[ ! -e "$AGENT_STRATEGY_DIR/big.yaml" ]
-	# the recorded arguments are a stub, not 50 MB
-	assert_equal "$(sql "SELECT arguments FROM agent_actions" | jq -c '[.truncated, .bytes > 52428800]')" '[true,true]'
+	# the recorded arguments are a stub, not 12 MB
+	assert_equal "$(sql "SELECT arguments FROM agent_actions" | jq -c '[.truncated, .bytes > 12582912]')" '[true,true]'
 }
 
 @test "hostile: wrong types, an unknown tool, an existing name" {

@@ -11,7 +11,8 @@
 #include "net/http.h"
 #include "base/json.h"
 
-#define MAX_RESPONSE (64u << 20)
+#define MAX_RESPONSE HTTP_MAX_RESPONSE
+#define MAX_ERROR_BODY (64u << 10)  /* what is kept of a streamed error answer */
 
 static int read_key_file(const char *path, char *buf, size_t n, struct err *e)
 {
@@ -150,6 +151,67 @@ int anthropic_admin_init(struct anthropic *a, struct err *e)
 	return 0;
 }
 
+/* The secret of the auth header line: after "x-api-key: " or "Bearer ". */
+static const char *secret_of(const struct anthropic *a, size_t *n)
+{
+	const char *k = strchr(a->auth, ':');
+
+	*n = 0;
+	if (!k)
+		return NULL;
+	for (k++; *k == ' '; k++)
+		;
+	if (!strncmp(k, "Bearer ", 7))
+		k += 7;
+	*n = strlen(k);
+	return k;
+}
+
+void anthropic_redact(const struct anthropic *a, char *s)
+{
+	size_t kn, sn = s ? strlen(s) : 0, min;
+	const char *k = secret_of(a, &kn);
+
+	if (!k || !kn || !sn)
+		return;
+	min = kn < 8 ? kn : 8;
+	for (size_t i = 0; i + min <= sn; i++) {
+		size_t best = 0;
+
+		for (size_t j = 0; j + min <= kn; j++) {
+			size_t m = 0;
+
+			while (i + m < sn && j + m < kn && s[i + m] == k[j + m])
+				m++;
+			if (m > best)
+				best = m;
+		}
+		if (best >= min) {
+			memset(s + i, '*', best);
+			i += best - 1;
+		}
+	}
+}
+
+/* An {type, message} error object with the key's pieces starred out. */
+static jv redact_error(const struct anthropic *a, jv err)
+{
+	static const char *const keys[] = { "type", "message" };
+
+	if (jv_get_kind(err) != JV_KIND_OBJECT)
+		return err;
+	for (size_t i = 0; i < sizeof keys / sizeof *keys; i++) {
+		char *v = json_string(err, keys[i]);
+
+		if (v) {
+			anthropic_redact(a, v);
+			err = json_set(err, keys[i], jv_string(v));
+			free(v);
+		}
+	}
+	return err;
+}
+
 void anthropic_release(struct anthropic *a)
 {
 	explicit_bzero(a->auth, sizeof a->auth);
@@ -176,6 +238,8 @@ struct sse {
 	jv error;
 	int done, bad;
 	char why[200];
+	char *raw;         /* the first MAX_ERROR_BODY bytes: an error answer's JSON */
+	size_t rlen, rcap;
 };
 
 static int buf_add(char **b, size_t *len, size_t *cap, const char *p, size_t n)
@@ -397,6 +461,8 @@ static int sse_feed(void *arg, const char *p, size_t n)
 {
 	struct sse *s = arg;
 
+	if (s->rlen < MAX_ERROR_BODY)
+		buf_add(&s->raw, &s->rlen, &s->rcap, p, n < MAX_ERROR_BODY - s->rlen ? n : MAX_ERROR_BODY - s->rlen);
 	for (size_t i = 0; i < n; i++) {
 		if (p[i] == '\n') {
 			sse_line(s, s->line ? s->line : (char[]){ 0 }, s->len);
@@ -523,7 +589,10 @@ int anthropic_send(struct anthropic *a, jv body, int max_tokens,
 	{
 		jv parsed;
 		struct err pe = ERR_INIT;
-		int ok = json_parse(r.body ? r.body : "", r.len, &parsed, &pe) == 0;
+		/* a request to stream is answered with plain JSON when it fails */
+		const char *rb = stream ? s.raw : r.body;
+		size_t rl = stream ? s.rlen : r.len;
+		int ok = json_parse(rb ? rb : "", rl, &parsed, &pe) == 0;
 
 		if (r.status >= 200 && r.status < 300) {
 			if (!ok || !well_formed(parsed)) {
@@ -560,6 +629,10 @@ int anthropic_send(struct anthropic *a, jv body, int max_tokens,
 			if (r.status == 401 || r.status == 403)
 				rc = err_set(e, EX_PERM, "anthropic: authentication refused (HTTP %ld %s)",
 					     r.status, et ? et : "");
+			else if (r.status >= 300 && r.status < 400)
+				/* the API never redirects: the base URL names something else */
+				rc = err_set(e, EX_PERM, "anthropic: HTTP %ld: a redirect, not followed "
+					     "(check ANTHROPIC_BASE_URL)", r.status);
 			else
 				rc = err_set(e, status_code(r.status), "anthropic: HTTP %ld %s%s%.200s",
 					     r.status, et ? et : "error", em ? ": " : "", em ? em : "");
@@ -568,12 +641,17 @@ int anthropic_send(struct anthropic *a, jv body, int max_tokens,
 		}
 	}
 out:
+	/* a peer may quote the credentials back: never into a message */
+	if (rc)
+		anthropic_redact(a, e->msg);
+	call->error = redact_error(a, call->error);
 	if (stream) {
 		jv_free(s.msg);
 		jv_free(s.partial);
 		jv_free(s.error);
 		free(s.line);
 		free(s.data);
+		free(s.raw);
 	}
 	http_resp_release(&r);
 	jv_free(body);
@@ -655,6 +733,7 @@ int anthropic_count_tokens(struct anthropic *a, jv body, long timeout_ms, int64_
 			jv_free(parsed);
 		}
 		rc = err_set(e, EX_TEMP, "count_tokens: HTTP %ld %s", status, et ? et : "error");
+		anthropic_redact(a, e->msg);
 		free(et);
 		return rc;
 	}

@@ -27,6 +27,11 @@ struct anthropic {
 int anthropic_init(struct anthropic *a, struct err *e);
 void anthropic_release(struct anthropic *a);  /* wipes the key */
 
+/* Stars out, in place, every run of 8 or more bytes of the key (all of a
+ * shorter key) in s: for text a peer sent, which may quote the key back.
+ * anthropic_send and anthropic_count_tokens do it to their messages. */
+void anthropic_redact(const struct anthropic *a, char *s);
+
 /* The same for the Usage & Cost Admin API: the admin key from
  * ANTHROPIC_ADMIN_KEY, ANTHROPIC_ADMIN_KEY_FILE, or
  * $CREDENTIALS_DIRECTORY/anthropic_admin_key (never a Bearer token).

@@ -23,6 +23,7 @@ struct sink {
 	const struct http_req *req;
 	struct http_resp *resp;
 	size_t cap, max;
+	size_t seen;                     /* body bytes so far, streamed ones too */
 	int too_big;
 };
 
@@ -31,12 +32,15 @@ static size_t on_body(char *p, size_t size, size_t n, void *arg)
 	struct sink *s = arg;
 	size_t len = size * n;
 
-	if (s->req->on_data)
-		return s->req->on_data(s->req->arg, p, len) ? 0 : len;
-	if (s->resp->len + len > s->max) {
+	/* the cap holds for a streamed body too: an event stream that never
+	 * ends is bounded in bytes as well as in time */
+	if (len > s->max - s->seen) {
 		s->too_big = 1;
 		return 0;
 	}
+	s->seen += len;
+	if (s->req->on_data)
+		return s->req->on_data(s->req->arg, p, len) ? 0 : len;
 	if (s->resp->len + len + 1 > s->cap) {
 		size_t cap = s->cap ? s->cap : 4096;
 		char *nb;
@@ -379,7 +383,7 @@ static int plain_do(const struct http_req *r, const struct plain_target *t,
 	/* the same headers on_header picks up from libcurl */
 	for (char *line = strstr(buf, "\r\n"); line && line < eoh; line = strstr(line + 2, "\r\n")) {
 		char *h = line + 2, *lend = strstr(h, "\r\n");
-		struct sink hs = { r, out, 0, 0, 0 };
+		struct sink hs = { r, out, 0, 0, 0, 0 };
 
 		if (!lend || h >= eoh)
 			break;
@@ -437,12 +441,13 @@ int http_do(const struct http_req *r, struct http_resp *out, struct err *e)
 	struct http_resp init = HTTP_RESP_INIT;
 	struct sink sink;
 	struct curl_slist *hdrs = NULL;
+	char ebuf[CURL_ERROR_SIZE] = "";
 	CURL *c;
 	CURLcode cc;
 	int rc = 0;
 
 	*out = init;
-	sink = (struct sink){ r, out, 0, r->max_response ? r->max_response : (32u << 20), 0 };
+	sink = (struct sink){ r, out, 0, r->max_response ? r->max_response : HTTP_MAX_RESPONSE, 0, 0 };
 	{
 		struct plain_target t;
 
@@ -494,6 +499,7 @@ int http_do(const struct http_req *r, struct http_resp *out, struct err *e)
 	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
 	curl_easy_setopt(c, CURLOPT_HEADERDATA, &sink);
 	curl_easy_setopt(c, CURLOPT_USERAGENT, "agent-toolkit/" AGENT_VERSION);
+	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, ebuf);
 	cc = curl_easy_perform(c);
 	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &out->status);
 	if (cc != CURLE_OK) {
@@ -514,6 +520,13 @@ int http_do(const struct http_req *r, struct http_resp *out, struct err *e)
 			rc = err_set(e, EX_PERM, "%s %s: TLS verification failed: %s%s", r->method, path,
 				     curl_easy_strerror(cc),
 				     ca_bundle() ? "" : " (a private CA: AGENT_CA_BUNDLE=FILE)");
+		else if (cc == CURLE_OUT_OF_MEMORY)
+			/* libcurl's word (7.x) for a header over its 100 KiB limit,
+			 * far likelier here than memory running out */
+			rc = err_set(e, EX_TEMP, "%s %s: %s", r->method, path,
+				     ebuf[0] ? ebuf : "a response header over 100 KiB, or out of memory");
+		else if (cc == CURLE_PARTIAL_FILE)
+			rc = err_set(e, EX_TEMP, "%s %s: the answer was cut short", r->method, path);
 		else if (cc == CURLE_OPERATION_TIMEDOUT)
 			rc = err_set(e, EX_TEMP, "%s %s: timed out after %g s", r->method, path,
 				     (r->timeout_ms > 0 ? r->timeout_ms : 30000L) / 1000.0);

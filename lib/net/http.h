@@ -9,6 +9,10 @@
 
 #include "base/err.h"
 
+/* The most body bytes one exchange reads, streamed or not (agent(7)):
+ * a larger answer is EX_TEMP "response larger than N bytes". */
+#define HTTP_MAX_RESPONSE (16u << 20)
+
 struct http_req {
 	const char *method;              /* "GET", "POST", "DELETE", "PUT" */
 	const char *url;
@@ -17,9 +21,9 @@ struct http_req {
 	size_t body_len;
 	long timeout_ms;                 /* whole exchange (default 30 s) */
 	long connect_timeout_ms;         /* default 5 s */
-	size_t max_response;             /* default 32 MiB */
+	size_t max_response;             /* default HTTP_MAX_RESPONSE */
 	/* When set, body bytes go here as they arrive instead of into resp.body;
-	 * a non-zero return aborts the transfer. */
+	 * a non-zero return aborts the transfer.  max_response bounds them too. */
 	int (*on_data)(void *arg, const char *buf, size_t n);
 	void *arg;
 };
