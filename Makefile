@@ -91,7 +91,7 @@ UNIT_SRC := $(wildcard t/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:t/unit/%.c=$(O)/t/%)
 SQL_SRC := $(sort $(wildcard share/sql/*.sql share/sql/sqlite/*.sql share/sql/postgres/*.sql))
 
-.PHONY: all check unit deps k8s demo bench lint install uninstall clean help
+.PHONY: all check unit deps k8s demo bench chaos lint install uninstall clean help
 .DEFAULT_GOAL := all
 
 all: $(CMD_BIN) $(SH_BIN)
@@ -164,13 +164,18 @@ demo:
 bench: all
 	@O=$(O) sh bench/run
 
+# The loop under faults and kills, checked by its invariants (t/chaos):
+# CHAOS_TICKS (300 on SQLite, 100 on PostgreSQL), CHAOS_SEED.
+chaos: all
+	@O=$(O) bash t/chaos
+
 lint:
 	sh build-aux/check-layers
 	cppcheck --quiet --error-exitcode=1 --enable=warning,portability \
 	  --suppress=missingIncludeSystem -Ilib \
 	  '-Djv_object_foreach(t,k,v)=for (jv k = jv_null(), v = jv_null(); 0;)' \
 	  --suppress=preprocessorErrorDirective lib cmd
-	shellcheck -x build-aux/deps build-aux/embed-sql build-aux/check-layers build-aux/demo build-aux/k8s-rules t/k8s/setup t/run t/pg bench/run bench/compare \
+	shellcheck -x build-aux/deps build-aux/embed-sql build-aux/check-layers build-aux/demo build-aux/k8s-rules t/k8s/setup t/run t/pg t/chaos bench/run bench/compare \
 	  $(wildcard bench/*.sh) $(SH_CMDS:%=cmd/%)
 	@if ls man/*.[0-9] >/dev/null 2>&1; then mandoc -Tlint -Wwarning man/*.[0-9]; fi
 
@@ -203,7 +208,7 @@ clean:
 	rm -rf build
 
 help:
-	@echo 'targets: all check demo bench lint install uninstall clean deps k8s'
+	@echo 'targets: all check demo bench chaos lint install uninstall clean deps k8s'
 	@echo '         check SANITIZE=address,undefined  (sanitizer build in build/san)'
 
 -include $(shell find $(O) -name '*.d' 2>/dev/null)
