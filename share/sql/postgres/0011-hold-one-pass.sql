@@ -5,9 +5,9 @@
 -- passes the lock nearly as fast as an agent's alone (bench/scopes.sh):
 --   1. the agent's team and every cap that applies, in one read (before
 --      any lock: configuration);
---   2. the lock, in the fixed order: the global caps' rows, then the
---      team's (by period); an agent with caps of its own only (its week,
---      month, a model's) locks its day row instead;
+--   2. one row lock: the first global cap's row, else the first of the
+--      team's caps, else (caps of the agent's own only: its week, month, a
+--      model's) its day row -- the widest scope serialises the narrower;
 --   3. one statement, in a snapshot taken after the lock (every hold
 --      committed before it is in the sums): every scope's sums over the
 --      periods and the model's day, the first cap refusing, the day row's
@@ -53,10 +53,16 @@ BEGIN
     IF a_m IS NULL AND p_month_env >= 0 THEN a_m := p_month_env; END IF;
     IF a_w IS NULL AND p_week_env >= 0 THEN a_w := p_week_env; END IF;
 
-    IF COALESCE(g_d, g_m, g_w, t_d, t_m, t_w) IS NOT NULL THEN
-        PERFORM 1 FROM agent_budget_caps k
-         WHERE k.scope = 'global' OR k.scope = 'team:' || v_team
-         ORDER BY k.scope <> 'global', k.period FOR UPDATE;
+    -- one row lock serialises every hold the sums below depend on: a
+    -- global cap's row (every hold of every agent takes it while there is
+    -- one), else a team cap's (every hold of the team's agents), else the
+    -- agent's day row
+    IF COALESCE(g_d, g_m, g_w) IS NOT NULL THEN
+        PERFORM 1 FROM agent_budget_caps k WHERE k.scope = 'global'
+         ORDER BY k.period LIMIT 1 FOR UPDATE;
+    ELSIF COALESCE(t_d, t_m, t_w) IS NOT NULL THEN
+        PERFORM 1 FROM agent_budget_caps k WHERE k.scope = 'team:' || v_team
+         ORDER BY k.period LIMIT 1 FOR UPDATE;
     ELSE
         PERFORM 1 FROM agent_budget b WHERE b.agent = p_agent AND b.day = p_day FOR UPDATE;
         v_row := FOUND;
