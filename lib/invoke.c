@@ -1042,9 +1042,9 @@ static int assess_batch(struct run *r, struct backend *b, jv body, jv sess, cons
 		hold_tally(r, counted, upper);
 		snprintf(cid, sizeof cid, "session-%lld", (long long)r->session_id);
 		req = json_set(json_set(jv_object(), "custom_id", jv_string(cid)), "params", bb);
-		*rc = anthropic_exchange(&r->api, "POST", "/v1/messages/batches",
-					 json_set(jv_object(), "requests", jv_array_append(jv_array(), req)),
-					 &st, &text, e);
+		req = json_set(jv_object(), "requests", jv_array_append(jv_array(), req));
+		*rc = anthropic_exchange(&r->api, "POST", "/v1/messages/batches", req, &st, &text, e);
+		jv_free(req);  /* borrowed by the exchange */
 		jv_free(resp);
 		resp = *rc == 0 && text ? jv_parse(text) : jv_null();
 		bid = *rc == 0 && st == 200 ? json_string(resp, "id") : NULL;
@@ -1164,9 +1164,8 @@ static int assess_batch(struct run *r, struct backend *b, jv body, jv sess, cons
 					*rc = run_tools(r, content, *inv_id, b, &turn, e);
 					if (*rc == 0)
 						jv_free(turn);
-				} else {
-					jv_free(content);
 				}
+				jv_free(content);  /* run_tools borrows it */
 				*status = "ok";
 			} else {
 				/* errored, expired, canceled, or no line for it: nothing billed */
