@@ -131,7 +131,7 @@ static jv node(yaml_parser_t *p, int depth)
 	return v;
 }
 
-static jv yaml_load(const char *text, size_t len)
+jv sim_strategy_yaml(const char *text, size_t len)
 {
 	yaml_parser_t p;
 	yaml_event_t ev;
@@ -203,7 +203,7 @@ int sim_strategy_load(struct sim *s, const char *name, jv *cfg, char *msg, size_
 	}
 	fclose(f);
 	text[n] = 0;
-	*cfg = yaml_load(text, (size_t)n);
+	*cfg = sim_strategy_yaml(text, (size_t)n);
 	free(text);
 	if (!jv_is_valid(*cfg)) {
 		jv m = jv_invalid_get_msg(*cfg);

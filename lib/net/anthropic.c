@@ -437,6 +437,80 @@ static int status_code(long status)
 	}
 }
 
+static void sse_init(struct sse *s)
+{
+	memset(s, 0, sizeof *s);
+	s->msg = jv_null();
+	s->partial = jv_array();
+	s->error = jv_null();
+}
+
+static void sse_release(struct sse *s)
+{
+	jv_free(s->msg);
+	jv_free(s->partial);
+	jv_free(s->error);
+	free(s->line);
+	free(s->data);
+}
+
+/* The end of a 2xx stream: the Message it built into call, or why not. */
+static int sse_end(struct sse *s, struct anthropic_call *call, struct err *e)
+{
+	if (s->len)
+		sse_line(s, s->line, s->len);
+	sse_event(s);
+	if (s->bad || !s->done) {
+		char *et = json_string(s->error, "type");
+		int rc;
+
+		call->error = jv_copy(s->error);
+		call->retryable = !et || !strcmp(et, "overloaded_error") || !strcmp(et, "api_error");
+		call->maybe_charged = 1;
+		rc = err_set(e, EX_TEMP, "anthropic: stream %s%s%s%s", s->bad ? s->why : "ended early",
+			     et ? " (" : "", et ? et : "", et ? ")" : "");
+		free(et);
+		return rc;
+	}
+	if (!well_formed(s->msg)) {
+		call->retryable = 1;
+		call->maybe_charged = 1;
+		return err_set(e, EX_TEMP, "anthropic: malformed response: the stream built no Message");
+	}
+	call->message = s->msg;
+	s->msg = jv_null();
+	return 0;
+}
+
+int anthropic_stream_read(const char *body, size_t len, size_t chunk,
+			  struct anthropic_call *call, struct err *e)
+{
+	struct sse s;
+	int rc = 0;
+
+	memset(call, 0, sizeof *call);
+	call->message = jv_null();
+	call->error = jv_null();
+	call->retry_after = -1;
+	call->should_retry = -1;
+	call->status = 200;
+	sse_init(&s);
+	if (!chunk)
+		chunk = len ? len : 1;
+	for (size_t off = 0; off < len && rc == 0; off += chunk)
+		rc = sse_feed(&s, body + off, len - off < chunk ? len - off : chunk);
+	if (rc) {
+		call->error = jv_copy(s.error);
+		call->retryable = 1;
+		call->maybe_charged = 1;
+		rc = err_set(e, EX_TEMP, "anthropic: stream %s", s.why);
+	} else {
+		rc = sse_end(&s, call, e);
+	}
+	sse_release(&s);
+	return rc;
+}
+
 int anthropic_send(struct anthropic *a, jv body, int max_tokens,
 		   struct anthropic_call *call, struct err *e)
 {
@@ -474,9 +548,7 @@ int anthropic_send(struct anthropic *a, jv body, int max_tokens,
 	req.connect_timeout_ms = 10000;
 	req.max_response = MAX_RESPONSE;
 	if (stream) {
-		s.msg = jv_null();
-		s.partial = jv_array();
-		s.error = jv_null();
+		sse_init(&s);
 		req.on_data = sse_feed;
 		req.arg = &s;
 	}
@@ -494,30 +566,7 @@ int anthropic_send(struct anthropic *a, jv body, int max_tokens,
 		goto out;
 	}
 	if (stream && r.status >= 200 && r.status < 300) {
-		if (s.len)
-			sse_line(&s, s.line, s.len);
-		sse_event(&s);
-		if (s.bad || !s.done) {
-			char *et = json_string(s.error, "type"), *em = json_string(s.error, "message");
-
-			call->error = jv_copy(s.error);
-			call->retryable = !et || !strcmp(et, "overloaded_error") || !strcmp(et, "api_error");
-			call->maybe_charged = 1;
-			rc = err_set(e, EX_TEMP, "anthropic: stream %s%s%s%s", s.bad ? s.why : "ended early",
-				     et ? " (" : "", et ? et : "", et ? ")" : "");
-			(void)em;
-			free(et);
-			free(em);
-			goto out;
-		}
-		if (!well_formed(s.msg)) {
-			call->retryable = 1;
-			call->maybe_charged = 1;
-			rc = err_set(e, EX_TEMP, "anthropic: malformed response: the stream built no Message");
-			goto out;
-		}
-		call->message = s.msg;
-		s.msg = jv_null();
+		rc = sse_end(&s, call, e);
 		goto out;
 	}
 	{
@@ -568,13 +617,8 @@ int anthropic_send(struct anthropic *a, jv body, int max_tokens,
 		}
 	}
 out:
-	if (stream) {
-		jv_free(s.msg);
-		jv_free(s.partial);
-		jv_free(s.error);
-		free(s.line);
-		free(s.data);
-	}
+	if (stream)
+		sse_release(&s);
 	http_resp_release(&r);
 	jv_free(body);
 	return rc;
