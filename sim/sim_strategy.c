@@ -1,6 +1,7 @@
 /* sim_strategy: the platform's strategy directory, read and checked as KTRDR does. */
 #include <ctype.h>
 #include <errno.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -53,7 +54,8 @@ static jv scalar(const yaml_event_t *ev)
 	if (strchr("+-.0123456789", v[0])) {
 		errno = 0;
 		d = strtod(v, &end);
-		if (errno == 0 && *end == 0 && end != v)
+		/* finite only: "+nan" and "-inf" are strings to yaml.safe_load */
+		if (errno == 0 && *end == 0 && end != v && isfinite(d))
 			return jv_number(d);
 	}
 	return jv_string_sized(v, (int)n);
@@ -323,7 +325,7 @@ jv sim_strategy_check(jv cfg)
 		errs = add(errs, "Validation error in 'training_data.history_required': Value error, History required must be at least 50 bars");
 
 	inds = json_get(jv_copy(cfg), "indicators");
-	jv_object_foreach(jv_copy(inds), id, def) {
+	jv_object_foreach(inds, id, def) {
 		if (jv_get_kind(def) != JV_KIND_OBJECT || json_kind_at(def, "type") != JV_KIND_STRING)
 			errs = add(errs, "Missing required field: indicators.%s.type", jv_string_value(id));
 		jv_free(id);
@@ -335,7 +337,7 @@ jv sim_strategy_check(jv cfg)
 		fsets = jv_object();
 		errs = add(errs, "Validation error in 'fuzzy_sets': Input should be a valid dictionary");
 	}
-	jv_object_foreach(jv_copy(fsets), fs, def) {
+	jv_object_foreach(fsets, fs, def) {
 		char *ref = jv_get_kind(def) == JV_KIND_OBJECT ? json_string(def, "indicator") : NULL;
 
 		if (!ref) {
@@ -512,6 +514,8 @@ int sim_strategy_runtime(jv cfg, char *msg, size_t size)
 		jv_free(fs);
 		jv_free(def);
 	}
+	jv_free(inds);
+	jv_free(fsets);
 	return bad;
 }
 

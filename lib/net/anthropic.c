@@ -262,7 +262,7 @@ static void sse_event(struct sse *s)
 		jv block = json_get(jv_copy(d), "content_block");
 
 		if (!json_int(d, "index", &i) || i < 0 || i > 1000 ||
-		    jv_get_kind(block) != JV_KIND_OBJECT || jv_get_kind(s->msg) != JV_KIND_OBJECT) {
+		    jv_get_kind(block) != JV_KIND_OBJECT || json_kind_at(s->msg, "content") != JV_KIND_ARRAY) {
 			jv_free(block);
 			sse_fail(s, "content_block_start out of order");
 		} else {
@@ -282,8 +282,12 @@ static void sse_event(struct sse *s)
 		    i >= jv_array_length(jv_copy(content)) || !dt) {
 			jv_free(content);
 			sse_fail(s, "content_block_delta out of order");
+		} else if (jv_get_kind(block = jv_array_get(jv_copy(content), (int)i)) != JV_KIND_OBJECT) {
+			/* an index no content_block_start opened */
+			jv_free(block);
+			jv_free(content);
+			sse_fail(s, "content_block_delta out of order");
 		} else {
-			block = jv_array_get(jv_copy(content), (int)i);
 			if (!strcmp(dt, "text_delta")) {
 				char *t = json_string(block, "text"), *add = json_string(d, "delta.text");
 
@@ -308,7 +312,11 @@ static void sse_event(struct sse *s)
 				free(t);
 				free(add);
 			} else if (!strcmp(dt, "signature_delta")) {
-				block = json_set(block, "signature", json_get(jv_copy(d), "delta.signature"));
+				jv sig = json_get(jv_copy(d), "delta.signature");
+
+				/* absent, it is no value at all: a Message holding it
+				 * cannot be written */
+				block = json_set(block, "signature", jv_is_valid(sig) ? sig : jv_null());
 			}
 			/* other delta kinds (citations) are kept as they come: ignored here */
 			content = jv_array_set(content, (int)i, block);
@@ -318,13 +326,17 @@ static void sse_event(struct sse *s)
 	} else if (!strcmp(type, "content_block_stop")) {
 		int64_t i = -1;
 
-		if (json_int(d, "index", &i) && i >= 0 && i < jv_array_length(jv_copy(s->partial))) {
+		if (json_int(d, "index", &i) && i >= 0 && i < jv_array_length(jv_copy(s->partial)) &&
+		    json_kind_at(s->msg, "content") == JV_KIND_ARRAY) {
 			jv p = jv_array_get(jv_copy(s->partial), (int)i);
 			jv content = json_get(jv_copy(s->msg), "content");
 			jv block = jv_array_get(jv_copy(content), (int)i);
 			char *bt = json_string(block, "type");
 
-			if (bt && !strcmp(bt, "tool_use") && jv_get_kind(p) == JV_KIND_STRING &&
+			if (jv_get_kind(block) != JV_KIND_OBJECT) {
+				/* a message_start since replaced the content */
+				sse_fail(s, "content_block_stop out of order");
+			} else if (bt && !strcmp(bt, "tool_use") && jv_get_kind(p) == JV_KIND_STRING &&
 			    jv_string_length_bytes(jv_copy(p)) > 0) {
 				jv input;
 				struct err pe = ERR_INIT;
@@ -344,12 +356,23 @@ static void sse_event(struct sse *s)
 	} else if (!strcmp(type, "message_delta")) {
 		jv delta = json_get(jv_copy(d), "delta");
 
-		if (jv_get_kind(delta) == JV_KIND_OBJECT) {
-			jv_object_foreach(delta, k, v) s->msg = jv_object_set(s->msg, k, v);
+		if (jv_get_kind(s->msg) != JV_KIND_OBJECT) {
+			/* before any message_start: nothing to apply it to */
+			sse_fail(s, "message_delta out of order");
+		} else {
+			if (jv_get_kind(delta) == JV_KIND_OBJECT) {
+				jv_object_foreach(delta, k, v) {
+					/* the blocks are the stream's to build, not a delta's */
+					if (strcmp(jv_string_value(k), "content"))
+						s->msg = jv_object_set(s->msg, k, v);
+					else
+						jv_free(k), jv_free(v);
+				}
+			}
+			s->msg = json_set(s->msg, "usage", usage_overlay(json_get(jv_copy(s->msg), "usage"),
+									  json_get(jv_copy(d), "usage")));
 		}
 		jv_free(delta);
-		s->msg = json_set(s->msg, "usage", usage_overlay(json_get(jv_copy(s->msg), "usage"),
-								  json_get(jv_copy(d), "usage")));
 	} else if (!strcmp(type, "message_stop")) {
 		s->done = 1;
 	} else if (!strcmp(type, "error")) {

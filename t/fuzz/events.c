@@ -2,7 +2,6 @@
  * reads them, rendered, and each line the scanner calls well-formed checked
  * against jq: a JSON object with a non-empty "event" string and a
  * "metadata" that is an object or null when present. */
-#define _GNU_SOURCE
 #include <sys/mman.h>
 
 #include "base/json.h"

@@ -2,7 +2,6 @@
  * parser, the fast path, the object scanner, the streaming JSON Lines reader
  * and the compact writer must each agree with jq (same accept/reject, the
  * same value, jq's bytes). */
-#define _GNU_SOURCE
 #include <sys/mman.h>
 
 #include "base/json.h"
@@ -83,6 +82,23 @@ static void check_reader(const char *s, size_t len)
 	close(fd);
 }
 
+/* A stream with NUL or RS: documents, then an error, never the end. */
+static void check_reader_refuses(const char *s, size_t len)
+{
+	struct json_reader r;
+	struct err e = ERR_INIT;
+	int fd = memfd_create("fuzz", MFD_CLOEXEC), rc;
+	jv v;
+
+	FUZZ_CHECK(fd >= 0 && write(fd, s, len) == (ssize_t)len && lseek(fd, 0, SEEK_SET) == 0, "memfd");
+	FUZZ_CHECK(json_reader_init(&r, fd, "fuzz", 0, &e) == 0, "json_reader_init: %s", e.msg);
+	while ((rc = json_reader_next(&r, &v, &e)) == 1)
+		jv_free(v);
+	FUZZ_CHECK(rc == -1, "the reader read a NUL or RS byte to the end");
+	json_reader_release(&r);
+	close(fd);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	const char *s = (const char *)data;
@@ -93,9 +109,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (size > (1u << 20))
 		return 0;
-	if (memchr(s, 0, size)) {
-		/* NUL: the library refuses it where jq would read on */
-		FUZZ_CHECK(json_parse(s, size, &mine, &e) == EX_DATA, "json_parse took a NUL byte");
+	if (memchr(s, 0, size) || memchr(s, 0x1e, size)) {
+		/* NUL and RS: the library refuses them where jq reads on or
+		 * silently drops what it holds */
+		FUZZ_CHECK(json_parse(s, size, &mine, &e) == EX_DATA, "json_parse took a NUL or RS byte");
+		check_reader_refuses(s, size);
 		return 0;
 	}
 	theirs = jq_one(s, size);
