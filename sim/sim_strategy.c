@@ -104,6 +104,14 @@ static jv node(yaml_parser_t *p, int depth)
 				}
 				break;
 			}
+			if (jv_get_kind(k) == JV_KIND_OBJECT || jv_get_kind(k) == JV_KIND_ARRAY) {
+				/* yaml.safe_load: "found unhashable key"; the text of
+				 * keys of keys would double at each level, too */
+				jv_free(k);
+				jv_free(v);
+				v = jv_invalid_with_msg(jv_string("found unhashable key"));
+				break;
+			}
 			if (jv_get_kind(k) != JV_KIND_STRING) {
 				jv s = jv_dump_string(k, 0);
 
