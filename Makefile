@@ -91,7 +91,7 @@ UNIT_SRC := $(wildcard t/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:t/unit/%.c=$(O)/t/%)
 SQL_SRC := $(sort $(wildcard share/sql/*.sql share/sql/sqlite/*.sql share/sql/postgres/*.sql))
 
-.PHONY: all check unit deps k8s demo bench chaos lint install uninstall clean help
+.PHONY: all check unit deps k8s demo bench chaos lint install uninstall clean help fuzz fuzz-bin
 .DEFAULT_GOAL := all
 
 all: $(CMD_BIN) $(SH_BIN)
@@ -137,6 +137,26 @@ $(O)/t/%: t/unit/%.c $(O)/libagent.a
 	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(O)/libagent.a \
 	  $(STORE_LIBS) $(PQ_LIBS) $(CURL_LIBS) $(YAML_LIBS) $(CMOCKA_LIBS) -lm
 
+# libFuzzer harnesses (t/fuzz/NAME.c), built with clang against a library
+# of their own in build/fuzz; each runs FUZZ_SECONDS on t/fuzz/corpus/NAME
+# (new inputs go to build/fuzz/corpus/NAME) and any crash, leak or
+# sanitizer report fails the target.
+FUZZ_TARGETS := $(patsubst t/fuzz/%.c,%,$(wildcard t/fuzz/*.c))
+FUZZ_SECONDS ?= 30
+FUZZ_SAN := fuzzer-no-link,address,undefined
+fuzz:
+	@sh build-aux/deps
+	@$(MAKE) --no-print-directory CC=clang O=build/fuzz SANITIZE=$(FUZZ_SAN) \
+	  CFLAGS='-O1 -g -Wno-unknown-warning-option' fuzz-bin
+	@O=build/fuzz FUZZ_SECONDS=$(FUZZ_SECONDS) sh t/fuzz/run $(FUZZ_TARGETS)
+
+fuzz-bin: $(FUZZ_TARGETS:%=$(O)/fuzzers/%)
+
+$(O)/fuzzers/%: t/fuzz/%.c t/fuzz/fuzz.h $(O)/libsim.a $(O)/libagent.a
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -fsanitize=fuzzer -o $@ $< $(O)/libsim.a $(O)/libagent.a \
+	  $(STORE_LIBS) $(YAML_LIBS) $(MHD_LIBS) -lm -lpthread
+
 # The dependency step: installs what is missing (as root) or says what to run.
 deps:
 	@sh build-aux/deps
@@ -175,7 +195,7 @@ lint:
 	  --suppress=missingIncludeSystem -Ilib \
 	  '-Djv_object_foreach(t,k,v)=for (jv k = jv_null(), v = jv_null(); 0;)' \
 	  --suppress=preprocessorErrorDirective lib cmd
-	shellcheck -x build-aux/deps build-aux/embed-sql build-aux/check-layers build-aux/demo build-aux/k8s-rules t/k8s/setup t/run t/pg t/chaos bench/run bench/compare \
+	shellcheck -x build-aux/deps build-aux/embed-sql build-aux/check-layers build-aux/demo build-aux/k8s-rules t/k8s/setup t/run t/pg t/chaos t/fuzz/run bench/run bench/compare \
 	  $(wildcard bench/*.sh) $(SH_CMDS:%=cmd/%)
 	@if ls man/*.[0-9] >/dev/null 2>&1; then mandoc -Tlint -Wwarning man/*.[0-9]; fi
 
@@ -210,5 +230,6 @@ clean:
 help:
 	@echo 'targets: all check demo bench chaos lint install uninstall clean deps k8s'
 	@echo '         check SANITIZE=address,undefined  (sanitizer build in build/san)'
+	@echo '         fuzz FUZZ_SECONDS=30  (libFuzzer harnesses of t/fuzz, clang, build/fuzz)'
 
 -include $(shell find $(O) -name '*.d' 2>/dev/null)

@@ -141,8 +141,9 @@ int strategy_validate(jv config, jv indicators, jv *report, struct err *e)
 
 /* --- YAML */
 
-static int plain_ok(const char *s)
+static int plain_ok(jv str)
 {
+	const char *s = jv_string_value(str);
 	static const char *const words[] = { "true", "false", "null", "yes", "no", "on", "off",
 					     "y", "n", "~", NULL };
 
@@ -154,14 +155,17 @@ static int plain_ok(const char *s)
 	for (const char *p = s; *p; p++)
 		if (!isalnum((unsigned char)*p) && !strchr("_-. /", *p))
 			return 0;
-	return s[strlen(s) - 1] != ' ';
+	return s[strlen(s) - 1] != ' ' &&
+	       strlen(s) == (size_t)jv_string_length_bytes(jv_copy(str));
 }
 
-static int emit_scalar(yaml_emitter_t *em, const char *s, int plain)
+/* s is n bytes: a jv string may hold NUL, which only the quoted style
+ * writes ("\0"), and which plain_ok never allows. */
+static int emit_scalar(yaml_emitter_t *em, const char *s, int n, int plain)
 {
 	yaml_event_t ev;
 
-	yaml_scalar_event_initialize(&ev, NULL, NULL, (yaml_char_t *)s, (int)strlen(s), plain, 1,
+	yaml_scalar_event_initialize(&ev, NULL, NULL, (yaml_char_t *)s, n, plain, 1,
 				     plain ? YAML_PLAIN_SCALAR_STYLE : YAML_DOUBLE_QUOTED_SCALAR_STYLE);
 	return yaml_emitter_emit(em, &ev);
 }
@@ -179,7 +183,8 @@ static int emit(yaml_emitter_t *em, jv v, int depth)
 		ok = yaml_emitter_emit(em, &ev);
 		jv_object_foreach(v, k, x) {
 			if (ok)
-				ok = emit_scalar(em, jv_string_value(k), plain_ok(jv_string_value(k)));
+				ok = emit_scalar(em, jv_string_value(k), jv_string_length_bytes(jv_copy(k)),
+						 plain_ok(k));
 			if (ok)
 				ok = emit(em, x, depth + 1);
 			jv_free(k);
@@ -203,11 +208,11 @@ static int emit(yaml_emitter_t *em, jv v, int depth)
 		return ok && yaml_emitter_emit(em, &ev);
 	}
 	case JV_KIND_STRING:
-		return emit_scalar(em, jv_string_value(v), plain_ok(jv_string_value(v)));
+		return emit_scalar(em, jv_string_value(v), jv_string_length_bytes(jv_copy(v)), plain_ok(v));
 	default: {
 		jv s = jv_dump_string(jv_copy(v), 0);
 
-		ok = emit_scalar(em, jv_string_value(s), 1);
+		ok = emit_scalar(em, jv_string_value(s), jv_string_length_bytes(jv_copy(s)), 1);
 		jv_free(s);
 		return ok;
 	}

@@ -461,6 +461,7 @@ static jv backend_validate(struct tools_ctx *c, const char *name, const char *pa
 	k = tools_backend_class(status, resp);
 	if (k == BACKEND_NO_STRATEGY) {
 		halt_for(c, k, status, resp, "validation");
+		jv_free(resp);
 		r = fail("%s", c->halt_msg);
 		goto drop;
 	}

@@ -894,11 +894,12 @@ static void start_backtest(struct sim *s, const struct sim_req *rq, struct sim_r
 	/* errors reading the strategy are swallowed; it only fills the gaps */
 	if ((!sym || !tf) && sim_strategy_name_ok(name) &&
 	    sim_strategy_load(s, name, &cfg, msg, sizeof msg) == 0) {
-		jv l;
+		jv l = jv_null();
 
 		if (!sym && jv_array_length(jv_copy(l = strategy_list(cfg, "symbols", "symbol"))) > 0)
 			sym = first_string(l);
 		jv_free(l);
+		l = jv_null();
 		if (!tf && jv_array_length(jv_copy(l = strategy_list(cfg, "timeframes", "timeframe"))) > 0)
 			tf = first_string(l);
 		jv_free(l);

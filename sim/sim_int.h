@@ -226,6 +226,9 @@ void sim_backend_free(struct sim *s);
  * (borrows cfg; empty array: accepted); runtime: 1 and the operation's
  * error when training would fail building the strategy's engines. */
 int sim_strategy_name_ok(const char *name);
+/* YAML text (borrowed) as yaml.safe_load types it, or invalid with a
+ * message; load uses it, the fuzzer (t/fuzz/strategy.c) too. */
+jv sim_strategy_yaml(const char *text, size_t len);
 int sim_strategy_load(struct sim *s, const char *name, jv *cfg, char *msg, size_t size);
 int sim_strategy_is_v3(jv cfg);
 jv sim_strategy_check(jv cfg);

@@ -1,6 +1,7 @@
 /* sim_strategy: the platform's strategy directory, read and checked as KTRDR does. */
 #include <ctype.h>
 #include <errno.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -53,7 +54,8 @@ static jv scalar(const yaml_event_t *ev)
 	if (strchr("+-.0123456789", v[0])) {
 		errno = 0;
 		d = strtod(v, &end);
-		if (errno == 0 && *end == 0 && end != v)
+		/* finite only: "+nan" and "-inf" are strings to yaml.safe_load */
+		if (errno == 0 && *end == 0 && end != v && isfinite(d))
 			return jv_number(d);
 	}
 	return jv_string_sized(v, (int)n);
@@ -102,6 +104,14 @@ static jv node(yaml_parser_t *p, int depth)
 				}
 				break;
 			}
+			if (jv_get_kind(k) == JV_KIND_OBJECT || jv_get_kind(k) == JV_KIND_ARRAY) {
+				/* yaml.safe_load: "found unhashable key"; the text of
+				 * keys of keys would double at each level, too */
+				jv_free(k);
+				jv_free(v);
+				v = jv_invalid_with_msg(jv_string("found unhashable key"));
+				break;
+			}
 			if (jv_get_kind(k) != JV_KIND_STRING) {
 				jv s = jv_dump_string(k, 0);
 
@@ -131,7 +141,7 @@ static jv node(yaml_parser_t *p, int depth)
 	return v;
 }
 
-static jv yaml_load(const char *text, size_t len)
+jv sim_strategy_yaml(const char *text, size_t len)
 {
 	yaml_parser_t p;
 	yaml_event_t ev;
@@ -203,7 +213,7 @@ int sim_strategy_load(struct sim *s, const char *name, jv *cfg, char *msg, size_
 	}
 	fclose(f);
 	text[n] = 0;
-	*cfg = yaml_load(text, (size_t)n);
+	*cfg = sim_strategy_yaml(text, (size_t)n);
 	free(text);
 	if (!jv_is_valid(*cfg)) {
 		jv m = jv_invalid_get_msg(*cfg);
@@ -323,7 +333,7 @@ jv sim_strategy_check(jv cfg)
 		errs = add(errs, "Validation error in 'training_data.history_required': Value error, History required must be at least 50 bars");
 
 	inds = json_get(jv_copy(cfg), "indicators");
-	jv_object_foreach(jv_copy(inds), id, def) {
+	jv_object_foreach(inds, id, def) {
 		if (jv_get_kind(def) != JV_KIND_OBJECT || json_kind_at(def, "type") != JV_KIND_STRING)
 			errs = add(errs, "Missing required field: indicators.%s.type", jv_string_value(id));
 		jv_free(id);
@@ -335,7 +345,7 @@ jv sim_strategy_check(jv cfg)
 		fsets = jv_object();
 		errs = add(errs, "Validation error in 'fuzzy_sets': Input should be a valid dictionary");
 	}
-	jv_object_foreach(jv_copy(fsets), fs, def) {
+	jv_object_foreach(fsets, fs, def) {
 		char *ref = jv_get_kind(def) == JV_KIND_OBJECT ? json_string(def, "indicator") : NULL;
 
 		if (!ref) {
@@ -512,6 +522,8 @@ int sim_strategy_runtime(jv cfg, char *msg, size_t size)
 		jv_free(fs);
 		jv_free(def);
 	}
+	jv_free(inds);
+	jv_free(fsets);
 	return bad;
 }
 

@@ -147,10 +147,13 @@ int json_reader_next(struct json_reader *r, jv *out, struct err *e)
 			size_t n = nl ? (size_t)(nl - start) + 1 : r->len - r->off;
 
 			r->line = r->next_line;
-			if (memchr(start, 0, n)) {
+			if (memchr(start, 0, n) || memchr(start, 0x1e, n)) {
+				/* jq's parser drops what it holds at a record
+				 * separator (JSON text sequences), even in a string,
+				 * and says nothing: neither is JSON text */
 				r->done = 1;
-				err_set(e, EX_DATA, "%s: line %ld: NUL byte in input",
-					r->name, r->line);
+				err_set(e, EX_DATA, "%s: line %ld: %s byte in input", r->name, r->line,
+					memchr(start, 0, n) ? "NUL" : "record separator (0x1e)");
 				return -1;
 			}
 			r->doc_bytes += nl ? n - 1 : n;
@@ -245,6 +248,8 @@ int json_parse(const char *s, size_t len, jv *out, struct err *e)
 
 	if (memchr(s, 0, len))
 		return err_set(e, EX_DATA, "NUL byte in JSON text");
+	if (memchr(s, 0x1e, len))
+		return err_set(e, EX_DATA, "record separator (0x1e) in JSON text");
 	if (json_fast_parse(s, len, out) == 0)
 		return 0;
 	p = jv_parser_new(0);

@@ -326,7 +326,7 @@ static void sse_event(struct sse *s)
 		jv block = json_get(jv_copy(d), "content_block");
 
 		if (!json_int(d, "index", &i) || i < 0 || i > 1000 ||
-		    jv_get_kind(block) != JV_KIND_OBJECT || jv_get_kind(s->msg) != JV_KIND_OBJECT) {
+		    jv_get_kind(block) != JV_KIND_OBJECT || json_kind_at(s->msg, "content") != JV_KIND_ARRAY) {
 			jv_free(block);
 			sse_fail(s, "content_block_start out of order");
 		} else {
@@ -346,8 +346,12 @@ static void sse_event(struct sse *s)
 		    i >= jv_array_length(jv_copy(content)) || !dt) {
 			jv_free(content);
 			sse_fail(s, "content_block_delta out of order");
+		} else if (jv_get_kind(block = jv_array_get(jv_copy(content), (int)i)) != JV_KIND_OBJECT) {
+			/* an index no content_block_start opened */
+			jv_free(block);
+			jv_free(content);
+			sse_fail(s, "content_block_delta out of order");
 		} else {
-			block = jv_array_get(jv_copy(content), (int)i);
 			if (!strcmp(dt, "text_delta")) {
 				char *t = json_string(block, "text"), *add = json_string(d, "delta.text");
 
@@ -372,7 +376,11 @@ static void sse_event(struct sse *s)
 				free(t);
 				free(add);
 			} else if (!strcmp(dt, "signature_delta")) {
-				block = json_set(block, "signature", json_get(jv_copy(d), "delta.signature"));
+				jv sig = json_get(jv_copy(d), "delta.signature");
+
+				/* absent, it is no value at all: a Message holding it
+				 * cannot be written */
+				block = json_set(block, "signature", jv_is_valid(sig) ? sig : jv_null());
 			}
 			/* other delta kinds (citations) are kept as they come: ignored here */
 			content = jv_array_set(content, (int)i, block);
@@ -382,13 +390,17 @@ static void sse_event(struct sse *s)
 	} else if (!strcmp(type, "content_block_stop")) {
 		int64_t i = -1;
 
-		if (json_int(d, "index", &i) && i >= 0 && i < jv_array_length(jv_copy(s->partial))) {
+		if (json_int(d, "index", &i) && i >= 0 && i < jv_array_length(jv_copy(s->partial)) &&
+		    json_kind_at(s->msg, "content") == JV_KIND_ARRAY) {
 			jv p = jv_array_get(jv_copy(s->partial), (int)i);
 			jv content = json_get(jv_copy(s->msg), "content");
 			jv block = jv_array_get(jv_copy(content), (int)i);
 			char *bt = json_string(block, "type");
 
-			if (bt && !strcmp(bt, "tool_use") && jv_get_kind(p) == JV_KIND_STRING &&
+			if (jv_get_kind(block) != JV_KIND_OBJECT) {
+				/* a message_start since replaced the content */
+				sse_fail(s, "content_block_stop out of order");
+			} else if (bt && !strcmp(bt, "tool_use") && jv_get_kind(p) == JV_KIND_STRING &&
 			    jv_string_length_bytes(jv_copy(p)) > 0) {
 				jv input;
 				struct err pe = ERR_INIT;
@@ -408,12 +420,23 @@ static void sse_event(struct sse *s)
 	} else if (!strcmp(type, "message_delta")) {
 		jv delta = json_get(jv_copy(d), "delta");
 
-		if (jv_get_kind(delta) == JV_KIND_OBJECT) {
-			jv_object_foreach(delta, k, v) s->msg = jv_object_set(s->msg, k, v);
+		if (jv_get_kind(s->msg) != JV_KIND_OBJECT) {
+			/* before any message_start: nothing to apply it to */
+			sse_fail(s, "message_delta out of order");
+		} else {
+			if (jv_get_kind(delta) == JV_KIND_OBJECT) {
+				jv_object_foreach(delta, k, v) {
+					/* the blocks are the stream's to build, not a delta's */
+					if (strcmp(jv_string_value(k), "content"))
+						s->msg = jv_object_set(s->msg, k, v);
+					else
+						jv_free(k), jv_free(v);
+				}
+			}
+			s->msg = json_set(s->msg, "usage", usage_overlay(json_get(jv_copy(s->msg), "usage"),
+									  json_get(jv_copy(d), "usage")));
 		}
 		jv_free(delta);
-		s->msg = json_set(s->msg, "usage", usage_overlay(json_get(jv_copy(s->msg), "usage"),
-								  json_get(jv_copy(d), "usage")));
 	} else if (!strcmp(type, "message_stop")) {
 		s->done = 1;
 	} else if (!strcmp(type, "error")) {
@@ -503,6 +526,81 @@ static int status_code(long status)
 	}
 }
 
+static void sse_init(struct sse *s)
+{
+	memset(s, 0, sizeof *s);
+	s->msg = jv_null();
+	s->partial = jv_array();
+	s->error = jv_null();
+}
+
+static void sse_release(struct sse *s)
+{
+	jv_free(s->msg);
+	jv_free(s->partial);
+	jv_free(s->error);
+	free(s->line);
+	free(s->data);
+	free(s->raw);
+}
+
+/* The end of a 2xx stream: the Message it built into call, or why not. */
+static int sse_end(struct sse *s, struct anthropic_call *call, struct err *e)
+{
+	if (s->len)
+		sse_line(s, s->line, s->len);
+	sse_event(s);
+	if (s->bad || !s->done) {
+		char *et = json_string(s->error, "type");
+		int rc;
+
+		call->error = jv_copy(s->error);
+		call->retryable = !et || !strcmp(et, "overloaded_error") || !strcmp(et, "api_error");
+		call->maybe_charged = 1;
+		rc = err_set(e, EX_TEMP, "anthropic: stream %s%s%s%s", s->bad ? s->why : "ended early",
+			     et ? " (" : "", et ? et : "", et ? ")" : "");
+		free(et);
+		return rc;
+	}
+	if (!well_formed(s->msg)) {
+		call->retryable = 1;
+		call->maybe_charged = 1;
+		return err_set(e, EX_TEMP, "anthropic: malformed response: the stream built no Message");
+	}
+	call->message = s->msg;
+	s->msg = jv_null();
+	return 0;
+}
+
+int anthropic_stream_read(const char *body, size_t len, size_t chunk,
+			  struct anthropic_call *call, struct err *e)
+{
+	struct sse s;
+	int rc = 0;
+
+	memset(call, 0, sizeof *call);
+	call->message = jv_null();
+	call->error = jv_null();
+	call->retry_after = -1;
+	call->should_retry = -1;
+	call->status = 200;
+	sse_init(&s);
+	if (!chunk)
+		chunk = len ? len : 1;
+	for (size_t off = 0; off < len && rc == 0; off += chunk)
+		rc = sse_feed(&s, body + off, len - off < chunk ? len - off : chunk);
+	if (rc) {
+		call->error = jv_copy(s.error);
+		call->retryable = 1;
+		call->maybe_charged = 1;
+		rc = err_set(e, EX_TEMP, "anthropic: stream %s", s.why);
+	} else {
+		rc = sse_end(&s, call, e);
+	}
+	sse_release(&s);
+	return rc;
+}
+
 int anthropic_send(struct anthropic *a, jv body, int max_tokens,
 		   struct anthropic_call *call, struct err *e)
 {
@@ -540,9 +638,7 @@ int anthropic_send(struct anthropic *a, jv body, int max_tokens,
 	req.connect_timeout_ms = 10000;
 	req.max_response = MAX_RESPONSE;
 	if (stream) {
-		s.msg = jv_null();
-		s.partial = jv_array();
-		s.error = jv_null();
+		sse_init(&s);
 		req.on_data = sse_feed;
 		req.arg = &s;
 	}
@@ -560,30 +656,7 @@ int anthropic_send(struct anthropic *a, jv body, int max_tokens,
 		goto out;
 	}
 	if (stream && r.status >= 200 && r.status < 300) {
-		if (s.len)
-			sse_line(&s, s.line, s.len);
-		sse_event(&s);
-		if (s.bad || !s.done) {
-			char *et = json_string(s.error, "type"), *em = json_string(s.error, "message");
-
-			call->error = jv_copy(s.error);
-			call->retryable = !et || !strcmp(et, "overloaded_error") || !strcmp(et, "api_error");
-			call->maybe_charged = 1;
-			rc = err_set(e, EX_TEMP, "anthropic: stream %s%s%s%s", s.bad ? s.why : "ended early",
-				     et ? " (" : "", et ? et : "", et ? ")" : "");
-			(void)em;
-			free(et);
-			free(em);
-			goto out;
-		}
-		if (!well_formed(s.msg)) {
-			call->retryable = 1;
-			call->maybe_charged = 1;
-			rc = err_set(e, EX_TEMP, "anthropic: malformed response: the stream built no Message");
-			goto out;
-		}
-		call->message = s.msg;
-		s.msg = jv_null();
+		rc = sse_end(&s, call, e);
 		goto out;
 	}
 	{
@@ -645,14 +718,8 @@ out:
 	if (rc)
 		anthropic_redact(a, e->msg);
 	call->error = redact_error(a, call->error);
-	if (stream) {
-		jv_free(s.msg);
-		jv_free(s.partial);
-		jv_free(s.error);
-		free(s.line);
-		free(s.data);
-		free(s.raw);
-	}
+	if (stream)
+		sse_release(&s);
 	http_resp_release(&r);
 	jv_free(body);
 	return rc;

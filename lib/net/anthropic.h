@@ -60,6 +60,15 @@ int anthropic_send(struct anthropic *a, jv body, int max_tokens,
 		   struct anthropic_call *call, struct err *e);
 void anthropic_call_release(struct anthropic_call *call);
 
+/*
+ * The stream reader of anthropic_send on a text/event-stream body at hand
+ * (borrowed), fed `chunk` bytes at a time as the network would (0: all at
+ * once): 0 with call->message, or EX_TEMP with call->error as a 2xx stream
+ * that went wrong gives it.  For tests and the fuzzer (t/fuzz/sse.c).
+ */
+int anthropic_stream_read(const char *body, size_t len, size_t chunk,
+			  struct anthropic_call *call, struct err *e);
+
 /* The bound on one count_tokens exchange, connection included. */
 #define ANTHROPIC_COUNT_TIMEOUT_MS 2000
 

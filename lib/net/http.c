@@ -276,16 +276,79 @@ static ssize_t unchunk(char *b, size_t n)
 	}
 }
 
+int http_answer(char *buf, size_t got, size_t max, struct http_resp *out, char *why, size_t n)
+{
+	char *eoh;
+	size_t body_at;
+	long clen = -1;
+	int chunked = 0;
+	ssize_t len;
+
+	if (!buf || !(eoh = memmem(buf, got, "\r\n\r\n", 4))) {
+		free(buf);
+		snprintf(why, n, "%s", got ? "incomplete answer" : "empty reply from server");
+		return -1;
+	}
+	buf[got] = 0;
+	if (sscanf(buf, "HTTP/%*d.%*d %ld", &out->status) != 1 || out->status < 100 || out->status > 599) {
+		free(buf);
+		out->status = 0;
+		snprintf(why, n, "not an HTTP answer");
+		return -1;
+	}
+	/* the same headers on_header picks up from libcurl */
+	for (char *line = strstr(buf, "\r\n"); line && line < eoh; line = strstr(line + 2, "\r\n")) {
+		char *h = line + 2, *lend = strstr(h, "\r\n");
+		struct sink hs = { NULL, out, 0, 0, 0, 0 };
+
+		if (!lend || h >= eoh)
+			break;
+		if (!strncasecmp(h, "content-length:", 15))
+			clen = strtol(h + 15, NULL, 10);
+		else if (!strncasecmp(h, "transfer-encoding:", 18) && strcasestr(h, "chunked") &&
+			 strcasestr(h, "chunked") < lend)
+			chunked = 1;
+		on_header(h, 1, (size_t)(lend - h), &hs);
+	}
+	body_at = (size_t)(eoh - buf) + 4;
+	if (chunked) {
+		len = unchunk(buf + body_at, got - body_at);
+		if (len < 0) {
+			free(buf);
+			snprintf(why, n, "malformed chunked answer");
+			return -1;
+		}
+		out->len = (size_t)len;
+	} else {
+		out->len = got - body_at;
+		if (clen >= 0 && (size_t)clen < out->len)
+			out->len = (size_t)clen;
+		if (clen >= 0 && (size_t)clen > out->len) {
+			free(buf);
+			snprintf(why, n, "the answer was cut short");
+			return -1;
+		}
+	}
+	if (out->len > max) {
+		free(buf);
+		snprintf(why, n, "response larger than %zu bytes", max);
+		return -1;
+	}
+	memmove(buf, buf + body_at, out->len);
+	buf[out->len] = 0;
+	out->body = buf;
+	return 0;
+}
+
 static int plain_do(const struct http_req *r, const struct plain_target *t,
 		    struct http_resp *out, size_t max, struct err *e)
 {
 	long total_ms = r->timeout_ms > 0 ? r->timeout_ms : 30000L;
 	int64_t start = now_ms(), deadline = start + total_ms;
 	int64_t cdeadline = start + (r->connect_timeout_ms > 0 ? r->connect_timeout_ms : 5000L);
-	char head[8192], *buf = NULL, *eoh;
-	size_t hl, len = r->body ? r->body_len : 0, got = 0, cap = 0, body_at;
-	long clen = -1;
-	int fd, err, w, chunked = 0;
+	char head[8192], *buf = NULL, why[80];
+	size_t hl, len = r->body ? r->body_len : 0, got = 0, cap = 0;
+	int fd, err, w;
 	ssize_t n;
 
 	if (cdeadline > deadline)
@@ -369,55 +432,8 @@ static int plain_do(const struct http_req *r, const struct plain_target *t,
 		return err_set(e, EX_TEMP, "%s %s: %s", r->method, t->path, strerror(errno));
 	}
 	close(fd);
-	if (!buf || !(eoh = memmem(buf, got, "\r\n\r\n", 4))) {
-		free(buf);
-		return err_set(e, EX_TEMP, "%s %s: %s", r->method, t->path,
-			       got ? "incomplete answer" : "empty reply from server");
-	}
-	buf[got] = 0;
-	if (sscanf(buf, "HTTP/%*d.%*d %ld", &out->status) != 1 || out->status < 100 || out->status > 599) {
-		free(buf);
-		out->status = 0;
-		return err_set(e, EX_TEMP, "%s %s: not an HTTP answer", r->method, t->path);
-	}
-	/* the same headers on_header picks up from libcurl */
-	for (char *line = strstr(buf, "\r\n"); line && line < eoh; line = strstr(line + 2, "\r\n")) {
-		char *h = line + 2, *lend = strstr(h, "\r\n");
-		struct sink hs = { r, out, 0, 0, 0, 0 };
-
-		if (!lend || h >= eoh)
-			break;
-		if (!strncasecmp(h, "content-length:", 15))
-			clen = strtol(h + 15, NULL, 10);
-		else if (!strncasecmp(h, "transfer-encoding:", 18) && strcasestr(h, "chunked") &&
-			 strcasestr(h, "chunked") < lend)
-			chunked = 1;
-		on_header(h, 1, (size_t)(lend - h), &hs);
-	}
-	body_at = (size_t)(eoh - buf) + 4;
-	if (chunked) {
-		n = unchunk(buf + body_at, got - body_at);
-		if (n < 0) {
-			free(buf);
-			return err_set(e, EX_TEMP, "%s %s: malformed chunked answer", r->method, t->path);
-		}
-		out->len = (size_t)n;
-	} else {
-		out->len = got - body_at;
-		if (clen >= 0 && (size_t)clen < out->len)
-			out->len = (size_t)clen;
-		if (clen >= 0 && (size_t)clen > out->len) {
-			free(buf);
-			return err_set(e, EX_TEMP, "%s %s: the answer was cut short", r->method, t->path);
-		}
-	}
-	if (out->len > max) {
-		free(buf);
-		return err_set(e, EX_TEMP, "%s %s: response larger than %zu bytes", r->method, t->path, max);
-	}
-	memmove(buf, buf + body_at, out->len);
-	buf[out->len] = 0;
-	out->body = buf;
+	if (http_answer(buf, got, max, out, why, sizeof why))
+		return err_set(e, EX_TEMP, "%s %s: %s", r->method, t->path, why);
 	return 0;
 }
 

@@ -49,6 +49,15 @@ struct http_resp {
 int http_do(const struct http_req *r, struct http_resp *out, struct err *e);
 void http_resp_release(struct http_resp *r);
 
+/*
+ * The plain path's reading of a whole answer (status line, headers as
+ * http_do gives them, a Content-Length or chunked body): buf holds got
+ * bytes and room for one more, and is consumed (out->body on success).
+ * 0, or -1 with why (n bytes) saying what was wrong.  Exposed for the
+ * fuzzer (t/fuzz/http.c); http_do is the entry point.
+ */
+int http_answer(char *buf, size_t got, size_t max, struct http_resp *out, char *why, size_t n);
+
 /* The path part of a URL for messages (static buffer). */
 const char *http_path(const char *url);
 

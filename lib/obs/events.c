@@ -1150,7 +1150,8 @@ int events_render(struct events *ev, const char *ns, struct prom *out, struct er
 		prom_family(out, name, f->nb ? "histogram" : "counter", f->help);
 		for (size_t i = 0; i < k; i++) {
 			const char *pairs[2 * MAX_LABELS + 1];
-			const char *key = f->keys + v[i].s->off;
+			/* a family without labels has no key bytes, nor keys */
+			const char *key = f->keys ? f->keys + v[i].s->off : "";
 			size_t off = 0;
 
 			for (int l = 0; l < f->nlabels; l++) {

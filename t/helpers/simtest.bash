@@ -32,7 +32,7 @@ st_stop() {
 	local sig=${1:-TERM} i
 	SIM_STATUS=none
 	kill "-$sig" "$SIM_PID" 2>/dev/null || return 1
-	for i in $(seq 100); do
+	for i in $(seq $((100 * ${AGENT_TEST_SLOW:-1}))); do
 		[ -s "$SIM_DIR/sim.status" ] && break
 		sleep 0.05
 	done
@@ -40,7 +40,7 @@ st_stop() {
 		SIM_STATUS=$(cat "$SIM_DIR/sim.status")
 	else
 		kill -KILL "$SIM_PID" 2>/dev/null || true
-		SIM_STATUS="still running after 5 s"
+		SIM_STATUS="still running after $((5 * ${AGENT_TEST_SLOW:-1})) s"
 	fi
 	return 0
 }

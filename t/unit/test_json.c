@@ -223,6 +223,24 @@ static void reader_truncated_string(void **state)
 	assert_non_null(strstr(e.msg, "line 1"));
 }
 
+/* fuzz (t/fuzz/json.c): a record separator in a document made jq's parser
+ * drop what it held and stop short of its buffer; the next line fed then
+ * failed jq's assertion (abort) */
+static void reader_record_separator(void **state)
+{
+	struct err e = ERR_INIT;
+	jv docs = read_until_error(S("{\"a\": 1}\n{\n \"b\": \x1e 2\n}\n{\"c\": 3}\n"), 0, &e);
+	jv v;
+
+	assert_int_equal(e.code, EX_DATA);
+	assert_jv_equal(docs, "[{\"a\":1}]");
+	jv_free(docs);
+	assert_non_null(strstr(e.msg, "line 3"));
+	assert_non_null(strstr(e.msg, "record separator"));
+	err_clear(&e);
+	assert_int_equal(json_parse(S("[\"x\x1e\"]"), &v, &e), EX_DATA);
+}
+
 static void reader_malformed_middle(void **state)
 {
 	struct err e = ERR_INIT;
@@ -1123,6 +1141,7 @@ int main(void)
 		cmocka_unit_test(reader_truncated_with_newline),
 		cmocka_unit_test(reader_truncated_string),
 		cmocka_unit_test(reader_malformed_middle),
+		cmocka_unit_test(reader_record_separator),
 		cmocka_unit_test(reader_malformed_after_multiline),
 		cmocka_unit_test(reader_nul_byte),
 		cmocka_unit_test(reader_over_limit),
