@@ -552,13 +552,14 @@ static jv need_date(jv errs, jv body, const char *k, int required, int64_t *day)
  * "VALIDATION_ERROR", "message", "details": [{field, message, type}]}}. */
 static int reject(struct sim_reply *rp, jv errs)
 {
-	jv details = jv_array(), env;
+	jv details, env;
 	int n = jv_array_length(jv_copy(errs));
 
 	if (n == 0) {
 		jv_free(errs);
 		return 0;
 	}
+	details = jv_array();
 	for (int i = 0; i < n; i++) {
 		jv it = jv_array_get(jv_copy(errs), i), loc = json_get(jv_copy(it), "loc"), d = jv_object();
 		char field[256] = "";
