@@ -147,7 +147,7 @@ FUZZ_SAN := fuzzer-no-link,address,undefined
 fuzz:
 	@sh build-aux/deps
 	@$(MAKE) --no-print-directory CC=clang O=build/fuzz SANITIZE=$(FUZZ_SAN) \
-	  CFLAGS='-O1 -g -Wno-unknown-warning-option' fuzz-bin
+	  CFLAGS='-O1 -g -Wno-unknown-warning-option -Wno-format-nonliteral' fuzz-bin
 	@O=build/fuzz FUZZ_SECONDS=$(FUZZ_SECONDS) sh t/fuzz/run $(FUZZ_TARGETS)
 
 fuzz-bin: $(FUZZ_TARGETS:%=$(O)/fuzzers/%)
