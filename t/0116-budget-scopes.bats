@@ -104,6 +104,23 @@ settle_open() {
 	assert_equal "$(grep -vc budget_exhausted "$BATS_TEST_TMPDIR/err")" 0
 }
 
+@test "the day's first hold of an agent in a team or under a global cap is admitted" {
+	# no day row yet: the scoped admission makes it (PostgreSQL once refused
+	# this first hold, then admitted the next once status had made the row)
+	agent-budget --agent a team t1 >/dev/null
+	agent-budget set --scope team:t1 --period week 10 >/dev/null
+	agent-budget set --scope global --period day 10 >/dev/null
+	run -0 --separate-stderr agent-budget --agent a hold --usd 0.01 --json
+	assert_equal "$(jq -c '[(.id | type), .refused]' <<<"$output")" '["number",null]'
+	run -0 --separate-stderr agent-budget --agent b hold --usd 0.01 --json
+	assert_equal "$(jq -c '[(.id | type), .refused]' <<<"$output")" '["number",null]'
+	assert_equal "$(sql "SELECT agent || ':' || held_micros FROM agent_budget ORDER BY agent")" "a:10000
+b:10000"
+	# and a cap still refuses the first hold that would break it
+	run -1 --separate-stderr agent-budget --agent c hold --usd 11 --json
+	assert_equal "$(jq -c '[.refused, .scope, .period]' <<<"$output")" '[true,"global","day"]'
+}
+
 @test "rollover: ISO week 53, the month's end, the leap day" {
 	agent-budget set --period week 0.50 >/dev/null
 	agent-budget set --period month 0.80 >/dev/null

@@ -31,7 +31,8 @@ DECLARE
     t_d bigint; t_m bigint; t_w bigint;
     a_m bigint; a_w bigint;
     v_cap bigint;
-    v_row boolean := true;
+    v_row boolean := true;   -- the day row is there (or assumed so)
+    v_made boolean := false; -- this call made it
     r record;
 BEGIN
     SELECT (SELECT t.team FROM agent_budget_teams t WHERE t.agent = p_agent),
@@ -74,6 +75,7 @@ BEGIN
             INSERT INTO agent_budget (agent, day, limit_micros, created_at, updated_at)
             VALUES (p_agent, p_day, p_limit, p_now, p_now) ON CONFLICT DO NOTHING;
             PERFORM 1 FROM agent_budget b WHERE b.agent = p_agent AND b.day = p_day FOR UPDATE;
+            v_made := true;
         END IF;
         WITH s AS (
             SELECT COALESCE(SUM(b.spent_micros + b.held_micros) FILTER (WHERE b.day = p_day), 0) AS gd,
@@ -145,7 +147,9 @@ BEGIN
                EXISTS (SELECT 1 FROM agent_budget b WHERE b.agent = p_agent AND b.day = p_day)
          WHERE NOT EXISTS (SELECT 1 FROM h)
           INTO r;
-        IF r.id IS NOT NULL OR r.why IS NOT NULL OR r.row_seen OR v_row THEN
+        -- held, refused by a cap, or refused by a day row that exists:
+        -- done; only a missing row, not yet made, runs 3 again
+        IF r.id IS NOT NULL OR r.why IS NOT NULL OR r.row_seen OR v_made THEN
             EXIT;
         END IF;
         v_row := false;
